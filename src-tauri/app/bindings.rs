@@ -1,0 +1,102 @@
+//! Generates `ui/src/lib/bindings.ts`: the TypeScript form of every IPC type and one typed
+//! function per command, from the Rust types. `make bindings` writes it; a test fails when the
+//! committed file differs from what the Rust types produce.
+
+use ts_rs::{Config, TS};
+
+use crate::error::{ErrorCode, IpcError};
+use crate::store::cases::CaseListItem;
+use crate::store::profiles::{AgentIdentity, Profile, ProfileKind};
+
+use super::handlers::AppInfo;
+
+/// Where the generated file lives, relative to the repository root.
+pub const BINDINGS_PATH: &str = "ui/src/lib/bindings.ts";
+
+/// One command as the UI calls it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSignature {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub args: Vec<(&'static str, String)>,
+    pub reply: String,
+}
+
+impl CommandSignature {
+    /// A command replying with `R`.
+    pub fn new<R: TS>(name: &'static str, doc: &'static str, args: Vec<(&'static str, String)>) -> Self {
+        CommandSignature { name, doc: doc.trim(), args, reply: R::name(&config()) }
+    }
+
+    /// An argument of type `T`.
+    pub fn arg<T: TS>(name: &'static str) -> (&'static str, String) {
+        (name, T::name(&config()))
+    }
+}
+
+// Ids and counts stay far below 2^53, so 64-bit integers are plain numbers in the UI.
+fn config() -> Config {
+    Config::new().with_large_int("number")
+}
+
+fn declaration<T: TS>(cfg: &Config) -> String {
+    let doc = T::docs().map(|d| format!("{}\n", d.trim_end())).unwrap_or_default();
+    format!("{doc}export {}\n", T::decl(cfg))
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The whole generated file.
+pub fn typescript() -> String {
+    let cfg = config();
+    let mut out = String::from(
+        "// Generated from the Rust types in src-tauri/ by `make bindings`. Do not edit by hand.\n\n\
+         import { invoke } from '@tauri-apps/api/core';\n\n",
+    );
+    for decl in [
+        declaration::<ErrorCode>(&cfg),
+        declaration::<IpcError>(&cfg),
+        declaration::<ProfileKind>(&cfg),
+        declaration::<Profile>(&cfg),
+        declaration::<AgentIdentity>(&cfg),
+        declaration::<CaseListItem>(&cfg),
+        declaration::<AppInfo>(&cfg),
+    ] {
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    for sig in super::signatures() {
+        let params: Vec<String> = sig.args.iter().map(|(n, t)| format!("{}: {t}", camel_case(n))).collect();
+        let payload = if sig.args.is_empty() {
+            String::new()
+        } else {
+            let keys: Vec<String> = sig.args.iter().map(|(n, _)| camel_case(n)).collect();
+            format!(", {{ {} }}", keys.join(", "))
+        };
+        out.push_str(&format!(
+            "/** {doc} Rejects with an `IpcError`. */\nexport function {f}({params}): Promise<{reply}> {{\n  return invoke<{reply}>('{name}'{payload});\n}}\n\n",
+            doc = sig.doc,
+            f = camel_case(sig.name),
+            params = params.join(", "),
+            reply = sig.reply,
+            name = sig.name,
+        ));
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}

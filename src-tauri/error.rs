@@ -1,0 +1,145 @@
+//! The one error type of the domain and its IPC form `{code, message, retryable}`.
+//!
+//! Codes are stable: the UI branches on them, never on message text. Messages are written for
+//! the agent: what happened and what to do next.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Result with the domain error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong below the shell.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input the agent can correct; the message says how.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A thing the agent asked for does not exist (any more).
+    #[error("{0}")]
+    NotFound(String),
+    /// The database was written by a newer Casekit; it is left untouched.
+    #[error(
+        "The database {path} was written by a newer Casekit (schema {found}; this version knows up to {supported}). \
+         It was not changed. Install the newer Casekit, or point CASEKIT_DATA_DIR at another folder."
+    )]
+    SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
+    /// SQLite failed.
+    #[error("The local database failed: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// A file or folder could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug: something that should not happen did.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with what Casekit was doing.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    /// The stable code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidInput(_) => ErrorCode::InvalidInput,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::SchemaTooNew { .. } => ErrorCode::SchemaTooNew,
+            Error::Storage(e) if is_busy(e) => ErrorCode::StorageBusy,
+            Error::Storage(_) => ErrorCode::Storage,
+            Error::Io { .. } => ErrorCode::Io,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Whether the same request may succeed if simply tried again.
+    pub fn retryable(&self) -> bool {
+        self.code().retryable()
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Stable error codes shared with the UI (serialized in snake_case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    NotFound,
+    SchemaTooNew,
+    Storage,
+    StorageBusy,
+    Io,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Whether errors with this code are worth retrying unchanged.
+    pub fn retryable(self) -> bool {
+        matches!(self, ErrorCode::StorageBusy)
+    }
+}
+
+/// The only error that crosses IPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct IpcError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl From<Error> for IpcError {
+    fn from(e: Error) -> Self {
+        if matches!(e.code(), ErrorCode::Internal | ErrorCode::Storage | ErrorCode::Io) {
+            tracing::error!(code = ?e.code(), error = %e, "request failed");
+        }
+        IpcError { code: e.code(), message: e.to_string(), retryable: e.retryable() }
+    }
+}
+
+impl std::fmt::Display for IpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_stable_snake_case_strings() {
+        let e = IpcError::from(Error::InvalidInput("Enter an email address.".into()));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "invalid_input", "message": "Enter an email address.", "retryable": false})
+        );
+    }
+
+    #[test]
+    fn a_busy_database_is_retryable_and_other_storage_errors_are_not() {
+        let busy = Error::Storage(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        ));
+        assert_eq!(busy.code(), ErrorCode::StorageBusy);
+        assert!(busy.retryable());
+        let other = Error::Storage(rusqlite::Error::QueryReturnedNoRows);
+        assert_eq!(other.code(), ErrorCode::Storage);
+        assert!(!other.retryable());
+    }
+}

@@ -1,0 +1,15 @@
+//! Casekit: guided, gated and audited account-action playbooks for support agents.
+//!
+//! Everything here except `app/` is plain Rust that a test or the CLI drives without a
+//! window; `app/` is the thin Tauri shell that translates IPC into these calls.
+
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod logging;
+pub mod paths;
+pub mod secrets;
+pub mod store;
+pub mod validate;
+
+pub use error::{Error, ErrorCode, IpcError, Result};
