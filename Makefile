@@ -47,7 +47,9 @@ deps-toolchain:
 deps-node: ui/node_modules/.casekit-stamp
 
 ui/node_modules/.casekit-stamp: ui/package.json ui/package-lock.json
-	cd ui && npm ci --no-audit --no-fund
+	# npm ci refuses lock files written without download addresses (omit-lockfile-registry-resolved);
+	# npm install follows the lock file all the same.
+	cd ui && npm install --no-audit --no-fund
 	@touch $@
 
 deps-e2e: $(TAURI_DRIVER)
