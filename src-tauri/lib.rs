@@ -5,9 +5,11 @@
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod error;
 pub mod logging;
 pub mod paths;
+pub mod sandbox;
 pub mod secrets;
 pub mod store;
 pub mod validate;

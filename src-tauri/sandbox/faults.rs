@@ -1,0 +1,121 @@
+//! Fault injection: per service, method and path, armed from the fixture or at run time
+//! through `/_sandbox/faults` on any sandbox server.
+
+use serde::{Deserialize, Serialize};
+
+use super::ServiceName;
+
+/// One armed fault.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// Which server; posted to a server's own control endpoint it defaults to that server.
+    #[serde(default)]
+    pub service: Option<ServiceName>,
+    /// `GET`, `POST`, …; any method when absent.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The request path, exactly, or a prefix ending in `*` (`/api/v4/users/*`).
+    pub path: String,
+    pub fault: Fault,
+    /// How many requests it hits before it disarms itself; every request when absent.
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// What happens to a matching request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// Answer normally, this much later.
+    Latency { ms: u64 },
+    /// Answer with this status and the service's error body.
+    Status { status: u16 },
+    /// 429 with `Retry-After` in seconds (and GitLab's `RateLimit-*` headers).
+    RateLimit { retry_after: u64 },
+    /// Never answer (the connection stays open until the client gives up).
+    Timeout,
+    /// Close the connection without an answer.
+    Drop,
+}
+
+impl FaultRule {
+    fn matches(&self, service: ServiceName, method: &str, path: &str) -> bool {
+        self.service.is_none_or(|s| s == service)
+            && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && match self.path.strip_suffix('*') {
+                Some(prefix) => path.starts_with(prefix),
+                None => path == self.path,
+            }
+    }
+}
+
+/// The armed faults of a running sandbox.
+#[derive(Debug, Default)]
+pub struct Faults(Vec<FaultRule>);
+
+impl Faults {
+    pub fn new(rules: Vec<FaultRule>) -> Self {
+        Faults(rules)
+    }
+
+    pub fn list(&self) -> Vec<FaultRule> {
+        self.0.clone()
+    }
+
+    pub fn arm(&mut self, rule: FaultRule) {
+        self.0.push(rule);
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The fault for this request, if one is armed; counts it against `times`.
+    pub fn take(&mut self, service: ServiceName, method: &str, path: &str) -> Option<Fault> {
+        let i = self.0.iter().position(|r| r.matches(service, method, path))?;
+        let rule = &mut self.0[i];
+        let fault = rule.fault;
+        if let Some(n) = rule.times.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.0.remove(i);
+            }
+        }
+        Some(fault)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(path: &str, times: Option<u32>) -> FaultRule {
+        FaultRule {
+            service: Some(ServiceName::Gitlab),
+            method: Some("GET".into()),
+            path: path.into(),
+            fault: Fault::Status { status: 503 },
+            times,
+        }
+    }
+
+    #[test]
+    fn a_counted_fault_disarms_after_its_hits_and_matches_only_its_service_method_and_path() {
+        let mut faults = Faults::new(vec![rule("/api/v4/users/*", Some(2))]);
+        assert_eq!(faults.take(ServiceName::Zendesk, "GET", "/api/v4/users/1"), None);
+        assert_eq!(faults.take(ServiceName::Gitlab, "POST", "/api/v4/users/1"), None);
+        assert_eq!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/user"), None);
+        assert!(faults.take(ServiceName::Gitlab, "get", "/api/v4/users/1").is_some());
+        assert!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users/2/events").is_some());
+        assert_eq!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users/1"), None);
+    }
+
+    #[test]
+    fn an_exact_path_does_not_match_longer_paths() {
+        let mut faults = Faults::new(vec![rule("/api/v4/users", None)]);
+        assert_eq!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users/1"), None);
+        assert!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users").is_some());
+        assert!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users").is_some(), "no `times` means every request");
+    }
+}

@@ -1,0 +1,625 @@
+//! Simulated GitLab REST API v4: the user-administration endpoints the playbooks use, with
+//! offset pagination (`x-*` headers and `Link` on the base URL the request came to) and
+//! `RateLimit-*` headers on every answer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, patch};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use super::world::{GitLabData, GlEmail, GlUser};
+use super::{base_url, bearer, Ctx, Query};
+use crate::clock;
+
+type Reply = Response<Body>;
+
+pub(super) fn router() -> Router<Ctx> {
+    Router::new()
+        .route("/api/v4/personal_access_tokens/self", get(token_self))
+        .route("/api/v4/user", get(current_user))
+        .route("/api/v4/users", get(list_users))
+        .route("/api/v4/users/{id}", get(show_user).put(edit_user))
+        .route("/api/v4/users/{id}/associations_count", get(associations_count))
+        .route("/api/v4/users/{id}/memberships", get(memberships))
+        .route("/api/v4/users/{id}/events", get(events))
+        .route("/api/v4/users/{id}/emails", get(list_emails).post(add_email))
+        .route("/api/v4/users/{id}/emails/{email_id}", delete(delete_email))
+        .route("/api/v4/users/{id}/keys", get(keys))
+        .route("/api/v4/users/{id}/gpg_keys", get(gpg_keys))
+        .route("/api/v4/users/{id}/disable_two_factor", patch(disable_two_factor))
+        .route("/api/v4/users/{id}/support_pin", get(support_pin))
+        .route("/api/v4/groups/{id}/members/all/{user_id}", get(group_member))
+        .route("/api/v4/projects/{id}/members/all/{user_id}", get(project_member))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "404 Not Found") })
+}
+
+/// GitLab's error body: `{"message": …}`.
+pub(super) fn error(status: StatusCode, message: impl Into<Value>) -> Reply {
+    let mut resp = (status, Json(json!({ "message": message.into() }))).into_response();
+    rate_limit_headers(resp.headers_mut(), status == StatusCode::TOO_MANY_REQUESTS, 0);
+    resp
+}
+
+const RATE_LIMIT: u64 = 2000;
+static OBSERVED: AtomicU64 = AtomicU64::new(0);
+
+/// The `RateLimit-*` headers GitLab sends on authenticated API answers (and on a 429).
+pub(super) fn rate_limit_headers(headers: &mut HeaderMap, limited: bool, retry_after: u64) {
+    let observed = if limited { RATE_LIMIT + 1 } else { OBSERVED.fetch_add(1, Ordering::Relaxed) % RATE_LIMIT + 1 };
+    let now = clock::epoch_seconds(std::time::SystemTime::now());
+    let reset = now + retry_after.max(60 - now % 60);
+    let pairs = [
+        ("ratelimit-name", "throttle_authenticated_api".to_owned()),
+        ("ratelimit-limit", RATE_LIMIT.to_string()),
+        ("ratelimit-observed", observed.to_string()),
+        ("ratelimit-remaining", RATE_LIMIT.saturating_sub(observed).to_string()),
+        ("ratelimit-reset", reset.to_string()),
+    ];
+    for (name, value) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    if limited {
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(reset),
+        )) {
+            headers.insert("ratelimit-resettime", v);
+        }
+    }
+}
+
+fn ok(status: StatusCode, body: Value) -> Reply {
+    let mut resp = (status, Json(body)).into_response();
+    rate_limit_headers(resp.headers_mut(), false, 0);
+    resp
+}
+
+/// Expands each user's `generated_events` into push events, one a day going back.
+pub(super) fn generate_events(data: &mut GitLabData, next_id: &mut u64) {
+    let now = std::time::SystemTime::now();
+    for u in &mut data.users {
+        for k in 0..u.generated_events {
+            *next_id += 1;
+            let at = now - std::time::Duration::from_secs(86_400 * u64::from(k + 1));
+            u.events.push(super::world::GlEvent {
+                id: *next_id,
+                action_name: "pushed to".into(),
+                target_type: None,
+                target_title: None,
+                project_id: Some(11),
+                created_at: clock::rfc3339(at),
+            });
+        }
+    }
+}
+
+// ---------------------------------------------------------------- auth
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Admin(u64),
+    User(u64),
+}
+
+impl Caller {
+    fn user_id(self) -> u64 {
+        match self {
+            Caller::Admin(id) | Caller::User(id) => id,
+        }
+    }
+}
+
+fn caller(ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Reply> {
+    let token = headers
+        .get("private-token")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| bearer(headers))
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "401 Unauthorized"))?;
+    let t = &ctx.shared.tokens;
+    let w = ctx.world();
+    if token == t.gitlab_admin {
+        Ok(Caller::Admin(w.gitlab.admin_user_id))
+    } else if token == t.gitlab_user {
+        Ok(Caller::User(w.gitlab.regular_user_id))
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "401 Unauthorized"))
+    }
+}
+
+fn admin(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Reply> {
+    match caller(ctx, headers)? {
+        Caller::Admin(_) => Ok(()),
+        Caller::User(_) => Err(error(StatusCode::FORBIDDEN, "403 Forbidden")),
+    }
+}
+
+fn user_index(data: &GitLabData, id: &str) -> Result<usize, Reply> {
+    let found = match id.parse::<u64>() {
+        Ok(n) => data.users.iter().position(|u| u.id == n),
+        Err(_) => data.users.iter().position(|u| u.username.eq_ignore_ascii_case(id)),
+    };
+    found.ok_or_else(|| error(StatusCode::NOT_FOUND, "404 User Not Found"))
+}
+
+// ---------------------------------------------------------------- representations
+
+fn user_json(u: &GlUser, base: &str, as_admin: bool) -> Value {
+    let mut v = json!({
+        "id": u.id, "username": u.username, "name": u.name, "state": u.state, "locked": u.locked,
+        "avatar_url": null, "web_url": format!("{base}/{}", u.username), "created_at": u.created_at,
+        "bot": false, "public_email": null,
+    });
+    if as_admin {
+        let admin = json!({
+            "email": u.email, "confirmed_at": u.confirmed_at, "last_sign_in_at": u.last_sign_in_at,
+            "current_sign_in_at": u.current_sign_in_at, "last_activity_on": u.last_activity_on,
+            "sign_in_count": u.sign_in_count, "note": u.note, "identities": u.identities,
+            "two_factor_enabled": u.two_factor_enabled, "external": u.external, "is_admin": u.is_admin,
+            "created_by": null,
+        });
+        if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), admin) {
+            v.extend(extra);
+        }
+    }
+    v
+}
+
+/// Offset pagination as GitLab does it: `page`/`per_page` (max 100), `x-*` headers and a
+/// `Link` header built on the base URL the request arrived on.
+fn paginate(headers: &HeaderMap, path: &str, query: &HashMap<String, String>, items: Vec<Value>) -> Reply {
+    let per_page = query.get("per_page").and_then(|p| p.parse::<usize>().ok()).filter(|&p| p > 0).unwrap_or(20).min(100);
+    let page = query.get("page").and_then(|p| p.parse::<usize>().ok()).filter(|&p| p > 0).unwrap_or(1);
+    let total = items.len();
+    let total_pages = total.div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let mut resp = ok(StatusCode::OK, Value::Array(slice));
+    let base = base_url(headers);
+    let link = |p: usize| {
+        let mut q: BTreeMap<&str, String> = query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        q.insert("page", p.to_string());
+        q.insert("per_page", per_page.to_string());
+        let qs = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(q).finish();
+        format!("<{base}{path}?{qs}>")
+    };
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(format!("{}; rel=\"prev\"", link(page - 1)));
+    }
+    if page < total_pages {
+        links.push(format!("{}; rel=\"next\"", link(page + 1)));
+    }
+    links.push(format!("{}; rel=\"first\"", link(1)));
+    links.push(format!("{}; rel=\"last\"", link(total_pages)));
+    let h = resp.headers_mut();
+    let next = if page < total_pages { (page + 1).to_string() } else { String::new() };
+    let prev = if page > 1 { (page - 1).to_string() } else { String::new() };
+    for (name, value) in [
+        ("x-page", page.to_string()),
+        ("x-per-page", per_page.to_string()),
+        ("x-next-page", next),
+        ("x-prev-page", prev),
+        ("x-total", total.to_string()),
+        ("x-total-pages", total_pages.to_string()),
+        ("link", links.join(", ")),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    resp
+}
+
+/// A request body as GitLab takes it: JSON or a form.
+fn params(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Reply> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    if form {
+        return Ok(url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(error(StatusCode::BAD_REQUEST, "400 Bad request - the body is not a JSON object")),
+    }
+}
+
+fn flag(p: &Map<String, Value>, key: &str) -> bool {
+    match p.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true" || s == "1",
+        _ => false,
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.contains(char::is_whitespace)
+}
+
+// ---------------------------------------------------------------- handlers
+
+async fn token_self(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
+    let caller = match caller(&ctx, &headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (id, name, scopes) = match caller {
+        Caller::Admin(_) => (7001, "casekit-sandbox-admin", json!(["api", "admin_mode"])),
+        Caller::User(_) => (7002, "casekit-sandbox-user", json!(["read_user"])),
+    };
+    ok(
+        StatusCode::OK,
+        json!({"id": id, "name": name, "revoked": false, "created_at": "2026-01-05T09:00:00.000Z",
+               "scopes": scopes, "user_id": caller.user_id(), "last_used_at": clock::now(),
+               "active": true, "expires_at": "2027-01-05"}),
+    )
+}
+
+async fn current_user(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
+    let caller = match caller(&ctx, &headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let w = ctx.world();
+    match w.gitlab.users.iter().find(|u| u.id == caller.user_id()) {
+        Some(u) => ok(StatusCode::OK, user_json(u, &base_url(&headers), true)),
+        None => error(StatusCode::NOT_FOUND, "404 User Not Found"),
+    }
+}
+
+async fn list_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
+    let caller = match caller(&ctx, &headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let as_admin = matches!(caller, Caller::Admin(_));
+    let base = base_url(&headers);
+    let w = ctx.world();
+    let matches = |u: &&GlUser| {
+        if let Some(name) = query.get("username") {
+            return u.username.eq_ignore_ascii_case(name);
+        }
+        let Some(term) = query.get("search").map(|s| s.trim().to_lowercase()) else { return true };
+        if term.contains('@') {
+            // Admins match private emails, exactly; others see no emails.
+            return as_admin
+                && (u.email.eq_ignore_ascii_case(&term)
+                    || u.emails.iter().any(|e| e.confirmed_at.is_some() && e.email.eq_ignore_ascii_case(&term)));
+        }
+        u.username.to_lowercase().contains(&term) || u.name.to_lowercase().contains(&term)
+    };
+    let items = w.gitlab.users.iter().filter(matches).map(|u| user_json(u, &base, as_admin)).collect();
+    paginate(&headers, "/api/v4/users", &query, items)
+}
+
+async fn show_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    let caller = match caller(&ctx, &headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let w = ctx.world();
+    match user_index(&w.gitlab, &id) {
+        Ok(i) => ok(StatusCode::OK, user_json(&w.gitlab.users[i], &base_url(&headers), matches!(caller, Caller::Admin(_)))),
+        Err(r) => r,
+    }
+}
+
+async fn edit_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Reply {
+    if let Err(r) = admin(&ctx, &headers) {
+        return r;
+    }
+    let p = match params(&headers, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    if let Some(email) = p.get("email").and_then(Value::as_str) {
+        let email = email.trim().to_owned();
+        if !looks_like_email(&email) {
+            return error(StatusCode::BAD_REQUEST, json!({"email": ["is invalid"]}));
+        }
+        let taken = w.gitlab.users.iter().enumerate().any(|(j, u)| j != i && u.email.eq_ignore_ascii_case(&email));
+        if taken {
+            return error(StatusCode::BAD_REQUEST, json!({"email": ["has already been taken"]}));
+        }
+        let user = &w.gitlab.users[i];
+        if !user.email.eq_ignore_ascii_case(&email) {
+            let Some(pos) = user.emails.iter().position(|e| e.email.eq_ignore_ascii_case(&email)) else {
+                return error(StatusCode::BAD_REQUEST, json!({"email": ["must be a secondary email of this user: add it first"]}));
+            };
+            if flag(&p, "skip_reconfirmation") {
+                let new_id = w.id();
+                let user = &mut w.gitlab.users[i];
+                let secondary = user.emails.remove(pos);
+                // As GitLab does, the old primary stays on the account as a confirmed secondary.
+                let old = std::mem::replace(&mut user.email, secondary.email);
+                user.emails.push(GlEmail { id: new_id, email: old, confirmed_at: Some(clock::now()) });
+            }
+        }
+    }
+    let user = &mut w.gitlab.users[i];
+    if let Some(note) = p.get("note").and_then(Value::as_str) {
+        user.note = note.to_owned();
+    }
+    if let Some(name) = p.get("name").and_then(Value::as_str) {
+        user.name = name.to_owned();
+    }
+    let mut v = user_json(user, &base_url(&headers), true);
+    if let (Some(email), false) = (p.get("email").and_then(Value::as_str), flag(&p, "skip_reconfirmation")) {
+        if !email.eq_ignore_ascii_case(&user.email) {
+            v["unconfirmed_email"] = json!(email);
+        }
+    }
+    ok(StatusCode::OK, v)
+}
+
+async fn associations_count(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    if let Err(r) = caller(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let u = &w.gitlab.users[i];
+    let groups = w.gitlab.groups.iter().filter(|g| g.members.iter().any(|m| m.user_id == u.id)).count();
+    let projects = w.gitlab.projects.iter().filter(|p| p.members.iter().any(|m| m.user_id == u.id)).count();
+    ok(
+        StatusCode::OK,
+        json!({"groups_count": groups, "projects_count": projects, "issues_count": u.issues_count,
+               "merge_requests_count": u.merge_requests_count}),
+    )
+}
+
+async fn memberships(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
+    if let Err(r) = admin(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let uid = w.gitlab.users[i].id;
+    let kind = query.get("type").map(String::as_str);
+    if kind.is_some_and(|k| k != "Project" && k != "Namespace") {
+        return error(StatusCode::BAD_REQUEST, "400 Bad request - type does not have a valid value");
+    }
+    let mut items = Vec::new();
+    if kind != Some("Project") {
+        for g in &w.gitlab.groups {
+            if let Some(m) = g.members.iter().find(|m| m.user_id == uid) {
+                items.push(json!({"source_id": g.id, "source_name": g.name, "source_type": "Namespace", "access_level": m.access_level}));
+            }
+        }
+    }
+    if kind != Some("Namespace") {
+        for p in &w.gitlab.projects {
+            if let Some(m) = p.members.iter().find(|m| m.user_id == uid) {
+                items.push(json!({"source_id": p.id, "source_name": p.name, "source_type": "Project", "access_level": m.access_level}));
+            }
+        }
+    }
+    paginate(&headers, &format!("/api/v4/users/{id}/memberships"), &query, items)
+}
+
+async fn events(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
+    if let Err(r) = caller(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let u = &w.gitlab.users[i];
+    let mut list: Vec<_> = u
+        .events
+        .iter()
+        .filter(|e| query.get("action").is_none_or(|a| e.action_name.starts_with(a.as_str())))
+        .filter(|e| query.get("target_type").is_none_or(|t| e.target_type.as_deref() == Some(t.as_str())))
+        .filter(|e| query.get("after").is_none_or(|d| e.created_at.get(..10).is_some_and(|day| day > d.as_str())))
+        .filter(|e| query.get("before").is_none_or(|d| e.created_at.get(..10).is_some_and(|day| day < d.as_str())))
+        .collect();
+    list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    if query.get("sort").map(String::as_str) == Some("asc") {
+        list.reverse();
+    }
+    let items = list
+        .into_iter()
+        .map(|e| {
+            json!({"id": e.id, "project_id": e.project_id, "action_name": e.action_name, "target_type": e.target_type,
+                   "target_title": e.target_title, "created_at": e.created_at, "author_id": u.id, "author_username": u.username})
+        })
+        .collect();
+    paginate(&headers, &format!("/api/v4/users/{id}/events"), &query, items)
+}
+
+async fn list_emails(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
+    if let Err(r) = admin(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let items = w.gitlab.users[i].emails.iter().map(|e| json!(e)).collect();
+    paginate(&headers, &format!("/api/v4/users/{id}/emails"), &query, items)
+}
+
+async fn add_email(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Reply {
+    if let Err(r) = admin(&ctx, &headers) {
+        return r;
+    }
+    let p = match params(&headers, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(email) = p.get("email").and_then(Value::as_str).map(str::trim) else {
+        return error(StatusCode::BAD_REQUEST, "400 Bad request - email is missing");
+    };
+    if !looks_like_email(email) {
+        return error(StatusCode::BAD_REQUEST, json!({"email": ["is invalid"]}));
+    }
+    let mut w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let taken = w.gitlab.users.iter().any(|u| {
+        u.email.eq_ignore_ascii_case(email) || u.emails.iter().any(|e| e.email.eq_ignore_ascii_case(email))
+    });
+    if taken {
+        return error(StatusCode::BAD_REQUEST, json!({"email": ["has already been taken"]}));
+    }
+    let new = GlEmail {
+        id: w.id(),
+        email: email.to_owned(),
+        confirmed_at: flag(&p, "skip_confirmation").then(clock::now),
+    };
+    w.gitlab.users[i].emails.push(new.clone());
+    ok(StatusCode::CREATED, json!(new))
+}
+
+async fn delete_email(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, email_id)): Path<(String, u64)>) -> Reply {
+    if let Err(r) = admin(&ctx, &headers) {
+        return r;
+    }
+    let mut w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let emails = &mut w.gitlab.users[i].emails;
+    match emails.iter().position(|e| e.id == email_id) {
+        Some(pos) => {
+            emails.remove(pos);
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            rate_limit_headers(resp.headers_mut(), false, 0);
+            resp
+        }
+        None => error(StatusCode::NOT_FOUND, "404 Email Not Found"),
+    }
+}
+
+async fn keys(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
+    let w = ctx.world();
+    match user_index(&w.gitlab, &id) {
+        Ok(i) => ok(StatusCode::OK, json!(w.gitlab.users[i].keys)),
+        Err(r) => r,
+    }
+}
+
+async fn gpg_keys(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
+    let w = ctx.world();
+    match user_index(&w.gitlab, &id) {
+        Ok(i) => ok(StatusCode::OK, json!(w.gitlab.users[i].gpg_keys)),
+        Err(r) => r,
+    }
+}
+
+async fn disable_two_factor(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    if let Err(r) = admin(&ctx, &headers) {
+        return r;
+    }
+    let mut w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let u = &mut w.gitlab.users[i];
+    if u.is_admin {
+        return error(StatusCode::FORBIDDEN, "403 Forbidden - Two-factor authentication for admins cannot be disabled via the API. Use the Rails console");
+    }
+    if !u.two_factor_enabled {
+        return error(StatusCode::BAD_REQUEST, "400 Bad request - Two-factor authentication is not enabled for this user");
+    }
+    u.two_factor_enabled = false;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    rate_limit_headers(resp.headers_mut(), false, 0);
+    resp
+}
+
+async fn support_pin(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    if let Err(r) = admin(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    let i = match user_index(&w.gitlab, &id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    match &w.gitlab.users[i].support_pin {
+        Some(pin) => ok(StatusCode::OK, json!(pin)),
+        None => error(StatusCode::NOT_FOUND, "404 Support PIN not found or has expired"),
+    }
+}
+
+/// The highest access level over a group and its ancestors.
+fn group_access(data: &GitLabData, group_id: u64, user_id: u64) -> Option<u32> {
+    let mut best = None;
+    let mut next = Some(group_id);
+    let mut hops = 0;
+    while let (Some(id), true) = (next, hops < 20) {
+        let g = data.groups.iter().find(|g| g.id == id)?;
+        if let Some(m) = g.members.iter().find(|m| m.user_id == user_id) {
+            best = best.max(Some(m.access_level));
+        }
+        next = g.parent_id;
+        hops += 1;
+    }
+    best
+}
+
+fn member_reply(data: &GitLabData, headers: &HeaderMap, user_id: u64, level: Option<u32>) -> Reply {
+    let (Some(level), Some(u)) = (level, data.users.iter().find(|u| u.id == user_id)) else {
+        return error(StatusCode::NOT_FOUND, "404 Not found");
+    };
+    ok(
+        StatusCode::OK,
+        json!({"id": u.id, "username": u.username, "name": u.name, "state": u.state, "access_level": level,
+               "expires_at": null, "membership_state": "active", "web_url": format!("{}/{}", base_url(headers), u.username)}),
+    )
+}
+
+async fn group_member(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, user_id)): Path<(u64, u64)>) -> Reply {
+    if let Err(r) = caller(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    if !w.gitlab.groups.iter().any(|g| g.id == id) {
+        return error(StatusCode::NOT_FOUND, "404 Group Not Found");
+    }
+    member_reply(&w.gitlab, &headers, user_id, group_access(&w.gitlab, id, user_id))
+}
+
+async fn project_member(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, user_id)): Path<(u64, u64)>) -> Reply {
+    if let Err(r) = caller(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    let Some(p) = w.gitlab.projects.iter().find(|p| p.id == id) else {
+        return error(StatusCode::NOT_FOUND, "404 Project Not Found");
+    };
+    let direct = p.members.iter().find(|m| m.user_id == user_id).map(|m| m.access_level);
+    let level = direct.max(group_access(&w.gitlab, p.namespace_id, user_id));
+    member_reply(&w.gitlab, &headers, user_id, level)
+}
+
