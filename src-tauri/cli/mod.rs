@@ -1,6 +1,8 @@
 //! Headless subcommands: the same domain code as the window, for scripts, training rooms and
 //! support of the support tool. Exit codes: 0 ok, 1 the check failed, 2 usage.
 
+mod sandbox;
+
 use std::process::ExitCode;
 
 use crate::paths::{AppPaths, DATA_DIR_ENV};
@@ -13,6 +15,10 @@ Without a command, opens the Casekit window.
 
 Commands:
   doctor [--data-dir DIR]   check the data folder, the database and the log folder
+  sandbox serve [--bind ADDR] [--base-port N|0] [--fixtures FILE]
+                            run the simulated GitLab, Zendesk (global, US Gov), Mailgun and
+                            CustomersDot servers; prints one JSON line with their URLs and
+                            tokens, then serves until Ctrl-C or SIGTERM
   version                   print the version
   help                      print this help
 
@@ -24,6 +30,10 @@ Environment:
 pub fn main(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         Some("doctor") => doctor(&args[1..]),
+        Some("sandbox") => match args.get(1).map(String::as_str) {
+            Some("serve") => sandbox::serve(&args[2..]),
+            _ => usage_error("expected `sandbox serve`"),
+        },
         Some("version" | "--version" | "-V") => {
             println!("casekit {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -33,6 +33,15 @@ pub fn init(log_dir: &Path) -> Result<WorkerGuard> {
     Ok(guard)
 }
 
+/// Installs a stderr-only subscriber for headless commands (`RUST_LOG`, default `warn`).
+pub fn init_stderr() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt::layer().with_writer(Redacting::new(std::io::stderr)).with_target(false))
+        .try_init();
+}
+
 /// The rotating file appender in `log_dir`.
 pub fn file_appender(log_dir: &Path) -> Result<RollingFileAppender> {
     RollingFileAppender::builder()
