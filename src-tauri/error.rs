@@ -36,6 +36,33 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A service rejected the credentials (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The credentials are valid but lack a permission (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A service is rate-limiting and the wait is longer than Casekit waits by itself.
+    #[error("{0}")]
+    RateLimited(String),
+    /// The service could not be reached, or the connection was dropped.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The service did not answer in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The service answered with something Casekit cannot read.
+    #[error("{0}")]
+    InvalidResponse(String),
+    /// The service refused the request as invalid (400/409/422); the message carries its reason.
+    #[error("{0}")]
+    Rejected(String),
+    /// The service failed (5xx).
+    #[error("{0}")]
+    ServiceFailed(String),
+    /// The OS keychain could not be used.
+    #[error("{0}")]
+    Keychain(String),
     /// A bug: something that should not happen did.
     #[error("{0}")]
     Internal(String),
@@ -56,6 +83,15 @@ impl Error {
             Error::Storage(e) if is_busy(e) => ErrorCode::StorageBusy,
             Error::Storage(_) => ErrorCode::Storage,
             Error::Io { .. } => ErrorCode::Io,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::RateLimited(_) => ErrorCode::RateLimited,
+            Error::Unreachable(_) => ErrorCode::Unreachable,
+            Error::Timeout(_) => ErrorCode::Timeout,
+            Error::InvalidResponse(_) => ErrorCode::InvalidResponse,
+            Error::Rejected(_) => ErrorCode::Rejected,
+            Error::ServiceFailed(_) => ErrorCode::ServiceError,
+            Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -83,13 +119,29 @@ pub enum ErrorCode {
     Storage,
     StorageBusy,
     Io,
+    Unauthorized,
+    Forbidden,
+    RateLimited,
+    Unreachable,
+    Timeout,
+    InvalidResponse,
+    Rejected,
+    ServiceError,
+    KeychainUnavailable,
     Internal,
 }
 
 impl ErrorCode {
     /// Whether errors with this code are worth retrying unchanged.
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorCode::StorageBusy)
+        matches!(
+            self,
+            ErrorCode::StorageBusy
+                | ErrorCode::RateLimited
+                | ErrorCode::Unreachable
+                | ErrorCode::Timeout
+                | ErrorCode::ServiceError
+        )
     }
 }
 

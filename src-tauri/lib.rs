@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod connectors;
 pub mod error;
 pub mod logging;
 pub mod paths;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ServiceName;
+use super::Service;
 
 /// One armed fault.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -11,7 +11,7 @@ use super::ServiceName;
 pub struct FaultRule {
     /// Which server; posted to a server's own control endpoint it defaults to that server.
     #[serde(default)]
-    pub service: Option<ServiceName>,
+    pub service: Option<Service>,
     /// `GET`, `POST`, …; any method when absent.
     #[serde(default)]
     pub method: Option<String>,
@@ -40,7 +40,7 @@ pub enum Fault {
 }
 
 impl FaultRule {
-    fn matches(&self, service: ServiceName, method: &str, path: &str) -> bool {
+    fn matches(&self, service: Service, method: &str, path: &str) -> bool {
         self.service.is_none_or(|s| s == service)
             && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
             && match self.path.strip_suffix('*') {
@@ -72,7 +72,7 @@ impl Faults {
     }
 
     /// The fault for this request, if one is armed; counts it against `times`.
-    pub fn take(&mut self, service: ServiceName, method: &str, path: &str) -> Option<Fault> {
+    pub fn take(&mut self, service: Service, method: &str, path: &str) -> Option<Fault> {
         let i = self.0.iter().position(|r| r.matches(service, method, path))?;
         let rule = &mut self.0[i];
         let fault = rule.fault;
@@ -92,7 +92,7 @@ mod tests {
 
     fn rule(path: &str, times: Option<u32>) -> FaultRule {
         FaultRule {
-            service: Some(ServiceName::Gitlab),
+            service: Some(Service::Gitlab),
             method: Some("GET".into()),
             path: path.into(),
             fault: Fault::Status { status: 503 },
@@ -103,19 +103,19 @@ mod tests {
     #[test]
     fn a_counted_fault_disarms_after_its_hits_and_matches_only_its_service_method_and_path() {
         let mut faults = Faults::new(vec![rule("/api/v4/users/*", Some(2))]);
-        assert_eq!(faults.take(ServiceName::Zendesk, "GET", "/api/v4/users/1"), None);
-        assert_eq!(faults.take(ServiceName::Gitlab, "POST", "/api/v4/users/1"), None);
-        assert_eq!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/user"), None);
-        assert!(faults.take(ServiceName::Gitlab, "get", "/api/v4/users/1").is_some());
-        assert!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users/2/events").is_some());
-        assert_eq!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users/1"), None);
+        assert_eq!(faults.take(Service::Zendesk, "GET", "/api/v4/users/1"), None);
+        assert_eq!(faults.take(Service::Gitlab, "POST", "/api/v4/users/1"), None);
+        assert_eq!(faults.take(Service::Gitlab, "GET", "/api/v4/user"), None);
+        assert!(faults.take(Service::Gitlab, "get", "/api/v4/users/1").is_some());
+        assert!(faults.take(Service::Gitlab, "GET", "/api/v4/users/2/events").is_some());
+        assert_eq!(faults.take(Service::Gitlab, "GET", "/api/v4/users/1"), None);
     }
 
     #[test]
     fn an_exact_path_does_not_match_longer_paths() {
         let mut faults = Faults::new(vec![rule("/api/v4/users", None)]);
-        assert_eq!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users/1"), None);
-        assert!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users").is_some());
-        assert!(faults.take(ServiceName::Gitlab, "GET", "/api/v4/users").is_some(), "no `times` means every request");
+        assert_eq!(faults.take(Service::Gitlab, "GET", "/api/v4/users/1"), None);
+        assert!(faults.take(Service::Gitlab, "GET", "/api/v4/users").is_some());
+        assert!(faults.take(Service::Gitlab, "GET", "/api/v4/users").is_some(), "no `times` means every request");
     }
 }

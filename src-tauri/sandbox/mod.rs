@@ -21,30 +21,15 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::TokioIo;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
 use self::faults::{Fault, FaultRule, Faults};
 use self::world::{CdAuditEvent, Fixture};
+pub use crate::connectors::Service;
 use crate::{Error, Result};
-
-/// The five servers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServiceName {
-    Gitlab,
-    Zendesk,
-    ZendeskUsGov,
-    Mailgun,
-    Customersdot,
-}
-
-impl ServiceName {
-    pub const ALL: [ServiceName; 5] =
-        [ServiceName::Gitlab, ServiceName::Zendesk, ServiceName::ZendeskUsGov, ServiceName::Mailgun, ServiceName::Customersdot];
-}
 
 /// Where to listen and what to serve.
 #[derive(Debug, Clone)]
@@ -165,7 +150,7 @@ pub struct Sandbox {
 #[derive(Clone)]
 struct Ctx {
     shared: Arc<Shared>,
-    service: ServiceName,
+    service: Service,
 }
 
 impl Ctx {
@@ -193,7 +178,7 @@ impl Sandbox {
         });
         let (stop, _) = watch::channel(false);
         let mut urls = Vec::new();
-        for (i, service) in ServiceName::ALL.into_iter().enumerate() {
+        for (i, service) in Service::ALL.into_iter().enumerate() {
             let port = if config.base_port == 0 { 0 } else { config.base_port.checked_add(i as u16).unwrap_or(0) };
             let addr = SocketAddr::new(config.bind, port);
             let listener = TcpListener::bind(addr).await.map_err(|e| {
@@ -272,10 +257,10 @@ fn random_hex(len: usize) -> String {
 /// Accepts connections until told to stop; each request passes the fault table first.
 async fn serve(listener: TcpListener, ctx: Ctx, mut stop: watch::Receiver<bool>) {
     let router = match ctx.service {
-        ServiceName::Gitlab => gitlab::router(),
-        ServiceName::Zendesk | ServiceName::ZendeskUsGov => zendesk::router(),
-        ServiceName::Mailgun => mailgun::router(),
-        ServiceName::Customersdot => customersdot::router(),
+        Service::Gitlab => gitlab::router(),
+        Service::Zendesk | Service::ZendeskUsGov => zendesk::router(),
+        Service::Mailgun => mailgun::router(),
+        Service::Customersdot => customersdot::router(),
     }
     .merge(control_router())
     .with_state(ctx.clone());
@@ -333,7 +318,7 @@ async fn handle(
                 let mut resp = error_response(ctx.service, StatusCode::TOO_MANY_REQUESTS);
                 let headers = resp.headers_mut();
                 headers.insert(header::RETRY_AFTER, retry_after.into());
-                if ctx.service == ServiceName::Gitlab {
+                if ctx.service == Service::Gitlab {
                     gitlab::rate_limit_headers(headers, true, retry_after);
                 }
                 return Ok(resp);
@@ -357,12 +342,12 @@ async fn handle(
 }
 
 /// The error body each service sends for a bare status.
-fn error_response(service: ServiceName, status: StatusCode) -> Response<Body> {
+fn error_response(service: Service, status: StatusCode) -> Response<Body> {
     match service {
-        ServiceName::Gitlab => gitlab::error(status, status.canonical_reason().unwrap_or("Error")),
-        ServiceName::Zendesk | ServiceName::ZendeskUsGov => zendesk::error_status(status, status.canonical_reason().unwrap_or("Error")),
-        ServiceName::Mailgun => mailgun::error(status, status.canonical_reason().unwrap_or("Error")),
-        ServiceName::Customersdot => customersdot::error(status, status.canonical_reason().unwrap_or("Error")),
+        Service::Gitlab => gitlab::error(status, status.canonical_reason().unwrap_or("Error")),
+        Service::Zendesk | Service::ZendeskUsGov => zendesk::error_status(status, status.canonical_reason().unwrap_or("Error")),
+        Service::Mailgun => mailgun::error(status, status.canonical_reason().unwrap_or("Error")),
+        Service::Customersdot => customersdot::error(status, status.canonical_reason().unwrap_or("Error")),
     }
 }
 

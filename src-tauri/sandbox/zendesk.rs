@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::world::{ZdComment, ZdIdentity, ZdOrgMembership, ZdTicket, ZdUser, ZendeskData};
-use super::{base_url, basic_auth, parse_json, Ctx, Query, ServiceName, World};
+use super::{base_url, basic_auth, parse_json, Ctx, Query, Service, World};
 use crate::clock;
 
 type Reply = Response<Body>;
@@ -82,7 +82,7 @@ fn ok(status: StatusCode, body: Value) -> Reply {
 }
 
 fn data<'w>(ctx: &Ctx, w: &'w mut World) -> &'w mut ZendeskData {
-    if ctx.service == ServiceName::ZendeskUsGov {
+    if ctx.service == Service::ZendeskUsGov {
         &mut w.zendesk_us_gov
     } else {
         &mut w.zendesk
@@ -91,7 +91,7 @@ fn data<'w>(ctx: &Ctx, w: &'w mut World) -> &'w mut ZendeskData {
 
 /// Checks `Authorization: Basic {agent_email}/token:{api_token}`.
 fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Reply> {
-    let token = if ctx.service == ServiceName::ZendeskUsGov { &ctx.shared.tokens.zendesk_us_gov } else { &ctx.shared.tokens.zendesk };
+    let token = if ctx.service == Service::ZendeskUsGov { &ctx.shared.tokens.zendesk_us_gov } else { &ctx.shared.tokens.zendesk };
     let denied = || error(StatusCode::UNAUTHORIZED, "", "");
     let (user, pass) = basic_auth(headers).ok_or_else(denied)?;
     let email = user.strip_suffix("/token").ok_or_else(denied)?;

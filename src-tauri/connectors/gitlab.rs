@@ -1,0 +1,298 @@
+//! GitLab REST API v4 (`{base}/api/v4`, `PRIVATE-TOKEN`): the user administration calls the
+//! account playbooks make.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::http::{Auth, Http, HttpSettings};
+use super::Service;
+use crate::secrets::Secret;
+use crate::{Error, Result};
+
+/// Pages followed before a list is cut off (100 items each).
+const MAX_PAGES: usize = 50;
+
+/// The token itself: whose it is and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: u64,
+    pub name: String,
+    pub revoked: bool,
+    pub active: bool,
+    pub scopes: Vec<String>,
+    pub user_id: u64,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// A user; the admin-only fields are `None` for a non-admin token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    pub name: String,
+    pub state: String,
+    #[serde(default)]
+    pub locked: bool,
+    pub web_url: String,
+    pub created_at: Option<String>,
+    pub email: Option<String>,
+    pub confirmed_at: Option<String>,
+    pub last_sign_in_at: Option<String>,
+    pub current_sign_in_at: Option<String>,
+    pub last_activity_on: Option<String>,
+    pub sign_in_count: Option<u64>,
+    pub note: Option<String>,
+    pub two_factor_enabled: Option<bool>,
+    pub external: Option<bool>,
+    pub is_admin: Option<bool>,
+    /// Set after an email change that waits for confirmation.
+    pub unconfirmed_email: Option<String>,
+}
+
+/// `GET /users/:id/associations_count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssociationsCount {
+    pub groups_count: u64,
+    pub projects_count: u64,
+    pub issues_count: u64,
+    pub merge_requests_count: u64,
+}
+
+/// A direct membership (`GET /users/:id/memberships`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub source_id: u64,
+    pub source_name: String,
+    /// `Namespace` or `Project`.
+    pub source_type: String,
+    pub access_level: u32,
+}
+
+/// A contribution event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: u64,
+    pub action_name: String,
+    pub target_type: Option<String>,
+    pub target_title: Option<String>,
+    pub project_id: Option<u64>,
+    pub created_at: String,
+}
+
+/// Filters for `GET /users/:id/events`.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    /// Events after this day (`YYYY-MM-DD`).
+    pub after: Option<String>,
+    /// Events before this day (`YYYY-MM-DD`).
+    pub before: Option<String>,
+    /// 1..=100 items per page.
+    pub per_page: u32,
+}
+
+/// A secondary email (the primary is not listed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub id: u64,
+    pub email: String,
+    pub confirmed_at: Option<String>,
+}
+
+/// A membership including inherited access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: u64,
+    pub username: String,
+    pub access_level: u32,
+}
+
+/// An SSH key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    pub id: u64,
+    pub title: String,
+    pub key: String,
+    pub created_at: Option<String>,
+}
+
+/// A Support PIN the user generated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportPin {
+    pub pin: String,
+    pub expires_at: String,
+}
+
+/// The changes `PUT /users/:id` makes; unset fields are left alone.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserEdit {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reconfirmation: Option<bool>,
+    /// The whole admin note (append = read, add a line, write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Access level names as GitLab documents them.
+pub fn access_level_name(level: u32) -> &'static str {
+    match level {
+        0 => "No access",
+        5 => "Minimal access",
+        10 => "Guest",
+        15 => "Planner",
+        20 => "Reporter",
+        30 => "Developer",
+        40 => "Maintainer",
+        50 => "Owner",
+        60 => "Admin",
+        _ => "Custom",
+    }
+}
+
+/// A GitLab instance.
+#[derive(Clone)]
+pub struct GitLab {
+    http: Http,
+}
+
+impl GitLab {
+    /// `base` is the instance URL without `/api/v4`.
+    pub fn new(base: &str, token: Secret, settings: HttpSettings) -> Result<GitLab> {
+        Ok(GitLab { http: Http::new(Service::Gitlab, base, Auth::PrivateToken(token), settings)? })
+    }
+
+    pub fn base_url(&self) -> &url::Url {
+        self.http.base()
+    }
+
+    /// Every page of a list, following `Link: rel="next"` (or `x-next-page`).
+    async fn all<T: serde::de::DeserializeOwned>(&self, path: &str, mut query: Vec<(&str, String)>) -> Result<Vec<T>> {
+        query.push(("per_page", "100".into()));
+        let mut url = self.http.url(path, &query)?;
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let reply = self.http.get_reply(url.clone()).await?;
+            let mut page: Vec<T> = reply.json(Service::Gitlab)?;
+            out.append(&mut page);
+            let next = match reply.next_link() {
+                Some(link) => self.http.same_origin(&link)?,
+                None => match reply.headers.get("x-next-page").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()) {
+                    Some(n) => {
+                        let mut u = url.clone();
+                        let pairs: Vec<(String, String)> =
+                            u.query_pairs().filter(|(k, _)| k != "page").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+                        u.query_pairs_mut().clear().extend_pairs(pairs).append_pair("page", n);
+                        u
+                    }
+                    None => return Ok(out),
+                },
+            };
+            url = next;
+        }
+        tracing::warn!(path, "stopped following pages at the limit");
+        Ok(out)
+    }
+
+    pub async fn token_self(&self) -> Result<TokenInfo> {
+        self.http.get("api/v4/personal_access_tokens/self", &[]).await
+    }
+
+    pub async fn current_user(&self) -> Result<User> {
+        self.http.get("api/v4/user", &[]).await
+    }
+
+    /// The user with this username (case-insensitive), if any.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        let users: Vec<User> = self.http.get("api/v4/users", &[("username", username.to_owned())]).await?;
+        Ok(users.into_iter().next())
+    }
+
+    /// Users matching a search term; for an email, admins get an exact match on any of the
+    /// user's emails.
+    pub async fn search_users(&self, term: &str) -> Result<Vec<User>> {
+        self.all("api/v4/users", vec![("search", term.to_owned())]).await
+    }
+
+    pub async fn user(&self, id: u64) -> Result<User> {
+        self.http.get(&format!("api/v4/users/{id}"), &[]).await
+    }
+
+    pub async fn associations_count(&self, id: u64) -> Result<AssociationsCount> {
+        self.http.get(&format!("api/v4/users/{id}/associations_count"), &[]).await
+    }
+
+    /// Direct memberships in groups and projects (admin).
+    pub async fn memberships(&self, id: u64) -> Result<Vec<Membership>> {
+        self.all(&format!("api/v4/users/{id}/memberships"), vec![]).await
+    }
+
+    /// One page of contribution events, newest first.
+    pub async fn events(&self, id: u64, q: &EventQuery) -> Result<Vec<Event>> {
+        self.http.get(&format!("api/v4/users/{id}/events"), &event_params(q)).await
+    }
+
+    /// Every contribution event matching the filters.
+    pub async fn all_events(&self, id: u64, q: &EventQuery) -> Result<Vec<Event>> {
+        let mut params = event_params(q);
+        params.retain(|(k, _)| *k != "per_page");
+        self.all(&format!("api/v4/users/{id}/events"), params).await
+    }
+
+    /// Secondary emails (admin; the primary is not included).
+    pub async fn emails(&self, id: u64) -> Result<Vec<Email>> {
+        self.all(&format!("api/v4/users/{id}/emails"), vec![]).await
+    }
+
+    pub async fn add_email(&self, id: u64, email: &str, skip_confirmation: bool) -> Result<Email> {
+        let body = json!({"email": email, "skip_confirmation": skip_confirmation});
+        self.http.send(Method::POST, &format!("api/v4/users/{id}/emails"), Some(&body)).await
+    }
+
+    pub async fn delete_email(&self, id: u64, email_id: u64) -> Result<()> {
+        self.http.send_empty(Method::DELETE, &format!("api/v4/users/{id}/emails/{email_id}"), None).await
+    }
+
+    pub async fn edit_user(&self, id: u64, edit: &UserEdit) -> Result<User> {
+        let body = serde_json::to_value(edit).map_err(|e| Error::Internal(e.to_string()))?;
+        self.http.send(Method::PUT, &format!("api/v4/users/{id}"), Some(&body)).await
+    }
+
+    /// The user's access to a group, inherited included; `None` when not a member.
+    pub async fn group_member(&self, group_id: u64, user_id: u64) -> Result<Option<Member>> {
+        self.http.get_optional(&format!("api/v4/groups/{group_id}/members/all/{user_id}"), &[]).await
+    }
+
+    /// The user's access to a project, inherited included; `None` when not a member.
+    pub async fn project_member(&self, project_id: u64, user_id: u64) -> Result<Option<Member>> {
+        self.http.get_optional(&format!("api/v4/projects/{project_id}/members/all/{user_id}"), &[]).await
+    }
+
+    pub async fn keys(&self, id: u64) -> Result<Vec<Key>> {
+        self.http.get(&format!("api/v4/users/{id}/keys"), &[]).await
+    }
+
+    pub async fn gpg_keys(&self, id: u64) -> Result<Vec<serde_json::Value>> {
+        self.http.get(&format!("api/v4/users/{id}/gpg_keys"), &[]).await
+    }
+
+    pub async fn disable_two_factor(&self, id: u64) -> Result<()> {
+        self.http.send_empty(Method::PATCH, &format!("api/v4/users/{id}/disable_two_factor"), None).await
+    }
+
+    /// The user's current Support PIN; `None` when there is none or it expired.
+    pub async fn support_pin(&self, id: u64) -> Result<Option<SupportPin>> {
+        self.http.get_optional(&format!("api/v4/users/{id}/support_pin"), &[]).await
+    }
+}
+
+fn event_params(q: &EventQuery) -> Vec<(&'static str, String)> {
+    let mut p = vec![("per_page", q.per_page.clamp(1, 100).to_string())];
+    let opt = [("action", &q.action), ("target_type", &q.target_type), ("after", &q.after), ("before", &q.before)];
+    p.extend(opt.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    p
+}

@@ -1,0 +1,164 @@
+//! Mailgun (`{base}/v3`, Basic `api:{key}`): delivery events for a recipient and bounces
+//! (suppressions) on the sending domain.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::http::{Auth, Http, HttpSettings};
+use super::Service;
+use crate::secrets::Secret;
+use crate::{Error, Result};
+
+/// Pages followed before the search is cut off.
+const MAX_PAGES: usize = 20;
+
+/// The regions and their API hosts.
+pub fn region_url(region: &str) -> Option<&'static str> {
+    match region {
+        "us" => Some("https://api.mailgun.net"),
+        "eu" => Some("https://api.eu.mailgun.net"),
+        _ => None,
+    }
+}
+
+/// One event, with the fields a delivery check reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub event: String,
+    /// Epoch seconds.
+    pub timestamp: f64,
+    pub recipient: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub message: Value,
+    #[serde(default, rename = "delivery-status")]
+    pub delivery_status: Option<DeliveryStatus>,
+}
+
+impl Event {
+    pub fn subject(&self) -> Option<&str> {
+        self.message.pointer("/headers/subject").and_then(Value::as_str)
+    }
+
+    /// "Not delivering to previously bounced address": the address is suppressed.
+    pub fn is_suppression(&self) -> bool {
+        self.reason.as_deref().is_some_and(|r| r.starts_with("suppress"))
+            || self.delivery_status.as_ref().is_some_and(|d| d.message.contains("previously bounced"))
+    }
+
+    /// "delivered" with code 250.
+    pub fn is_delivered(&self) -> bool {
+        self.event == "delivered" && self.delivery_status.as_ref().is_none_or(|d| d.code == 250)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryStatus {
+    #[serde(default)]
+    pub code: u32,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bounce {
+    pub address: String,
+    pub code: String,
+    pub error: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domain {
+    pub name: String,
+    pub state: String,
+}
+
+/// Filters for the events search.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub recipient: Option<String>,
+    /// e.g. `delivered`, `failed`, `delivered OR failed`.
+    pub event: Option<String>,
+    pub subject: Option<String>,
+    /// Epoch seconds.
+    pub begin: Option<u64>,
+    pub end: Option<u64>,
+    /// Items per page, ≤ 300.
+    pub limit: u32,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    items: Vec<Event>,
+    paging: Paging,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    next: Option<String>,
+}
+
+/// A Mailgun account's sending domain.
+#[derive(Clone)]
+pub struct Mailgun {
+    http: Http,
+    domain: String,
+}
+
+impl Mailgun {
+    /// `base` is the API host without `/v3` (see `region_url`).
+    pub fn new(base: &str, domain: &str, api_key: Secret, settings: HttpSettings) -> Result<Mailgun> {
+        let auth = Auth::Basic { user: "api".into(), password: api_key };
+        Ok(Mailgun { http: Http::new(Service::Mailgun, base, auth, settings)?, domain: domain.to_owned() })
+    }
+
+    pub fn domain_name(&self) -> &str {
+        &self.domain
+    }
+
+    pub async fn domain(&self) -> Result<Domain> {
+        let v: Value = self.http.get(&format!("v3/domains/{}", self.domain), &[]).await?;
+        serde_json::from_value(v.get("domain").cloned().unwrap_or(Value::Null))
+            .map_err(|e| Error::InvalidResponse(format!("Mailgun sent a domain Casekit could not read ({e}).")))
+    }
+
+    /// Every matching event, newest first, following `paging.next` until a page is empty.
+    pub async fn events(&self, f: &EventFilter) -> Result<Vec<Event>> {
+        let mut q = vec![("ascending", "no".to_owned()), ("limit", f.limit.clamp(1, 300).to_string())];
+        let texts = [("recipient", &f.recipient), ("event", &f.event), ("subject", &f.subject)];
+        q.extend(texts.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+        let times = [("begin", f.begin), ("end", f.end)];
+        q.extend(times.into_iter().filter_map(|(k, v)| v.map(|v| (k, v.to_string()))));
+        let mut url = self.http.url(&format!("v3/{}/events", self.domain), &q)?;
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let mut page: Page = self.http.get_reply(url).await?.json(Service::Mailgun)?;
+            if page.items.is_empty() {
+                return Ok(out);
+            }
+            out.append(&mut page.items);
+            match page.paging.next {
+                Some(next) => url = self.http.same_origin(&next)?,
+                None => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The bounce (suppression) for an address, if any.
+    pub async fn bounce(&self, address: &str) -> Result<Option<Bounce>> {
+        self.http.get_optional(&format!("v3/{}/bounces/{}", self.domain, encode(address)), &[]).await
+    }
+
+    /// Removes a suppression so that mail is tried again.
+    pub async fn delete_bounce(&self, address: &str) -> Result<()> {
+        self.http.send_empty(Method::DELETE, &format!("v3/{}/bounces/{}", self.domain, encode(address)), None).await
+    }
+}
+
+fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>().replace('+', "%20")
+}

@@ -1,0 +1,287 @@
+//! Zendesk Support API v2 (`{base}/api/v2`, Basic `{agent_email}/token:{api_token}`): tickets,
+//! users, identities, organization memberships and sessions. One client per instance.
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::http::{Auth, Http, HttpSettings};
+use super::Service;
+use crate::secrets::Secret;
+use crate::{Error, Result};
+
+/// Pages followed before a list is cut off.
+const MAX_PAGES: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub name: String,
+    pub email: Option<String>,
+    pub role: String,
+    #[serde(default)]
+    pub suspended: bool,
+    #[serde(default)]
+    pub notes: Option<String>,
+    pub organization_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub id: u64,
+    pub user_id: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    pub verified: bool,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomField {
+    pub id: u64,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: u64,
+    pub subject: Option<String>,
+    pub description: Option<String>,
+    pub status: String,
+    pub requester_id: u64,
+    pub organization_id: Option<u64>,
+    pub ticket_form_id: Option<u64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub custom_fields: Vec<CustomField>,
+    #[serde(default)]
+    pub collaborator_ids: Vec<u64>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    pub author_id: u64,
+    pub body: String,
+    pub public: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub organization_fields: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationMembership {
+    pub id: u64,
+    pub user_id: u64,
+    pub organization_id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketForm {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub ticket_field_ids: Vec<u64>,
+    #[serde(default)]
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: u64,
+    pub user_id: u64,
+}
+
+/// What one `PUT /tickets/{id}` changes; unset fields are left alone.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TicketUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<NewComment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_form_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<Vec<CustomField>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewComment {
+    pub body: String,
+    pub public: bool,
+}
+
+/// What `PUT /users/{id}` changes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UserUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// One Zendesk instance.
+#[derive(Clone)]
+pub struct Zendesk {
+    http: Http,
+}
+
+#[derive(Deserialize)]
+struct Wrapped<T> {
+    #[serde(alias = "ticket", alias = "identity", alias = "organization", alias = "organization_membership")]
+    user: T,
+}
+
+impl Zendesk {
+    /// `service` is `Zendesk` or `ZendeskUsGov`; `base` is `https://{subdomain}.zendesk.com`.
+    pub fn new(service: Service, base: &str, agent_email: &str, token: Secret, settings: HttpSettings) -> Result<Zendesk> {
+        let auth = Auth::Basic { user: format!("{agent_email}/token"), password: token };
+        Ok(Zendesk { http: Http::new(service, base, auth, settings)? })
+    }
+
+    pub fn service(&self) -> Service {
+        self.http.service()
+    }
+
+    /// The agent's view of a ticket: `{base}/agent/tickets/{id}`.
+    pub fn ticket_link(&self, id: u64) -> String {
+        format!("{}agent/tickets/{id}", self.http.base())
+    }
+
+    async fn get_one<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        Ok(self.http.get::<Wrapped<T>>(path, &[]).await?.user)
+    }
+
+    async fn send_one<T: DeserializeOwned>(&self, method: Method, path: &str, body: &Value) -> Result<T> {
+        Ok(self.http.send::<Wrapped<T>>(method, path, Some(body)).await?.user)
+    }
+
+    /// Every item of a cursor-paginated list under `key`.
+    async fn all_cursor<T: DeserializeOwned>(&self, path: &str, key: &str) -> Result<Vec<T>> {
+        let mut url = self.http.url(path, &[("page[size]", "100".into())])?;
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page: Value = self.http.get_reply(url).await?.json(self.service())?;
+            let items = page.get(key).cloned().unwrap_or(Value::Array(vec![]));
+            let mut items: Vec<T> = serde_json::from_value(items)
+                .map_err(|e| Error::InvalidResponse(format!("{} sent a list Casekit could not read ({e}).", self.service().label())))?;
+            out.append(&mut items);
+            let more = page.pointer("/meta/has_more").and_then(Value::as_bool).unwrap_or(false);
+            match (more, page.pointer("/links/next").and_then(Value::as_str)) {
+                (true, Some(next)) => url = self.http.same_origin(next)?,
+                _ => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The agent the token belongs to.
+    pub async fn me(&self) -> Result<User> {
+        self.get_one("api/v2/users/me").await
+    }
+
+    pub async fn ticket(&self, id: u64) -> Result<Ticket> {
+        self.get_one(&format!("api/v2/tickets/{id}")).await
+    }
+
+    /// Every comment of a ticket, oldest first.
+    pub async fn comments(&self, ticket_id: u64) -> Result<Vec<Comment>> {
+        self.all_cursor(&format!("api/v2/tickets/{ticket_id}/comments"), "comments").await
+    }
+
+    /// One update call; a closed ticket refuses any change.
+    pub async fn update_ticket(&self, id: u64, update: &TicketUpdate) -> Result<Ticket> {
+        self.send_one(Method::PUT, &format!("api/v2/tickets/{id}"), &json!({"ticket": update})).await
+    }
+
+    /// Users with this email on any identity (offset pagination, followed).
+    pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>> {
+        let mut url = self.http.url("api/v2/users/search", &[("query", format!("email:{email}"))])?;
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page: Value = self.http.get_reply(url).await?.json(self.service())?;
+            let mut users: Vec<User> = serde_json::from_value(page.get("users").cloned().unwrap_or(Value::Array(vec![])))
+                .map_err(|e| Error::InvalidResponse(format!("{} sent users Casekit could not read ({e}).", self.service().label())))?;
+            out.append(&mut users);
+            match page.get("next_page").and_then(Value::as_str) {
+                Some(next) => url = self.http.same_origin(next)?,
+                None => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn user(&self, id: u64) -> Result<User> {
+        self.get_one(&format!("api/v2/users/{id}")).await
+    }
+
+    pub async fn update_user(&self, id: u64, update: &UserUpdate) -> Result<User> {
+        self.send_one(Method::PUT, &format!("api/v2/users/{id}"), &json!({"user": update})).await
+    }
+
+    pub async fn identities(&self, user_id: u64) -> Result<Vec<Identity>> {
+        self.all_cursor(&format!("api/v2/users/{user_id}/identities"), "identities").await
+    }
+
+    /// Adds an email identity (never primary).
+    pub async fn add_email_identity(&self, user_id: u64, email: &str, skip_verify_email: bool) -> Result<Identity> {
+        let body = json!({"identity": {"type": "email", "value": email}, "skip_verify_email": skip_verify_email});
+        self.send_one(Method::POST, &format!("api/v2/users/{user_id}/identities"), &body).await
+    }
+
+    pub async fn make_identity_primary(&self, user_id: u64, identity_id: u64) -> Result<()> {
+        self.http.send_empty(Method::PUT, &format!("api/v2/users/{user_id}/identities/{identity_id}/make_primary"), None).await
+    }
+
+    pub async fn verify_identity(&self, user_id: u64, identity_id: u64) -> Result<Identity> {
+        self.send_one(Method::PUT, &format!("api/v2/users/{user_id}/identities/{identity_id}/verify"), &json!({})).await
+    }
+
+    pub async fn sessions(&self, user_id: u64) -> Result<Vec<Session>> {
+        let v: Value = self.http.get(&format!("api/v2/users/{user_id}/sessions"), &[]).await?;
+        serde_json::from_value(v.get("sessions").cloned().unwrap_or(Value::Array(vec![])))
+            .map_err(|e| Error::InvalidResponse(format!("{} sent sessions Casekit could not read ({e}).", self.service().label())))
+    }
+
+    /// Signs the user out everywhere.
+    pub async fn delete_sessions(&self, user_id: u64) -> Result<()> {
+        self.http.send_empty(Method::DELETE, &format!("api/v2/users/{user_id}/sessions"), None).await
+    }
+
+    pub async fn organization(&self, id: u64) -> Result<Organization> {
+        self.get_one(&format!("api/v2/organizations/{id}")).await
+    }
+
+    pub async fn organization_memberships(&self, organization_id: u64) -> Result<Vec<OrganizationMembership>> {
+        self.all_cursor(&format!("api/v2/organizations/{organization_id}/organization_memberships"), "organization_memberships").await
+    }
+
+    /// Associates a user with an organization (422 if already a member).
+    pub async fn add_organization_membership(&self, user_id: u64, organization_id: u64) -> Result<OrganizationMembership> {
+        let body = json!({"organization_membership": {"user_id": user_id, "organization_id": organization_id}});
+        self.send_one(Method::POST, "api/v2/organization_memberships", &body).await
+    }
+
+    pub async fn remove_organization_membership(&self, user_id: u64, organization_id: u64) -> Result<()> {
+        self.http.send_empty(Method::DELETE, &format!("api/v2/users/{user_id}/organizations/{organization_id}"), None).await
+    }
+
+    pub async fn ticket_forms(&self) -> Result<Vec<TicketForm>> {
+        let v: Value = self.http.get("api/v2/ticket_forms", &[]).await?;
+        serde_json::from_value(v.get("ticket_forms").cloned().unwrap_or(Value::Array(vec![])))
+            .map_err(|e| Error::InvalidResponse(format!("{} sent ticket forms Casekit could not read ({e}).", self.service().label())))
+    }
+}
