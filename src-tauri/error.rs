@@ -60,6 +60,9 @@ pub enum Error {
     /// The service failed (5xx).
     #[error("{0}")]
     ServiceFailed(String),
+    /// A service the step needs is not set up in the profile; the message says where.
+    #[error("{0}")]
+    NotConfigured(String),
     /// The OS keychain could not be used.
     #[error("{0}")]
     Keychain(String),
@@ -91,6 +94,7 @@ impl Error {
             Error::InvalidResponse(_) => ErrorCode::InvalidResponse,
             Error::Rejected(_) => ErrorCode::Rejected,
             Error::ServiceFailed(_) => ErrorCode::ServiceError,
+            Error::NotConfigured(_) => ErrorCode::NotConfigured,
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }
@@ -127,6 +131,7 @@ pub enum ErrorCode {
     InvalidResponse,
     Rejected,
     ServiceError,
+    NotConfigured,
     KeychainUnavailable,
     Internal,
 }

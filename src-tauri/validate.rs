@@ -47,9 +47,86 @@ pub fn email(field: &str, value: &str) -> Result<String> {
     Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
 }
 
+/// A service's base URL: `https://…`, or `http://` only to this machine (the sandbox, a
+/// training room). Returned without a trailing slash; empty input stays empty (not set up).
+pub fn service_url(field: &str, value: &str) -> Result<String> {
+    let v = value.trim().trim_end_matches('/');
+    if v.is_empty() {
+        return Ok(String::new());
+    }
+    let bad = |why: &str| Err(Error::InvalidInput(format!("The {field} \"{v}\" {why}.")));
+    let Ok(url) = url::Url::parse(v) else {
+        return bad("is not a URL: enter it like https://gitlab.example.com");
+    };
+    let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+        || url.host_str() == Some("localhost");
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return bad("uses http: Casekit sends tokens only over https (http is allowed for 127.0.0.1)"),
+        _ => return bad("must start with https://"),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return bad("has no host name");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return bad("must not carry a user name or password: tokens go in the token fields");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return bad("must not have ? or # parts: enter only the address of the service");
+    }
+    Ok(v.to_owned())
+}
+
+/// A Zendesk instance: a subdomain (`gitlab` → `https://gitlab.zendesk.com`) or a full URL.
+pub fn zendesk_url(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    let is_subdomain = !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !v.starts_with('-');
+    if is_subdomain {
+        return Ok(format!("https://{}.zendesk.com", v.to_ascii_lowercase()));
+    }
+    service_url(field, v)
+}
+
+/// A DNS domain such as `mg.gitlab.com`; empty stays empty.
+pub fn domain(field: &str, value: &str) -> Result<String> {
+    let v = value.trim().to_ascii_lowercase();
+    if v.is_empty() {
+        return Ok(v);
+    }
+    let labels: Vec<&str> = v.split('.').collect();
+    let ok = labels.len() >= 2
+        && labels.iter().all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if ok {
+        Ok(v)
+    } else {
+        Err(Error::InvalidInput(format!("The {field} \"{v}\" is not a domain: enter it like mg.example.com.")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_urls_must_be_https_except_on_this_machine() {
+        assert_eq!(service_url("GitLab URL", " https://gitlab.com/ ").unwrap(), "https://gitlab.com");
+        assert_eq!(service_url("GitLab URL", "http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(service_url("GitLab URL", "").unwrap(), "");
+        let err = service_url("GitLab URL", "http://gitlab.example.com").unwrap_err().to_string();
+        assert!(err.contains("only over https"), "{err}");
+        assert!(service_url("GitLab URL", "gitlab.com").is_err());
+        assert!(service_url("GitLab URL", "https://user:pw@gitlab.com").is_err());
+    }
+
+    #[test]
+    fn a_zendesk_subdomain_becomes_its_url_and_domains_are_checked() {
+        assert_eq!(zendesk_url("Zendesk", "GitLab").unwrap(), "https://gitlab.zendesk.com");
+        assert_eq!(zendesk_url("Zendesk", "https://gitlab-federal.zendesk.com").unwrap(), "https://gitlab-federal.zendesk.com");
+        assert_eq!(domain("Mailgun domain", "MG.GitLab.com").unwrap(), "mg.gitlab.com");
+        assert!(domain("Mailgun domain", "mg gitlab").is_err());
+    }
 
     #[test]
     fn accepts_plain_and_plus_addresses_and_lowercases_the_domain() {

@@ -1,15 +1,26 @@
 //! The IPC handlers driven without a window, over a real SQLite file in a temp folder.
 
 use casekit::app::{handlers, AppState};
+use casekit::connectors::{HttpSettings, Service};
 use casekit::paths::AppPaths;
-use casekit::store::profiles::AgentIdentity;
+use casekit::secrets::Keychain;
+use casekit::store::profiles::{CustomersDotMode, ProfileInput, ServiceSettings};
 use casekit::store::LATEST_VERSION;
 use casekit::ErrorCode;
+
+fn open(dir: &std::path::Path) -> AppState {
+    AppState::open(AppPaths::under(dir), Keychain::in_memory(), HttpSettings::default())
+}
+
+fn identity(state: &AppState, name: &str, email: &str) -> ProfileInput {
+    let p = handlers::active_profile(state).unwrap();
+    ProfileInput { id: Some(p.id), name: p.name, agent_name: name.into(), agent_email: email.into(), services: p.services }
+}
 
 #[test]
 fn app_info_reports_the_folders_and_the_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(AppPaths::under(dir.path()));
+    let state = open(dir.path());
     let info = handlers::app_info(&state).unwrap();
     assert_eq!(info.data_dir, dir.path().display().to_string());
     assert!(info.database_path.ends_with("casekit.sqlite3"));
@@ -21,17 +32,15 @@ fn app_info_reports_the_folders_and_the_schema() {
 #[test]
 fn a_bad_email_is_refused_with_a_stable_code_and_a_good_one_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState::open(AppPaths::under(dir.path()));
-    let err = handlers::update_agent_identity(&state, AgentIdentity { name: "Sam".into(), email: "sam@".into() })
-        .unwrap_err();
+    let state = open(dir.path());
+    let err = handlers::save_profile(&state, identity(&state, "Sam", "sam@")).unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidInput);
     assert!(!err.retryable);
     assert!(err.message.contains("not an email address"), "{}", err.message);
 
-    handlers::update_agent_identity(&state, AgentIdentity { name: "Sam".into(), email: "sam@example.com".into() })
-        .unwrap();
+    handlers::save_profile(&state, identity(&state, "Sam", "sam@example.com")).unwrap();
     drop(state);
-    let reopened = AppState::open(AppPaths::under(dir.path()));
+    let reopened = open(dir.path());
     assert_eq!(handlers::active_profile(&reopened).unwrap().agent_email, "sam@example.com");
 }
 
@@ -44,9 +53,75 @@ fn a_database_that_cannot_open_is_reported_to_the_ui_not_hidden() {
     conn.pragma_update(None, "user_version", 999).unwrap();
     drop(conn);
 
-    let state = AppState::open(paths);
+    let state = AppState::open(paths, Keychain::in_memory(), HttpSettings::default());
     let info = handlers::app_info(&state).unwrap();
     assert_eq!(info.schema_version, None);
     assert_eq!(info.startup_error.as_ref().map(|e| e.code), Some(ErrorCode::SchemaTooNew));
     assert_eq!(handlers::list_open_cases(&state).unwrap_err().code, ErrorCode::SchemaTooNew);
+}
+
+#[test]
+fn tokens_go_to_the_keychain_are_never_returned_and_go_with_their_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let services = ServiceSettings {
+        gitlab_url: "https://gitlab.example.com".into(),
+        zendesk_url: "example".into(),
+        zendesk_us_gov_url: String::new(),
+        mailgun_url: "https://api.mailgun.net".into(),
+        mailgun_domain: "mg.example.com".into(),
+        customersdot_url: String::new(),
+        customersdot_mode: CustomersDotMode::Api,
+    };
+    let input = ProfileInput { id: None, name: "Live".into(), agent_name: "Sam".into(), agent_email: "sam@example.com".into(), services };
+    let live = handlers::save_profile(&state, input).unwrap();
+
+    assert_eq!(handlers::stored_tokens(&state, live.id).unwrap(), []);
+    let bad = handlers::store_token(&state, live.id, Service::Gitlab, "glpat-abc def".into()).unwrap_err();
+    assert_eq!(bad.code, ErrorCode::InvalidInput);
+    let stored = handlers::store_token(&state, live.id, Service::Gitlab, " glpat-0123456789abcdefghij \n".into()).unwrap();
+    assert_eq!(stored, [Service::Gitlab]);
+    let stored = handlers::store_token(&state, live.id, Service::Mailgun, "key-0123456789abcdef0123456789abcdef".into()).unwrap();
+    assert_eq!(stored, [Service::Gitlab, Service::Mailgun]);
+    assert_eq!(state.keychain().unwrap().get(live.id, Service::Gitlab).unwrap().unwrap().expose(), "glpat-0123456789abcdefghij");
+
+    let sandbox = handlers::active_profile(&state).unwrap();
+    let refused = handlers::store_token(&state, sandbox.id, Service::Gitlab, "glpat-0123456789abcdefghij".into()).unwrap_err();
+    assert!(refused.message.contains("Sandbox profile has its own tokens"), "{}", refused.message);
+
+    assert_eq!(handlers::remove_token(&state, live.id, Service::Mailgun).unwrap(), [Service::Gitlab]);
+    let remaining = handlers::delete_profile(&state, live.id).unwrap();
+    assert_eq!(remaining.len(), 1);
+    assert!(state.keychain().unwrap().get(live.id, Service::Gitlab).unwrap().is_none(), "the profile's tokens go with it");
+}
+
+#[test]
+fn a_sandbox_profile_needs_no_setup_and_a_live_one_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let sandbox = handlers::active_profile(&state).unwrap();
+    for service in Service::ALL {
+        let check = runtime.block_on(handlers::test_connection(&state, sandbox.id, service)).unwrap();
+        assert!(check.ok, "{service:?}: {check:?}");
+        assert!(check.account.is_some());
+    }
+    let gitlab = runtime.block_on(handlers::test_connection(&state, sandbox.id, Service::Gitlab)).unwrap();
+    assert_eq!(gitlab.account.as_deref(), Some("@casekit-sandbox-admin (Sandbox Admin)"));
+
+    let input = ProfileInput {
+        id: None,
+        name: "Half set up".into(),
+        agent_name: "Sam".into(),
+        agent_email: "sam@example.com".into(),
+        services: ServiceSettings { gitlab_url: "https://gitlab.example.com".into(), ..sandbox.services.clone() },
+    };
+    let live = handlers::save_profile(&state, input).unwrap();
+    let check = runtime.block_on(handlers::test_connection(&state, live.id, Service::Gitlab)).unwrap();
+    assert!(!check.ok);
+    let err = check.error.unwrap();
+    assert_eq!(err.code, ErrorCode::NotConfigured);
+    assert!(err.message.contains("No GitLab token is stored"), "{}", err.message);
+    let zendesk = runtime.block_on(handlers::test_connection(&state, live.id, Service::Zendesk)).unwrap();
+    assert!(zendesk.error.unwrap().message.contains("No Zendesk address"));
 }

@@ -68,21 +68,69 @@ fn a_failing_migration_leaves_the_file_as_it_was() {
     assert_eq!((version, tables), (0, 0), "migration 1 must roll back with migration 2");
 }
 
+fn sandbox_input(p: &profiles::Profile, name: &str, email: &str) -> profiles::ProfileInput {
+    profiles::ProfileInput {
+        id: Some(p.id),
+        name: "Renamed".into(),
+        agent_name: name.into(),
+        agent_email: email.into(),
+        services: p.services.clone(),
+    }
+}
+
 #[test]
 fn the_agent_identity_is_validated_and_survives_a_reopen() {
     let (_dir, path) = temp_db();
     {
         let store = Store::open(&path).unwrap();
-        let bad = profiles::AgentIdentity { name: "Ada".into(), email: "ada at example".into() };
-        let err = profiles::set_agent_identity(&store.conn(), &bad).unwrap_err();
+        let sandbox = profiles::active(&store.conn()).unwrap();
+        let err = profiles::save(&store.conn(), &sandbox_input(&sandbox, "Ada", "ada at example")).unwrap_err();
         assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
         assert_eq!(profiles::active(&store.conn()).unwrap().agent_email, "");
-        let good = profiles::AgentIdentity { name: "  Ada Lovelace ".into(), email: "ada@Example.com".into() };
-        profiles::set_agent_identity(&store.conn(), &good).unwrap();
+        profiles::save(&store.conn(), &sandbox_input(&sandbox, "  Ada Lovelace ", "ada@Example.com")).unwrap();
     }
     let store = Store::open(&path).unwrap();
     let p = profiles::active(&store.conn()).unwrap();
     assert_eq!((p.agent_name.as_str(), p.agent_email.as_str()), ("Ada Lovelace", "ada@example.com"));
+    assert_eq!(p.name, "Sandbox", "the Sandbox keeps its name");
+}
+
+#[test]
+fn a_live_profile_keeps_validated_service_addresses_and_can_become_active() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let mut input = profiles::ProfileInput {
+        id: None,
+        name: "GitLab.com".into(),
+        agent_name: "Ada".into(),
+        agent_email: "ada@example.com".into(),
+        services: profiles::ServiceSettings {
+            gitlab_url: "http://gitlab.example.com".into(),
+            zendesk_url: "gitlab".into(),
+            zendesk_us_gov_url: "".into(),
+            mailgun_url: "https://api.mailgun.net/".into(),
+            mailgun_domain: "MG.gitlab.com".into(),
+            customersdot_url: "https://customers.gitlab.com".into(),
+            customersdot_mode: profiles::CustomersDotMode::Manual,
+        },
+    };
+    let err = profiles::save(&store.conn(), &input).unwrap_err().to_string();
+    assert!(err.contains("only over https"), "{err}");
+    input.services.gitlab_url = "https://gitlab.com/".into();
+    let live = profiles::save(&store.conn(), &input).unwrap();
+    assert_eq!(live.services.gitlab_url, "https://gitlab.com");
+    assert_eq!(live.services.zendesk_url, "https://gitlab.zendesk.com");
+    assert_eq!(live.services.mailgun_domain, "mg.gitlab.com");
+    assert!(!live.is_active);
+
+    let dup = profiles::save(&store.conn(), &input).unwrap_err().to_string();
+    assert!(dup.contains("exists already"), "{dup}");
+
+    profiles::activate(&mut store.conn(), live.id).unwrap();
+    assert_eq!(profiles::active(&store.conn()).unwrap().id, live.id);
+    let names: Vec<String> = profiles::list(&store.conn()).unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["Sandbox", "GitLab.com"]);
+    assert!(profiles::delete(&store.conn(), live.id).unwrap_err().to_string().contains("active profile"));
 }
 
 #[test]

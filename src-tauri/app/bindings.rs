@@ -4,9 +4,11 @@
 
 use ts_rs::{Config, TS};
 
+use crate::connectors::check::ConnectionCheck;
+use crate::connectors::Service;
 use crate::error::{ErrorCode, IpcError};
 use crate::store::cases::CaseListItem;
-use crate::store::profiles::{AgentIdentity, Profile, ProfileKind};
+use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
 
 use super::handlers::AppInfo;
 
@@ -70,9 +72,13 @@ pub fn typescript() -> String {
     for decl in [
         declaration::<ErrorCode>(&cfg),
         declaration::<IpcError>(&cfg),
+        declaration::<Service>(&cfg),
         declaration::<ProfileKind>(&cfg),
+        declaration::<CustomersDotMode>(&cfg),
+        declaration::<ServiceSettings>(&cfg),
         declaration::<Profile>(&cfg),
-        declaration::<AgentIdentity>(&cfg),
+        declaration::<ProfileInput>(&cfg),
+        declaration::<ConnectionCheck>(&cfg),
         declaration::<CaseListItem>(&cfg),
         declaration::<AppInfo>(&cfg),
     ] {

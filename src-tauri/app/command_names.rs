@@ -3,6 +3,13 @@
 pub const COMMANDS: &[&str] = &[
     "app_info",
     "active_profile",
-    "update_agent_identity",
+    "list_profiles",
+    "save_profile",
+    "activate_profile",
+    "delete_profile",
+    "stored_tokens",
+    "store_token",
+    "remove_token",
+    "test_connection",
     "list_open_cases",
 ];

@@ -5,19 +5,26 @@ use super::bindings::CommandSignature;
 use super::{handlers, AppState};
 use crate::IpcError;
 
-/// Declares each command once: a Tauri command that runs its handler on the blocking pool,
-/// the invoke handler over all of them, and their signatures for the TypeScript generator.
+/// Declares each command once: a Tauri command that runs its handler on the blocking pool
+/// (`blocking`: SQLite, keychain) or awaits it (`network`: HTTP calls), the invoke handler
+/// over all of them, and their signatures for the TypeScript generator.
 macro_rules! ipc_commands {
-    ($( $(#[doc = $doc:literal])* $name:ident ( $($arg:ident : $argty:ty),* ) -> $ret:ty; )*) => {
+    (@run blocking $name:ident $state:ident ($($arg:ident),*)) => {
+        tauri::async_runtime::spawn_blocking(move || handlers::$name(&$state, $($arg),*))
+            .await
+            .map_err(|e| IpcError::from(crate::Error::Internal(format!("the {} command stopped: {e}", stringify!($name)))))?
+    };
+    (@run network $name:ident $state:ident ($($arg:ident),*)) => {
+        handlers::$name(&$state, $($arg),*).await
+    };
+    ($( $(#[doc = $doc:literal])* $mode:ident $name:ident ( $($arg:ident : $argty:ty),* ) -> $ret:ty; )*) => {
         $(
             $(#[doc = $doc])*
             #[tauri::command]
             async fn $name(state: tauri::State<'_, AppState>, $($arg: $argty),*) -> Result<$ret, IpcError> {
                 let state = state.inner().clone();
                 state.mark_ipc(stringify!($name));
-                tauri::async_runtime::spawn_blocking(move || handlers::$name(&state, $($arg),*))
-                    .await
-                    .map_err(|e| IpcError::from(crate::Error::Internal(format!("the {} command stopped: {e}", stringify!($name)))))?
+                ipc_commands!(@run $mode $name state ($($arg),*))
             }
         )*
 
@@ -41,11 +48,25 @@ macro_rules! ipc_commands {
 
 ipc_commands! {
     /// Version, folders, schema version, and why the database did not open if it did not.
-    app_info() -> handlers::AppInfo;
+    blocking app_info() -> handlers::AppInfo;
     /// The profile in use.
-    active_profile() -> crate::store::profiles::Profile;
-    /// Saves the agent's name and work email on the active profile.
-    update_agent_identity(identity: crate::store::profiles::AgentIdentity) -> crate::store::profiles::Profile;
+    blocking active_profile() -> crate::store::profiles::Profile;
+    /// Every profile, the Sandbox first.
+    blocking list_profiles() -> Vec<crate::store::profiles::Profile>;
+    /// Creates (no id) or updates a profile; for the Sandbox only the agent's name and email change.
+    blocking save_profile(profile: crate::store::profiles::ProfileInput) -> crate::store::profiles::Profile;
+    /// Makes a profile the active one.
+    blocking activate_profile(id: i64) -> crate::store::profiles::Profile;
+    /// Deletes a live profile without cases, and its tokens; returns the remaining profiles.
+    blocking delete_profile(id: i64) -> Vec<crate::store::profiles::Profile>;
+    /// The services of a profile that have a token in the system keychain.
+    blocking stored_tokens(profile_id: i64) -> Vec<crate::connectors::Service>;
+    /// Stores a token in the system keychain; it is never sent back to the window.
+    blocking store_token(profile_id: i64, service: crate::connectors::Service, token: String) -> Vec<crate::connectors::Service>;
+    /// Removes a token from the system keychain.
+    blocking remove_token(profile_id: i64, service: crate::connectors::Service) -> Vec<crate::connectors::Service>;
+    /// Calls the service with the profile's credentials: who they belong to and what they lack.
+    network test_connection(profile_id: i64, service: crate::connectors::Service) -> crate::connectors::check::ConnectionCheck;
     /// Open cases, most recently touched first.
-    list_open_cases() -> Vec<crate::store::cases::CaseListItem>;
+    blocking list_open_cases() -> Vec<crate::store::cases::CaseListItem>;
 }

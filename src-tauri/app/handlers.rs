@@ -5,9 +5,12 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::AppState;
+use crate::connectors::check::ConnectionCheck;
+use crate::connectors::Service;
+use crate::secrets::Secret;
 use crate::store::cases::{self, CaseListItem};
-use crate::store::profiles::{self, AgentIdentity, Profile};
-use crate::IpcError;
+use crate::store::profiles::{self, Profile, ProfileInput, ProfileKind};
+use crate::{Error, IpcError};
 
 type Reply<T> = Result<T, IpcError>;
 
@@ -45,9 +48,90 @@ pub fn active_profile(state: &AppState) -> Reply<Profile> {
     Ok(profiles::active(&state.store()?.conn())?)
 }
 
-/// Saves the agent's name and email on the active profile.
-pub fn update_agent_identity(state: &AppState, identity: AgentIdentity) -> Reply<Profile> {
-    Ok(profiles::set_agent_identity(&state.store()?.conn(), &identity)?)
+/// Every profile.
+pub fn list_profiles(state: &AppState) -> Reply<Vec<Profile>> {
+    Ok(profiles::list(&state.store()?.conn())?)
+}
+
+/// Creates or updates a profile.
+pub fn save_profile(state: &AppState, profile: ProfileInput) -> Reply<Profile> {
+    Ok(profiles::save(&state.store()?.conn(), &profile)?)
+}
+
+/// Switches Casekit to another profile.
+pub fn activate_profile(state: &AppState, id: i64) -> Reply<Profile> {
+    Ok(profiles::activate(&mut state.store()?.conn(), id)?)
+}
+
+/// Deletes a live profile and its tokens; returns the remaining profiles.
+pub fn delete_profile(state: &AppState, id: i64) -> Reply<Vec<Profile>> {
+    let store = state.store()?;
+    let profile = profiles::get(&store.conn(), id)?;
+    if profile.kind == ProfileKind::Live {
+        // Refused deletions (active, has cases) are found before the tokens go.
+        let conn = store.conn();
+        let tx = conn.unchecked_transaction().map_err(Error::from)?;
+        profiles::delete(&tx, id)?;
+        let keychain = state.keychain()?;
+        for service in Service::ALL {
+            keychain.delete(id, service)?;
+        }
+        tx.commit().map_err(Error::from)?;
+    } else {
+        profiles::delete(&store.conn(), id)?;
+    }
+    Ok(profiles::list(&store.conn())?)
+}
+
+/// Which services of a live profile have a token in the keychain (never the tokens).
+pub fn stored_tokens(state: &AppState, profile_id: i64) -> Reply<Vec<Service>> {
+    let profile = profiles::get(&state.store()?.conn(), profile_id)?;
+    if profile.kind == ProfileKind::Sandbox {
+        return Ok(Vec::new());
+    }
+    let keychain = state.keychain()?;
+    let mut stored = Vec::new();
+    for service in Service::ALL {
+        if keychain.get(profile_id, service)?.is_some() {
+            stored.push(service);
+        }
+    }
+    Ok(stored)
+}
+
+/// Puts a token in the keychain (replacing any); the token is never sent back.
+pub fn store_token(state: &AppState, profile_id: i64, service: Service, token: String) -> Reply<Vec<Service>> {
+    let token = Secret::new(token.trim());
+    let value = token.expose();
+    if value.is_empty() {
+        return Err(Error::InvalidInput(format!("Paste the {} token first.", service.label())).into());
+    }
+    if value.len() > 1024 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::InvalidInput(format!(
+            "That does not look like a {} token: it has spaces or line breaks. Copy the token alone and paste it again.",
+            service.label()
+        ))
+        .into());
+    }
+    let profile = profiles::get(&state.store()?.conn(), profile_id)?;
+    if profile.kind == ProfileKind::Sandbox {
+        return Err(Error::InvalidInput("The Sandbox profile has its own tokens; nothing to store.".into()).into());
+    }
+    state.keychain()?.set(profile_id, service, &token)?;
+    stored_tokens(state, profile_id)
+}
+
+/// Removes a token from the keychain.
+pub fn remove_token(state: &AppState, profile_id: i64, service: Service) -> Reply<Vec<Service>> {
+    profiles::get(&state.store()?.conn(), profile_id)?;
+    state.keychain()?.delete(profile_id, service)?;
+    stored_tokens(state, profile_id)
+}
+
+/// Asks a service who the profile's credentials belong to and whether they suffice.
+pub async fn test_connection(state: &AppState, profile_id: i64, service: Service) -> Reply<ConnectionCheck> {
+    let connections = state.connections(profile_id).await?;
+    Ok(connections.check(service).await)
 }
 
 /// The open cases, most recent first.

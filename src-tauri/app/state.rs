@@ -1,12 +1,17 @@
 //! What the shell keeps for the life of the window: the paths, the opened store (or why it
 //! could not be opened, shown to the agent instead of a blank window), the log guard.
 
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Instant;
 
 use tracing_appender::non_blocking::WorkerGuard;
 
+use crate::connectors::session::{Connections, Credentials};
+use crate::connectors::HttpSettings;
 use crate::paths::AppPaths;
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::secrets::Keychain;
+use crate::store::profiles::{self, ProfileKind};
 use crate::store::Store;
 use crate::{logging, Error, IpcError};
 
@@ -20,6 +25,11 @@ struct Inner {
     launched: Instant,
     first_ipc: Once,
     _log_guard: Option<WorkerGuard>,
+    /// The OS keychain once reached (not cached while unreachable: the agent may unlock it).
+    keychain: Mutex<Option<Keychain>>,
+    /// The built-in sandbox, started the first time a Sandbox profile needs it.
+    sandbox: tokio::sync::OnceCell<Sandbox>,
+    http: HttpSettings,
 }
 
 impl AppState {
@@ -43,9 +53,14 @@ impl AppState {
         Self::with_paths(paths, launched, log_guard)
     }
 
-    /// State over an explicit folder, without touching global logging (tests).
-    pub fn open(paths: AppPaths) -> Self {
-        Self::with_paths(paths, Instant::now(), None)
+    /// State over an explicit folder with the given keychain, without touching global logging
+    /// (tests; they pass `Keychain::in_memory()` explicitly).
+    pub fn open(paths: AppPaths, keychain: Keychain, http: HttpSettings) -> Self {
+        let state = Self::with_paths(paths, Instant::now(), None);
+        let mut inner = Arc::try_unwrap(state.0).unwrap_or_else(|_| unreachable!("just created"));
+        inner.keychain = Mutex::new(Some(keychain));
+        inner.http = http;
+        AppState(Arc::new(inner))
     }
 
     fn with_paths(paths: AppPaths, launched: Instant, log_guard: Option<WorkerGuard>) -> Self {
@@ -53,7 +68,52 @@ impl AppState {
             tracing::error!(error = %e, "the database could not be opened");
             IpcError::from(e)
         });
-        AppState(Arc::new(Inner { paths, store, launched, first_ipc: Once::new(), _log_guard: log_guard }))
+        AppState(Arc::new(Inner {
+            paths,
+            store,
+            launched,
+            first_ipc: Once::new(),
+            _log_guard: log_guard,
+            keychain: Mutex::new(None),
+            sandbox: tokio::sync::OnceCell::new(),
+            http: HttpSettings::default(),
+        }))
+    }
+
+    /// The OS keychain, or why it cannot be used and how to fix that.
+    pub fn keychain(&self) -> Result<Keychain, IpcError> {
+        let mut slot = self.0.keychain.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = slot.as_ref() {
+            return Ok(k.clone());
+        }
+        let k = Keychain::os()?;
+        *slot = Some(k.clone());
+        Ok(k)
+    }
+
+    /// The built-in sandbox, started on first use on the current async runtime.
+    pub async fn sandbox(&self) -> Result<&Sandbox, IpcError> {
+        Ok(self.0.sandbox.get_or_try_init(|| Sandbox::start(SandboxConfig::default())).await?)
+    }
+
+    /// The clients of a profile. Blocking work (SQLite) runs off the async threads.
+    pub async fn connections(&self, profile_id: i64) -> Result<Connections, IpcError> {
+        let this = self.clone();
+        let profile = tokio::task::spawn_blocking(move || -> Result<_, IpcError> { Ok(profiles::get(&this.store()?.conn(), profile_id)?) })
+            .await
+            .map_err(|e| IpcError::from(Error::Internal(format!("reading the profile stopped: {e}"))))??;
+        let credentials = match profile.kind {
+            ProfileKind::Sandbox => Credentials::Sandbox(self.sandbox().await?.credentials().clone()),
+            ProfileKind::Live => {
+                let this = self.clone();
+                Credentials::Keychain(
+                    tokio::task::spawn_blocking(move || this.keychain())
+                        .await
+                        .map_err(|e| IpcError::from(Error::Internal(format!("opening the keychain stopped: {e}"))))??,
+                )
+            }
+        };
+        Ok(Connections::new(profile, credentials, self.0.http.clone()))
     }
 
     /// The folders in use.

@@ -5,6 +5,7 @@ pub mod customersdot;
 pub mod gitlab;
 pub mod http;
 pub mod mailgun;
+pub mod session;
 pub mod zendesk;
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,9 @@
-//! Secrets: the `Secret` wrapper every token travels in, and the redaction of anything that
-//! looks like a credential from text that leaves Rust (log lines, errors, exports).
-//! The OS keychain store is added here; tokens never leave this crate unwrapped.
+//! Secrets: the `Secret` wrapper every token travels in, the OS keychain that stores them, and
+//! the redaction of anything that looks like a credential from text that leaves Rust (log
+//! lines, errors, exports).
 
+mod keychain;
 mod secret;
 
+pub use keychain::Keychain;
 pub use secret::{redact, Secret, REDACTED};

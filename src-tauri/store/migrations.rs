@@ -17,11 +17,10 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "profiles and cases",
-    sql: include_str!("migrations/0001_profiles_and_cases.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "profiles and cases", sql: include_str!("migrations/0001_profiles_and_cases.sql") },
+    Migration { version: 2, name: "profile services", sql: include_str!("migrations/0002_profile_services.sql") },
+];
 
 /// The newest schema this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

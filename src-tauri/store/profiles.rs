@@ -1,4 +1,5 @@
-//! Profiles: which instances Casekit talks to and who the agent is. No secrets here.
+//! Profiles: which instances Casekit talks to and who the agent is. No secrets here: tokens
+//! live in the OS keychain under the profile's id.
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,33 @@ pub enum ProfileKind {
     Live,
 }
 
+/// How CustomersDot is worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomersDotMode {
+    /// Through the admin API contract (docs/customersdot-api.md).
+    Api,
+    /// In the admin screens: deep links, instructions, the agent confirms.
+    Manual,
+}
+
+/// The services' addresses. An empty URL means that service is not set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSettings {
+    /// Without `/api/v4`.
+    pub gitlab_url: String,
+    /// `https://{subdomain}.zendesk.com` (a bare subdomain is accepted on input).
+    pub zendesk_url: String,
+    /// The US Government instance; optional.
+    pub zendesk_us_gov_url: String,
+    /// `https://api.mailgun.net` (US) or `https://api.eu.mailgun.net` (EU), without `/v3`.
+    pub mailgun_url: String,
+    pub mailgun_domain: String,
+    pub customersdot_url: String,
+    pub customersdot_mode: CustomersDotMode,
+}
+
 /// A profile as the Settings view shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -25,49 +53,165 @@ pub struct Profile {
     pub kind: ProfileKind,
     pub agent_name: String,
     pub agent_email: String,
+    pub is_active: bool,
+    pub services: ServiceSettings,
     pub updated_at: String,
 }
 
-/// The agent's name and email, recorded on every case and audit row.
+/// What the Settings form saves: a new live profile (no id) or changes to one.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct AgentIdentity {
+pub struct ProfileInput {
+    pub id: Option<i64>,
     pub name: String,
-    pub email: String,
+    pub agent_name: String,
+    pub agent_email: String,
+    pub services: ServiceSettings,
 }
 
-const COLUMNS: &str = "id, name, kind, agent_name, agent_email, updated_at";
+const COLUMNS: &str = "id, name, kind, agent_name, agent_email, is_active, gitlab_url, zendesk_url, zendesk_us_gov_url, \
+                       mailgun_url, mailgun_domain, customersdot_url, customersdot_mode, updated_at";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
     let kind: String = r.get(2)?;
+    let mode: String = r.get(12)?;
     Ok(Profile {
         id: r.get(0)?,
         name: r.get(1)?,
         kind: if kind == "live" { ProfileKind::Live } else { ProfileKind::Sandbox },
         agent_name: r.get(3)?,
         agent_email: r.get(4)?,
-        updated_at: r.get(5)?,
+        is_active: r.get(5)?,
+        services: ServiceSettings {
+            gitlab_url: r.get(6)?,
+            zendesk_url: r.get(7)?,
+            zendesk_us_gov_url: r.get(8)?,
+            mailgun_url: r.get(9)?,
+            mailgun_domain: r.get(10)?,
+            customersdot_url: r.get(11)?,
+            customersdot_mode: if mode == "manual" { CustomersDotMode::Manual } else { CustomersDotMode::Api },
+        },
+        updated_at: r.get(13)?,
     })
+}
+
+fn no_active() -> Error {
+    Error::NotFound("No profile is active. Choose one in Settings → Profiles.".into())
 }
 
 /// The profile Casekit is working with.
 pub fn active(conn: &Connection) -> Result<Profile> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM profiles WHERE is_active = 1"), [], from_row)
-        .optional()?
-        .ok_or_else(|| Error::NotFound("No profile is active. Restart Casekit to recreate the Sandbox profile.".into()))
+    conn.query_row(&format!("SELECT {COLUMNS} FROM profiles WHERE is_active = 1"), [], from_row).optional()?.ok_or_else(no_active)
 }
 
-/// Validates and saves the agent's identity on the active profile.
-pub fn set_agent_identity(conn: &Connection, identity: &AgentIdentity) -> Result<Profile> {
-    let name = validate::text("your name", &identity.name, 100)?;
-    let email = validate::email("work email", &identity.email)?;
-    let changed = conn.execute(
-        "UPDATE profiles SET agent_name = ?1, agent_email = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE is_active = 1",
-        (&name, &email),
-    )?;
-    if changed == 0 {
-        return Err(Error::NotFound("No profile is active. Restart Casekit to recreate the Sandbox profile.".into()));
+/// One profile.
+pub fn get(conn: &Connection, id: i64) -> Result<Profile> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM profiles WHERE id = ?1"), [id], from_row)
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("Profile {id} no longer exists. Reopen Settings.")))
+}
+
+/// Every profile, the Sandbox first, then by name.
+pub fn list(conn: &Connection) -> Result<Vec<Profile>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM profiles ORDER BY kind = 'live', name COLLATE NOCASE"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Validated service settings (Zendesk subdomains become URLs; https only, except loopback).
+fn clean_services(s: &ServiceSettings) -> Result<ServiceSettings> {
+    Ok(ServiceSettings {
+        gitlab_url: validate::service_url("GitLab URL", &s.gitlab_url)?,
+        zendesk_url: validate::zendesk_url("Zendesk (global) subdomain or URL", &s.zendesk_url)?,
+        zendesk_us_gov_url: validate::zendesk_url("Zendesk US Government subdomain or URL", &s.zendesk_us_gov_url)?,
+        mailgun_url: validate::service_url("Mailgun API URL", &s.mailgun_url)?,
+        mailgun_domain: validate::domain("Mailgun domain", &s.mailgun_domain)?,
+        customersdot_url: validate::service_url("CustomersDot URL", &s.customersdot_url)?,
+        customersdot_mode: s.customersdot_mode,
+    })
+}
+
+/// Creates or updates a profile. The Sandbox profile keeps its name and services; only the
+/// agent's identity changes there.
+pub fn save(conn: &Connection, input: &ProfileInput) -> Result<Profile> {
+    let agent_name = validate::text("your name", &input.agent_name, 100)?;
+    let agent_email = validate::email("work email", &input.agent_email)?;
+    let existing = input.id.map(|id| get(conn, id)).transpose()?;
+    let id = match existing {
+        Some(p) if p.kind == ProfileKind::Sandbox => {
+            conn.execute(
+                "UPDATE profiles SET agent_name = ?2, agent_email = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
+                (p.id, &agent_name, &agent_email),
+            )?;
+            p.id
+        }
+        existing => {
+            let name = validate::text("profile name", &input.name, 60)?;
+            let s = clean_services(&input.services)?;
+            let mode = if s.customersdot_mode == CustomersDotMode::Manual { "manual" } else { "api" };
+            let taken: Option<i64> = conn
+                .query_row("SELECT id FROM profiles WHERE name = ?1 COLLATE NOCASE AND id IS NOT ?2", (&name, input.id), |r| r.get(0))
+                .optional()?;
+            if taken.is_some() {
+                return Err(Error::InvalidInput(format!("A profile named \"{name}\" exists already: choose another name.")));
+            }
+            let values = (
+                &name, &agent_name, &agent_email, &s.gitlab_url, &s.zendesk_url, &s.zendesk_us_gov_url, &s.mailgun_url,
+                &s.mailgun_domain, &s.customersdot_url, mode,
+            );
+            match existing {
+                Some(p) => {
+                    conn.execute(
+                        "UPDATE profiles SET name = ?1, agent_name = ?2, agent_email = ?3, gitlab_url = ?4, zendesk_url = ?5, \
+                         zendesk_us_gov_url = ?6, mailgun_url = ?7, mailgun_domain = ?8, customersdot_url = ?9, customersdot_mode = ?10, \
+                         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?11",
+                        rusqlite::params![values.0, values.1, values.2, values.3, values.4, values.5, values.6, values.7, values.8, values.9, p.id],
+                    )?;
+                    p.id
+                }
+                None => {
+                    conn.execute(
+                        "INSERT INTO profiles (name, kind, agent_name, agent_email, gitlab_url, zendesk_url, zendesk_us_gov_url, \
+                         mailgun_url, mailgun_domain, customersdot_url, customersdot_mode) VALUES (?1, 'live', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        rusqlite::params![values.0, values.1, values.2, values.3, values.4, values.5, values.6, values.7, values.8, values.9],
+                    )?;
+                    conn.last_insert_rowid()
+                }
+            }
+        }
+    };
+    tracing::info!(profile_id = id, "profile saved");
+    get(conn, id)
+}
+
+/// Makes a profile the one Casekit works with.
+pub fn activate(conn: &mut Connection, id: i64) -> Result<Profile> {
+    let tx = conn.transaction()?;
+    get(&tx, id)?;
+    tx.execute("UPDATE profiles SET is_active = 0 WHERE is_active = 1", [])?;
+    tx.execute("UPDATE profiles SET is_active = 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1", [id])?;
+    tx.commit()?;
+    tracing::info!(profile_id = id, "profile activated");
+    get(conn, id)
+}
+
+/// Deletes a live profile that has no cases; the caller removes its keychain entries.
+pub fn delete(conn: &Connection, id: i64) -> Result<()> {
+    let p = get(conn, id)?;
+    if p.kind == ProfileKind::Sandbox {
+        return Err(Error::InvalidInput("The Sandbox profile is built in and cannot be deleted.".into()));
     }
-    tracing::info!("agent identity updated on the active profile");
-    active(conn)
+    if p.is_active {
+        return Err(Error::InvalidInput(format!("\"{}\" is the active profile: switch to another one first.", p.name)));
+    }
+    let cases: i64 = conn.query_row("SELECT count(*) FROM cases WHERE profile_id = ?1", [id], |r| r.get(0))?;
+    if cases > 0 {
+        return Err(Error::InvalidInput(format!(
+            "\"{}\" has {cases} case(s) on record; a profile with cases is kept so the record stays complete.",
+            p.name
+        )));
+    }
+    conn.execute("DELETE FROM profiles WHERE id = ?1", [id])?;
+    tracing::info!(profile_id = id, "profile deleted");
+    Ok(())
 }
