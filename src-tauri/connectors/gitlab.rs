@@ -10,7 +10,7 @@ use super::Service;
 use crate::secrets::Secret;
 use crate::{Error, Result};
 
-/// Pages followed before a list is cut off (100 items each).
+/// Pages followed before a list is cut off.
 const MAX_PAGES: usize = 50;
 
 /// The token itself: whose it is and what it may do.
@@ -172,7 +172,7 @@ impl GitLab {
 
     /// Every page of a list, following `Link: rel="next"` (or `x-next-page`).
     async fn all<T: serde::de::DeserializeOwned>(&self, path: &str, mut query: Vec<(&str, String)>) -> Result<Vec<T>> {
-        query.push(("per_page", "100".into()));
+        query.push(("per_page", self.http.page_size(100)));
         let mut url = self.http.url(path, &query)?;
         let mut out = Vec::new();
         for _ in 0..MAX_PAGES {

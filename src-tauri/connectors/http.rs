@@ -30,6 +30,8 @@ pub struct HttpSettings {
     pub max_delay: Duration,
     /// A `Retry-After` longer than this is not waited out: the call fails as rate-limited.
     pub max_retry_after: Duration,
+    /// Items asked for per page when a list is followed to its end (each service caps it).
+    pub page_size: u32,
 }
 
 impl Default for HttpSettings {
@@ -41,6 +43,7 @@ impl Default for HttpSettings {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(4),
             max_retry_after: Duration::from_secs(20),
+            page_size: 100,
         }
     }
 }
@@ -120,6 +123,11 @@ impl Http {
 
     pub fn service(&self) -> Service {
         self.service
+    }
+
+    /// Items per page for lists followed to the end, within the service's cap.
+    pub fn page_size(&self, cap: u32) -> String {
+        self.settings.page_size.clamp(1, cap).to_string()
     }
 
     pub fn base(&self) -> &Url {

@@ -86,8 +86,6 @@ pub struct EventFilter {
     /// Epoch seconds.
     pub begin: Option<u64>,
     pub end: Option<u64>,
-    /// Items per page, ≤ 300.
-    pub limit: u32,
 }
 
 #[derive(Deserialize)]
@@ -127,7 +125,7 @@ impl Mailgun {
 
     /// Every matching event, newest first, following `paging.next` until a page is empty.
     pub async fn events(&self, f: &EventFilter) -> Result<Vec<Event>> {
-        let mut q = vec![("ascending", "no".to_owned()), ("limit", f.limit.clamp(1, 300).to_string())];
+        let mut q = vec![("ascending", "no".to_owned()), ("limit", self.http.page_size(300))];
         let texts = [("recipient", &f.recipient), ("event", &f.event), ("subject", &f.subject)];
         q.extend(texts.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
         let times = [("begin", f.begin), ("end", f.end)];

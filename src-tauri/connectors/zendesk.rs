@@ -171,7 +171,7 @@ impl Zendesk {
 
     /// Every item of a cursor-paginated list under `key`.
     async fn all_cursor<T: DeserializeOwned>(&self, path: &str, key: &str) -> Result<Vec<T>> {
-        let mut url = self.http.url(path, &[("page[size]", "100".into())])?;
+        let mut url = self.http.url(path, &[("page[size]", self.http.page_size(100))])?;
         let mut out = Vec::new();
         for _ in 0..MAX_PAGES {
             let page: Value = self.http.get_reply(url).await?.json(self.service())?;
@@ -209,7 +209,8 @@ impl Zendesk {
 
     /// Users with this email on any identity (offset pagination, followed).
     pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>> {
-        let mut url = self.http.url("api/v2/users/search", &[("query", format!("email:{email}"))])?;
+        let query = [("query", format!("email:{email}")), ("per_page", self.http.page_size(100))];
+        let mut url = self.http.url("api/v2/users/search", &query)?;
         let mut out = Vec::new();
         for _ in 0..MAX_PAGES {
             let page: Value = self.http.get_reply(url).await?.json(self.service())?;

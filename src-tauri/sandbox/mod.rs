@@ -219,6 +219,11 @@ impl Sandbox {
         self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).arm(rule);
     }
 
+    /// The faults still armed (a counted one disappears after its last hit).
+    pub fn armed_faults(&self) -> Vec<FaultRule> {
+        self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).list()
+    }
+
     /// Disarms every fault.
     pub fn clear_faults(&self) {
         self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).clear();
