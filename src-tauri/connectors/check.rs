@@ -17,6 +17,8 @@ use crate::{Error, IpcError};
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionCheck {
     pub service: Service,
+    /// The address that was called ('' when none was).
+    pub address: String,
     /// Reachable, accepted, and nothing missing.
     pub ok: bool,
     /// Who the credentials belong to, as the service says.
@@ -30,11 +32,13 @@ pub struct ConnectionCheck {
 }
 
 impl ConnectionCheck {
-    fn new(service: Service, started: Instant, outcome: Result<Found, Error>) -> ConnectionCheck {
+    fn new(service: Service, address: &str, started: Instant, outcome: Result<Found, Error>) -> ConnectionCheck {
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        let address = address.trim_end_matches('/').to_owned();
         match outcome {
             Ok(f) => ConnectionCheck {
                 service,
+                address,
                 ok: f.missing.is_empty(),
                 account: Some(f.account),
                 details: f.details,
@@ -44,6 +48,7 @@ impl ConnectionCheck {
             },
             Err(e) => ConnectionCheck {
                 service,
+                address,
                 ok: false,
                 account: None,
                 details: vec![],
@@ -56,7 +61,7 @@ impl ConnectionCheck {
 
     /// A service that is not set up in the profile.
     pub fn not_configured(service: Service, why: Error) -> ConnectionCheck {
-        ConnectionCheck::new(service, Instant::now(), Err(why))
+        ConnectionCheck::new(service, "", Instant::now(), Err(why))
     }
 
     /// A service used without an API (CustomersDot in manual mode).
@@ -66,7 +71,7 @@ impl ConnectionCheck {
             details: vec![format!("Admin screens open at {url}; each step shows what to do and records your confirmation.")],
             missing: vec![],
         };
-        ConnectionCheck::new(service, Instant::now(), Ok(found))
+        ConnectionCheck::new(service, url, Instant::now(), Ok(found))
     }
 }
 
@@ -99,7 +104,7 @@ pub async fn gitlab(client: &GitLab) -> ConnectionCheck {
         Ok(Found { account: format!("@{} ({})", user.username, user.name), details, missing })
     }
     .await;
-    ConnectionCheck::new(Service::Gitlab, started, outcome)
+    ConnectionCheck::new(Service::Gitlab, client.base_url().as_str(), started, outcome)
 }
 
 /// Zendesk: the token's user must be an agent or admin.
@@ -115,7 +120,7 @@ pub async fn zendesk(client: &Zendesk) -> ConnectionCheck {
         Ok(Found { account: format!("{} <{email}>", me.name), details: vec![format!("role: {}", me.role)], missing })
     }
     .await;
-    ConnectionCheck::new(client.service(), started, outcome)
+    ConnectionCheck::new(client.service(), client.base_url().as_str(), started, outcome)
 }
 
 /// Mailgun: the sending domain is visible to the key and active.
@@ -130,7 +135,7 @@ pub async fn mailgun(client: &Mailgun) -> ConnectionCheck {
         Ok(Found { account: format!("domain {}", domain.name), details: vec![format!("state: {}", domain.state)], missing })
     }
     .await;
-    ConnectionCheck::new(Service::Mailgun, started, outcome)
+    ConnectionCheck::new(Service::Mailgun, client.base_url().as_str(), started, outcome)
 }
 
 /// CustomersDot in api mode: reachable, and the token's admin.
@@ -141,5 +146,5 @@ pub async fn customersdot(client: &CustomersDot) -> ConnectionCheck {
         Ok(Found { account: admin, details: vec!["admin API reachable".into()], missing: vec![] })
     }
     .await;
-    ConnectionCheck::new(Service::Customersdot, started, outcome)
+    ConnectionCheck::new(Service::Customersdot, client.base_url().as_str(), started, outcome)
 }

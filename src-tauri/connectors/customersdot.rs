@@ -95,6 +95,11 @@ impl CustomersDot {
         Ok(CustomersDot { http: Http::new(Service::Customersdot, base, Auth::Bearer(token), settings)? })
     }
 
+    /// The service's base URL.
+    pub fn base_url(&self) -> &url::Url {
+        self.http.base()
+    }
+
     /// The admin the token belongs to (email).
     pub async fn whoami(&self) -> Result<String> {
         let v: Value = self.http.get(&format!("{BASE}/whoami"), &[]).await?;

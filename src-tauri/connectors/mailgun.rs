@@ -117,6 +117,11 @@ impl Mailgun {
         &self.domain
     }
 
+    /// The service's base URL.
+    pub fn base_url(&self) -> &url::Url {
+        self.http.base()
+    }
+
     pub async fn domain(&self) -> Result<Domain> {
         let v: Value = self.http.get(&format!("v3/domains/{}", self.domain), &[]).await?;
         serde_json::from_value(v.get("domain").cloned().unwrap_or(Value::Null))

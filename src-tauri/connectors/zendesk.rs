@@ -156,6 +156,11 @@ impl Zendesk {
         self.http.service()
     }
 
+    /// The service's base URL.
+    pub fn base_url(&self) -> &url::Url {
+        self.http.base()
+    }
+
     /// The agent's view of a ticket: `{base}/agent/tickets/{id}`.
     pub fn ticket_link(&self, id: u64) -> String {
         format!("{}agent/tickets/{id}", self.http.base())

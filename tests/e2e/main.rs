@@ -48,13 +48,13 @@ fn an_agent_moves_between_views_by_keyboard_and_their_identity_is_saved() {
         s.wait_text("[data-testid=settings-view]", "Sandbox");
         s.wait_for("#agent-name").fill("Ada Lovelace");
         s.wait_for("#agent-email").fill("ada at example");
-        s.wait_for("[data-testid=save-identity]").click();
-        let err = s.wait_text("[data-testid=identity-error]", "not an email address");
+        s.wait_for("[data-testid=save-profile]").click();
+        let err = s.wait_text("[data-testid=profile-error]", "not an email address");
         assert!(err.contains("ada at example"), "{err}");
 
         s.wait_for("#agent-email").fill("ada@example.com");
-        s.wait_for("[data-testid=save-identity]").click();
-        s.wait_text("[data-testid=identity-status]", "Saved");
+        s.wait_for("[data-testid=save-profile]").click();
+        s.wait_text("[data-testid=profile-status]", "Saved");
         desktop.screenshot(&artifact("settings.png"));
 
         s.chord(&[CONTROL, "3"]);
@@ -78,6 +78,31 @@ fn an_agent_moves_between_views_by_keyboard_and_their_identity_is_saved() {
     let s = launch(&desktop);
     s.chord(&[CONTROL, "2"]);
     assert_eq!(s.wait_for("#agent-email").value(), "ada@example.com");
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: run `make test`"]
+fn settings_test_connection_reaches_every_sandbox_service_over_http() {
+    let data = tempfile::tempdir().unwrap();
+    let desktop = Desktop::start(&data_dir_env(data.path()), &artifact("test-connection.log"));
+    let s = launch(&desktop);
+    s.chord(&[CONTROL, "2"]);
+    s.wait_text("[data-testid=connections]", "127.0.0.1 (simulated)");
+    s.wait_for("[data-testid=test-all]").click();
+    let gitlab = s.wait_text("[data-testid=check-gitlab]", "connected");
+    assert!(gitlab.contains("@casekit-sandbox-admin") && gitlab.contains("api"), "{gitlab}");
+    s.wait_text("[data-testid=connection-gitlab]", "http://127.0.0.1:");
+    for (service, who) in [
+        ("zendesk", "agent@casekit.test"),
+        ("zendesk_us_gov", "agent@casekit.test"),
+        ("mailgun", "mg.gitlab.com"),
+        ("customersdot", "agent@casekit.test"),
+    ] {
+        let row = s.wait_text(&format!("[data-testid=check-{service}]"), "connected");
+        assert!(row.contains(who), "{service}: {row}");
+    }
+    s.wait_for("[data-testid=connections]").scroll_into_view();
+    desktop.screenshot(&artifact("settings-connections.png"));
 }
 
 #[test]

@@ -111,6 +111,13 @@ impl Element<'_> {
         self.cmd("POST", "/value", Some(json!({"text": text})));
     }
 
+    /// Scrolls its scrolling container (not the window) so that it is at the top (screenshots).
+    pub fn scroll_into_view(&self) {
+        let script = "const el = arguments[0], box = el.closest('main') || document.scrollingElement; \
+                      box.scrollTop += el.getBoundingClientRect().top - box.getBoundingClientRect().top - 12;";
+        self.session.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": [{ELEMENT_KEY: self.id}]})));
+    }
+
     /// Its visible text.
     pub fn text(&self) -> String {
         self.cmd("GET", "/text", None).as_str().unwrap_or_default().to_owned()

@@ -3,7 +3,8 @@ import { cleanup, render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
-import type { AppInfo, CaseListItem, Profile } from './lib/bindings';
+import type { AppInfo, CaseListItem, ConnectionCheck, Profile, ProfileInput } from './lib/bindings';
+import { newLiveServices } from './lib/services';
 
 const info: AppInfo = {
   version: '0.1.0',
@@ -28,12 +29,13 @@ function backend(overrides: Partial<Record<string, (args: any) => unknown>> = {}
       case 'app_info': return info;
       case 'active_profile': return profile;
       case 'list_open_cases': return cases;
-      case 'update_agent_identity': {
-        const { identity } = args as { identity: { name: string; email: string } };
-        if (!identity.email.includes('@')) {
-          throw { code: 'invalid_input', message: `The work email "${identity.email}" is not an email address: it has no @.`, retryable: false };
+      case 'list_profiles': return [profile];
+      case 'save_profile': {
+        const { profile: input } = args as { profile: ProfileInput };
+        if (!input.agentEmail.includes('@')) {
+          throw { code: 'invalid_input', message: `The work email "${input.agentEmail}" is not an email address: it has no @.`, retryable: false };
         }
-        profile = { ...profile, agentName: identity.name, agentEmail: identity.email, updatedAt: '2026-11-22T10:00:00Z' };
+        profile = { ...profile, agentName: input.agentName, agentEmail: input.agentEmail, updatedAt: '2026-11-22T10:00:00Z' };
         return profile;
       }
     }
@@ -42,7 +44,11 @@ function backend(overrides: Partial<Record<string, (args: any) => unknown>> = {}
 }
 
 beforeEach(() => {
-  profile = { id: 1, name: 'Sandbox', kind: 'sandbox', agentName: '', agentEmail: '', updatedAt: '2026-11-22T09:00:00Z' };
+  profile = {
+    id: 1, name: 'Sandbox', kind: 'sandbox', agentName: '', agentEmail: '', isActive: true,
+    services: { ...newLiveServices(), gitlabUrl: '', mailgunUrl: '', mailgunDomain: '', customersdotUrl: '', customersdotMode: 'api' },
+    updatedAt: '2026-11-22T09:00:00Z',
+  };
   cases = [];
   calls = [];
 });
@@ -92,16 +98,65 @@ describe('the shell', () => {
     await user.click(screen.getByTestId('nav-settings'));
     await user.type(screen.getByLabelText('Name'), 'Ada');
     await user.type(screen.getByLabelText('Work email'), 'ada.example.com');
-    await user.click(screen.getByTestId('save-identity'));
-    expect((await screen.findByTestId('identity-error')).textContent).toContain('it has no @');
+    await user.click(screen.getByTestId('save-profile'));
+    expect((await screen.findByTestId('profile-error')).textContent).toContain('it has no @');
     expect(screen.getByLabelText('Work email').getAttribute('aria-invalid')).toBe('true');
 
     await user.clear(screen.getByLabelText('Work email'));
     await user.type(screen.getByLabelText('Work email'), 'ada@example.com');
-    await user.click(screen.getByTestId('save-identity'));
-    expect((await screen.findByTestId('identity-status')).textContent).toContain('Saved');
-    expect(screen.queryByTestId('identity-error')).toBeNull();
-    expect(calls.filter((c) => c.cmd === 'update_agent_identity')).toHaveLength(2);
+    await user.click(screen.getByTestId('save-profile'));
+    expect((await screen.findByTestId('profile-status')).textContent).toContain('Saved');
+    expect(screen.queryByTestId('profile-error')).toBeNull();
+    expect(calls.filter((c) => c.cmd === 'save_profile')).toHaveLength(2);
+  });
+
+  it('tests a sandbox connection and shows who the token belongs to', async () => {
+    const check: ConnectionCheck = {
+      service: 'gitlab', address: 'http://127.0.0.1:4100', ok: true, account: '@casekit-sandbox-admin (Sandbox Admin)',
+      details: ['token “casekit-sandbox-admin”, scopes: api, admin_mode'], missing: [], error: null, elapsedMs: 12,
+    };
+    backend({ test_connection: () => check });
+    const user = userEvent.setup();
+    render(App);
+    await screen.findByText('No open cases');
+    await user.click(screen.getByTestId('nav-settings'));
+    expect(screen.getByTestId('connection-gitlab').textContent).toContain('built in');
+    await user.click(screen.getByTestId('test-gitlab'));
+    const row = await screen.findByTestId('check-gitlab');
+    expect(row.textContent).toContain('connected');
+    expect(row.textContent).toContain('@casekit-sandbox-admin');
+    expect(calls.find((c) => c.cmd === 'test_connection')?.args).toEqual({ profileId: 1, service: 'gitlab' });
+  });
+
+  it('stores a live token write-only and shows what a failing check lacks', async () => {
+    const live: Profile = { ...profile, id: 2, name: 'GitLab.com', kind: 'live', isActive: false, services: newLiveServices() };
+    let stored: string[] = [];
+    backend({
+      list_profiles: () => [profile, live],
+      stored_tokens: () => stored,
+      store_token: (args: { token: string; service: string }) => { stored = [args.service]; return stored; },
+      test_connection: () => ({
+        service: 'gitlab', address: 'https://gitlab.com', ok: false, account: '@sam (Sam)', details: [], missing: ['an administrator account (user administration calls answer 403 otherwise)'],
+        error: null, elapsedMs: 40,
+      }),
+    });
+    const user = userEvent.setup();
+    render(App);
+    await screen.findByText('No open cases');
+    await user.click(screen.getByTestId('nav-settings'));
+    await user.click(await screen.findByRole('button', { name: 'GitLab.com' }));
+    const gitlab = await screen.findByTestId('connection-gitlab');
+    expect(gitlab.textContent).toContain('not set');
+    expect(screen.getByTestId('connection-customersdot').textContent).toContain('not needed (manual mode)');
+    await user.click(screen.getByRole('button', { name: 'Add GitLab token' }));
+    const field = screen.getByLabelText('GitLab token') as HTMLInputElement;
+    expect(field.type).toBe('password');
+    await user.type(field, 'glpat-abcdefghijklmnopqrst');
+    await user.click(screen.getByRole('button', { name: 'Store' }));
+    expect((await screen.findByTestId('connection-gitlab')).textContent).toContain('stored in keychain');
+    expect(document.body.innerHTML).not.toContain('glpat-abcdefghijklmnopqrst');
+    await user.click(screen.getByTestId('test-gitlab'));
+    expect((await screen.findByTestId('check-gitlab')).textContent).toContain('Needs an administrator account');
   });
 
   it('explains a database it could not open instead of showing an empty window', async () => {

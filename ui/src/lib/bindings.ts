@@ -63,6 +63,10 @@ export type ProfileInput = { id: number | null, name: string, agentName: string,
  */
 export type ConnectionCheck = { service: Service, 
 /**
+ * The address that was called ('' when none was).
+ */
+address: string, 
+/**
  * Reachable, accepted, and nothing missing.
  */
 ok: boolean, 
