@@ -107,10 +107,7 @@ impl Error {
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 /// Stable error codes shared with the UI (serialized in snake_case).
@@ -181,18 +178,12 @@ mod tests {
     fn codes_serialize_as_stable_snake_case_strings() {
         let e = IpcError::from(Error::InvalidInput("Enter an email address.".into()));
         let json = serde_json::to_value(&e).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"code": "invalid_input", "message": "Enter an email address.", "retryable": false})
-        );
+        assert_eq!(json, serde_json::json!({"code": "invalid_input", "message": "Enter an email address.", "retryable": false}));
     }
 
     #[test]
     fn a_busy_database_is_retryable_and_other_storage_errors_are_not() {
-        let busy = Error::Storage(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-            None,
-        ));
+        let busy = Error::Storage(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None));
         assert_eq!(busy.code(), ErrorCode::StorageBusy);
         assert!(busy.retryable());
         let other = Error::Storage(rusqlite::Error::QueryReturnedNoRows);

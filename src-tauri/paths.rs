@@ -64,8 +64,7 @@ impl AppPaths {
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("Could not create the folder {}", dir.display()), e))
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("Could not create the folder {}", dir.display()), e))
 }
 
 #[cfg(test)]
@@ -81,8 +80,7 @@ mod tests {
 
     #[test]
     fn the_identifier_matches_the_tauri_config() {
-        let conf: serde_json::Value =
-            serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
+        let conf: serde_json::Value = serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
         assert_eq!(conf["identifier"], IDENTIFIER);
     }
 }

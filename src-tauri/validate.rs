@@ -97,7 +97,9 @@ pub fn domain(field: &str, value: &str) -> Result<String> {
     }
     let labels: Vec<&str> = v.split('.').collect();
     let ok = labels.len() >= 2
-        && labels.iter().all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        && labels.iter().all(|l| {
+            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
     if ok {
         Ok(v)
     } else {

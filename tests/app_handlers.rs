@@ -73,7 +73,8 @@ fn tokens_go_to_the_keychain_are_never_returned_and_go_with_their_profile() {
         customersdot_url: String::new(),
         customersdot_mode: CustomersDotMode::Api,
     };
-    let input = ProfileInput { id: None, name: "Live".into(), agent_name: "Sam".into(), agent_email: "sam@example.com".into(), services };
+    let input =
+        ProfileInput { id: None, name: "Live".into(), agent_name: "Sam".into(), agent_email: "sam@example.com".into(), services };
     let live = handlers::save_profile(&state, input).unwrap();
 
     assert_eq!(handlers::stored_tokens(&state, live.id).unwrap(), []);

@@ -24,17 +24,14 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Lines of `source` that reach into Tauri (`use tauri…`, `tauri::`, `tauri_build::`, plugins).
 fn tauri_uses(source: &str) -> Vec<String> {
     let re = Regex::new(r"\b(?:use\s+|extern\s+crate\s+)?(?:tauri|tauri_[a-z0-9_]+)\s*(?:::|;)").unwrap();
-    source
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .filter(|l| re.is_match(l))
-        .map(str::to_owned)
-        .collect()
+    source.lines().filter(|l| !l.trim_start().starts_with("//")).filter(|l| re.is_match(l)).map(str::to_owned).collect()
 }
 
 #[test]
 fn the_detector_recognises_every_way_of_reaching_tauri() {
-    for line in ["use tauri::State;", "    let s: tauri::State<'_, X>;", "use tauri_plugin_dialog::DialogExt;", "extern crate tauri;"] {
+    for line in
+        ["use tauri::State;", "    let s: tauri::State<'_, X>;", "use tauri_plugin_dialog::DialogExt;", "extern crate tauri;"]
+    {
         assert_eq!(tauri_uses(line).len(), 1, "{line}");
     }
     for line in ["// tauri::State in a comment", "let tauri_like = 1;", "struct Tauriish;"] {
@@ -70,10 +67,8 @@ fn every_command_is_declared_bound_and_granted_and_nothing_else_is_granted() {
 
     let cap: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("capabilities/default.json")).unwrap()).unwrap();
-    let granted: Vec<String> =
-        cap["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
-    let expected: Vec<String> =
-        casekit::app::COMMANDS.iter().map(|c| format!("allow-{}", c.replace('_', "-"))).collect();
+    let granted: Vec<String> = cap["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+    let expected: Vec<String> = casekit::app::COMMANDS.iter().map(|c| format!("allow-{}", c.replace('_', "-"))).collect();
     assert_eq!(granted, expected, "capabilities/default.json must grant exactly the app's commands");
 }
 

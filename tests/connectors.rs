@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use casekit::connectors::customersdot::{CustomersDot, CustomerQuery};
+use casekit::connectors::customersdot::{CustomerQuery, CustomersDot};
 use casekit::connectors::gitlab::{EventQuery, GitLab, UserEdit};
 use casekit::connectors::mailgun::{EventFilter, Mailgun};
 use casekit::connectors::zendesk::{NewComment, TicketUpdate, UserUpdate, Zendesk};
@@ -124,14 +124,22 @@ async fn releasing_an_email_really_removes_it_from_the_account() {
     let taken = gl.add_email(quinn.id, "tess@example.com", true).await.unwrap_err();
     assert_eq!(taken.code(), ErrorCode::Rejected);
     assert!(taken.to_string().contains("has already been taken"), "{taken}");
-    let not_secondary = gl.edit_user(quinn.id, &UserEdit { email: Some("elsewhere@example.com".into()), skip_reconfirmation: Some(true), note: None }).await;
+    let not_secondary = gl
+        .edit_user(
+            quinn.id,
+            &UserEdit { email: Some("elsewhere@example.com".into()), skip_reconfirmation: Some(true), note: None },
+        )
+        .await;
     assert_eq!(not_secondary.unwrap_err().code(), ErrorCode::Rejected);
 
     let added = gl.add_email(quinn.id, "quinn+release@example.com", true).await.unwrap();
     assert!(added.confirmed_at.is_some());
     let note = "2026-11-22 | email released (+release) | user requested | https://gitlab-sandbox.zendesk.com/agent/tickets/8001";
     let edited = gl
-        .edit_user(quinn.id, &UserEdit { email: Some(added.email.clone()), skip_reconfirmation: Some(true), note: Some(note.into()) })
+        .edit_user(
+            quinn.id,
+            &UserEdit { email: Some(added.email.clone()), skip_reconfirmation: Some(true), note: Some(note.into()) },
+        )
         .await
         .unwrap();
     assert_eq!(edited.email.as_deref(), Some("quinn+release@example.com"));
@@ -158,7 +166,9 @@ async fn gitlab_lists_are_followed_across_pages_on_the_base_url_the_client_used(
     let s = sandbox().await;
     // Reached as "localhost": the sandbox must build its Link headers on that name.
     let url = s.credentials().gitlab.url.replace("127.0.0.1", "localhost");
-    let gl = GitLab::new(&url, Secret::new(s.credentials().gitlab.admin_token.clone()), HttpSettings { page_size: 20, ..settings() }).unwrap();
+    let gl =
+        GitLab::new(&url, Secret::new(s.credentials().gitlab.admin_token.clone()), HttpSettings { page_size: 20, ..settings() })
+            .unwrap();
     let ava = gl.user_by_username("active-ava").await.unwrap().unwrap();
     let events = gl.all_events(ava.id, &EventQuery::default()).await.unwrap();
     assert_eq!(events.len(), 65, "4 pages of 20");
@@ -167,11 +177,12 @@ async fn gitlab_lists_are_followed_across_pages_on_the_base_url_the_client_used(
     ids.dedup();
     assert_eq!(ids.len(), 65, "no page repeated");
 
-    let everyone = GitLab::new(&url, Secret::new(s.credentials().gitlab.admin_token.clone()), HttpSettings { page_size: 4, ..settings() })
-        .unwrap()
-        .search_users("")
-        .await
-        .unwrap();
+    let everyone =
+        GitLab::new(&url, Secret::new(s.credentials().gitlab.admin_token.clone()), HttpSettings { page_size: 4, ..settings() })
+            .unwrap()
+            .search_users("")
+            .await
+            .unwrap();
     assert_eq!(everyone.len(), 15);
 }
 
@@ -249,7 +260,10 @@ async fn zendesk_tickets_users_and_organizations_change_as_the_api_says() {
     let forms = zd.ticket_forms().await.unwrap();
     assert!(forms.iter().any(|f| f.id == 360002));
     let moved = zd
-        .update_ticket(8008, &TicketUpdate { ticket_form_id: Some(360004), tags: Some(vec!["self_managed".into()]), ..Default::default() })
+        .update_ticket(
+            8008,
+            &TicketUpdate { ticket_form_id: Some(360004), tags: Some(vec!["self_managed".into()]), ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!((moved.ticket_form_id, moved.tags.as_slice()), (Some(360004), ["self_managed".to_owned()].as_slice()));
@@ -259,7 +273,14 @@ async fn zendesk_tickets_users_and_organizations_change_as_the_api_says() {
 async fn zendesk_cursor_pages_are_followed_and_the_instances_are_separate() {
     let s = sandbox().await;
     let c = &s.credentials().zendesk;
-    let small = Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(c.token.clone()), HttpSettings { page_size: 7, ..settings() }).unwrap();
+    let small = Zendesk::new(
+        Service::Zendesk,
+        &c.url,
+        &c.email,
+        Secret::new(c.token.clone()),
+        HttpSettings { page_size: 7, ..settings() },
+    )
+    .unwrap();
     let members = small.organization_memberships(7002).await.unwrap();
     assert_eq!(members.len(), 30, "5 pages of 7");
     let mut ids: Vec<u64> = members.iter().map(|m| m.id).collect();
@@ -272,7 +293,9 @@ async fn zendesk_cursor_pages_are_followed_and_the_instances_are_separate() {
     assert_eq!(zendesk(&s, Service::Zendesk).ticket(9001).await.unwrap_err().code(), ErrorCode::NotFound);
     assert!(gov.ticket_link(9001).ends_with("/agent/tickets/9001"));
 
-    let wrong = Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(s.credentials().zendesk_us_gov.token.clone()), settings()).unwrap();
+    let wrong =
+        Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(s.credentials().zendesk_us_gov.token.clone()), settings())
+            .unwrap();
     assert_eq!(wrong.me().await.unwrap_err().code(), ErrorCode::Unauthorized, "one instance's token does not open the other");
 }
 
@@ -289,7 +312,11 @@ async fn mailgun_events_are_paged_and_a_suppression_is_seen_and_lifted() {
     let reset = ravi.iter().find(|e| e.subject() == Some("Reset password instructions") && e.event == "delivered").unwrap();
     assert!(reset.is_delivered());
     let delivered_only = mg
-        .events(&EventFilter { recipient: Some("ravi@example.com".into()), event: Some("delivered".into()), ..Default::default() })
+        .events(&EventFilter {
+            recipient: Some("ravi@example.com".into()),
+            event: Some("delivered".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(delivered_only.len(), 2);

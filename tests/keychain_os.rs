@@ -15,7 +15,11 @@ fn a_token_round_trips_through_the_os_keychain_and_is_removed() {
     let token = Secret::new(format!("glpat-{}", fastrand::u64(..)));
     keychain.set(profile, Service::Gitlab, &token).unwrap();
     let again = Keychain::os().unwrap();
-    assert_eq!(again.get(profile, Service::Gitlab).unwrap().unwrap().expose(), token.expose(), "a second connection reads it back");
+    assert_eq!(
+        again.get(profile, Service::Gitlab).unwrap().unwrap().expose(),
+        token.expose(),
+        "a second connection reads it back"
+    );
     assert!(again.get(profile, Service::Mailgun).unwrap().is_none());
     again.delete(profile, Service::Gitlab).unwrap();
     assert!(keychain.get(profile, Service::Gitlab).unwrap().is_none());

@@ -34,7 +34,8 @@ fn no_token_reaches_the_database_the_logs_or_the_window() {
     let paths = AppPaths::under(dir.path());
     paths.create().unwrap();
     let guard = casekit::logging::init(&paths.log_dir).unwrap();
-    let settings = HttpSettings { total_timeout: Duration::from_secs(3), base_delay: Duration::from_millis(5), ..HttpSettings::default() };
+    let settings =
+        HttpSettings { total_timeout: Duration::from_secs(3), base_delay: Duration::from_millis(5), ..HttpSettings::default() };
     let state = AppState::open(paths.clone(), Keychain::in_memory(), settings);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut ipc = String::new();
@@ -77,7 +78,9 @@ fn no_token_reaches_the_database_the_logs_or_the_window() {
     let sandbox = handlers::active_profile(&state).unwrap();
     for profile in [live.id, sandbox.id] {
         for service in Service::ALL {
-            record(serde_json::to_string(&runtime.block_on(handlers::test_connection(&state, profile, service)).unwrap()).unwrap());
+            record(
+                serde_json::to_string(&runtime.block_on(handlers::test_connection(&state, profile, service)).unwrap()).unwrap(),
+            );
         }
     }
     for (status, service, path) in [
@@ -86,7 +89,13 @@ fn no_token_reaches_the_database_the_logs_or_the_window() {
         (503, Service::Mailgun, "/v3/domains/*"),
         (422, Service::Customersdot, "/admin/api/v1/whoami"),
     ] {
-        live_services.arm_fault(FaultRule { service: Some(service), method: None, path: path.into(), fault: Fault::Status { status }, times: None });
+        live_services.arm_fault(FaultRule {
+            service: Some(service),
+            method: None,
+            path: path.into(),
+            fault: Fault::Status { status },
+            times: None,
+        });
         record(serde_json::to_string(&runtime.block_on(handlers::test_connection(&state, live.id, service)).unwrap()).unwrap());
     }
     live_services.clear_faults();
@@ -95,7 +104,9 @@ fn no_token_reaches_the_database_the_logs_or_the_window() {
         record(serde_json::to_string(&runtime.block_on(handlers::test_connection(&state, live.id, service)).unwrap()).unwrap());
     }
     live_services.stop();
-    record(serde_json::to_string(&runtime.block_on(handlers::test_connection(&state, live.id, Service::Gitlab)).unwrap()).unwrap());
+    record(
+        serde_json::to_string(&runtime.block_on(handlers::test_connection(&state, live.id, Service::Gitlab)).unwrap()).unwrap(),
+    );
     record(serde_json::to_string(&handlers::list_profiles(&state).unwrap()).unwrap());
     record(serde_json::to_string(&handlers::stored_tokens(&state, live.id).unwrap()).unwrap());
     record(serde_json::to_string(&handlers::app_info(&state).unwrap()).unwrap());

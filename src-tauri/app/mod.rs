@@ -17,10 +17,7 @@ include!("command_names.rs");
 pub fn run() -> ExitCode {
     webkit_workarounds();
     let state = AppState::start();
-    let result = tauri::Builder::default()
-        .manage(state)
-        .invoke_handler(commands::handler())
-        .run(tauri::generate_context!());
+    let result = tauri::Builder::default().manage(state).invoke_handler(commands::handler()).run(tauri::generate_context!());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -99,9 +99,10 @@ impl AppState {
     /// The clients of a profile. Blocking work (SQLite) runs off the async threads.
     pub async fn connections(&self, profile_id: i64) -> Result<Connections, IpcError> {
         let this = self.clone();
-        let profile = tokio::task::spawn_blocking(move || -> Result<_, IpcError> { Ok(profiles::get(&this.store()?.conn(), profile_id)?) })
-            .await
-            .map_err(|e| IpcError::from(Error::Internal(format!("reading the profile stopped: {e}"))))??;
+        let profile =
+            tokio::task::spawn_blocking(move || -> Result<_, IpcError> { Ok(profiles::get(&this.store()?.conn(), profile_id)?) })
+                .await
+                .map_err(|e| IpcError::from(Error::Internal(format!("reading the profile stopped: {e}"))))??;
         let credentials = match profile.kind {
             ProfileKind::Sandbox => Credentials::Sandbox(self.sandbox().await?.credentials().clone()),
             ProfileKind::Live => {

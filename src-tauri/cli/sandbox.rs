@@ -21,9 +21,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--bind" => o.bind = value.parse().map_err(|_| format!("--bind expects an IP address such as 127.0.0.1, not '{value}'"))?,
+            "--bind" => {
+                o.bind = value.parse().map_err(|_| format!("--bind expects an IP address such as 127.0.0.1, not '{value}'"))?
+            }
             "--base-port" => {
-                o.base_port = value.parse().map_err(|_| format!("--base-port expects a port number (0 for free ports), not '{value}'"))?;
+                o.base_port =
+                    value.parse().map_err(|_| format!("--base-port expects a port number (0 for free ports), not '{value}'"))?;
                 if o.base_port > u16::MAX - 4 {
                     return Err(format!("--base-port {value} leaves no room for the five servers (N to N+4)"));
                 }
@@ -53,7 +56,10 @@ pub fn serve(args: &[String]) -> ExitCode {
         None => Fixture::builtin(),
     };
     if !options.bind.is_loopback() {
-        eprintln!("casekit: warning: serving the sandbox on {} makes its made-up data and tokens reachable from other machines", options.bind);
+        eprintln!(
+            "casekit: warning: serving the sandbox on {} makes its made-up data and tokens reachable from other machines",
+            options.bind
+        );
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,

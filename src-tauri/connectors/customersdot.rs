@@ -125,7 +125,8 @@ impl CustomersDot {
     }
 
     pub async fn resend_confirmation(&self, id: u64) -> Result<Customer> {
-        let v: Value = self.http.send(Method::POST, &format!("{BASE}/customers/{id}/resend_confirmation"), Some(&json!({}))).await?;
+        let v: Value =
+            self.http.send(Method::POST, &format!("{BASE}/customers/{id}/resend_confirmation"), Some(&json!({}))).await?;
         field(v, "customer")
     }
 
@@ -152,7 +153,11 @@ impl CustomersDot {
     }
 
     /// Adds the customer to the billing account (at most one per customer).
-    pub async fn add_billing_account_membership(&self, customer_id: u64, billing_account_id: u64) -> Result<BillingAccountMembership> {
+    pub async fn add_billing_account_membership(
+        &self,
+        customer_id: u64,
+        billing_account_id: u64,
+    ) -> Result<BillingAccountMembership> {
         let body = json!({"customer_id": customer_id, "billing_account_id": billing_account_id});
         let v: Value = self.http.send(Method::POST, &format!("{BASE}/billing_account_memberships"), Some(&body)).await?;
         field(v, "billing_account_membership")

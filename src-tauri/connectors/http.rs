@@ -106,7 +106,10 @@ impl Http {
     /// A client for `service` at `base` (its root URL, e.g. `https://gitlab.com`).
     pub fn new(service: Service, base: &str, auth: Auth, settings: HttpSettings) -> Result<Http> {
         let mut base = Url::parse(base.trim()).map_err(|e| {
-            Error::InvalidInput(format!("The {} URL '{base}' is not a URL ({e}). Enter it like https://gitlab.example.com.", service.label()))
+            Error::InvalidInput(format!(
+                "The {} URL '{base}' is not a URL ({e}). Enter it like https://gitlab.example.com.",
+                service.label()
+            ))
         })?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
@@ -149,8 +152,9 @@ impl Http {
     /// Checks that a link the service handed back (next page) stays on the configured host,
     /// so the token is never sent anywhere else.
     pub fn same_origin(&self, link: &str) -> Result<Url> {
-        let url = Url::parse(link)
-            .map_err(|e| Error::InvalidResponse(format!("{} sent a next-page link that is not a URL ({e}).", self.service.label())))?;
+        let url = Url::parse(link).map_err(|e| {
+            Error::InvalidResponse(format!("{} sent a next-page link that is not a URL ({e}).", self.service.label()))
+        })?;
         if url.origin() != self.base.origin() {
             tracing::warn!(service = self.service.label(), "a pagination link points at another host; not followed");
             return Err(Error::InvalidResponse(format!(
@@ -209,19 +213,15 @@ impl Http {
             }
             let outcome = self.once(&method, &url, body, remaining, attempt).await;
             let wait = match &outcome {
-                Ok(reply) if matches!(reply.status.as_u16(), 429 | 502 | 503 | 504) => {
-                    match retry_after(&reply.headers) {
-                        Some(wait) if wait > self.settings.max_retry_after => None,
-                        Some(wait) => Some(wait),
-                        None => Some(self.backoff(attempt)),
-                    }
-                }
+                Ok(reply) if matches!(reply.status.as_u16(), 429 | 502 | 503 | 504) => match retry_after(&reply.headers) {
+                    Some(wait) if wait > self.settings.max_retry_after => None,
+                    Some(wait) => Some(wait),
+                    None => Some(self.backoff(attempt)),
+                },
                 Err(Error::Unreachable(_) | Error::Timeout(_)) => Some(self.backoff(attempt)),
                 _ => None,
             };
-            let retry = repeatable
-                && attempt < self.settings.max_attempts
-                && wait.is_some_and(|w| Instant::now() + w < deadline);
+            let retry = repeatable && attempt < self.settings.max_attempts && wait.is_some_and(|w| Instant::now() + w < deadline);
             if let (true, Some(wait)) = (retry, wait) {
                 tracing::info!(service = self.service.label(), attempt, wait_ms = wait.as_millis() as u64, "retrying");
                 tokio::time::sleep(wait).await;
@@ -333,8 +333,9 @@ impl Http {
 
 /// A header value marked sensitive so that the HTTP stack never prints it.
 fn sensitive(value: &str) -> Result<HeaderValue> {
-    let mut v = HeaderValue::from_str(value)
-        .map_err(|_| Error::InvalidInput("The stored token contains characters that cannot be sent. Replace it in Settings.".into()))?;
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        Error::InvalidInput("The stored token contains characters that cannot be sent. Replace it in Settings.".into())
+    })?;
     v.set_sensitive(true);
     Ok(v)
 }
@@ -410,7 +411,9 @@ mod tests {
 
     #[test]
     fn a_link_to_another_host_is_refused() {
-        let http = Http::new(Service::Gitlab, "https://gitlab.example.com", Auth::Bearer(Secret::new("x")), HttpSettings::default()).unwrap();
+        let http =
+            Http::new(Service::Gitlab, "https://gitlab.example.com", Auth::Bearer(Secret::new("x")), HttpSettings::default())
+                .unwrap();
         assert!(http.same_origin("https://gitlab.example.com/api/v4/users?page=2").is_ok());
         let err = http.same_origin("https://evil.example/api/v4/users?page=2").unwrap_err();
         assert_eq!(err.code(), crate::ErrorCode::InvalidResponse);
@@ -420,7 +423,10 @@ mod tests {
     #[test]
     fn service_messages_are_shortened_and_scrubbed() {
         assert_eq!(service_message(br#"{"message":"403 Forbidden"}"#).as_deref(), Some("403 Forbidden"));
-        assert_eq!(service_message(br#"{"message":{"email":["has already been taken"]}}"#).as_deref(), Some(r#"{"email":["has already been taken"]}"#));
+        assert_eq!(
+            service_message(br#"{"message":{"email":["has already been taken"]}}"#).as_deref(),
+            Some(r#"{"email":["has already been taken"]}"#)
+        );
         let long = format!("{{\"error\":\"{}\"}}", "x".repeat(1000));
         assert_eq!(service_message(long.as_bytes()).unwrap().len(), 300);
         assert!(!service_message(b"bad token glpat-abcdefghijklmnop1234").unwrap().contains("abcdefghijkl"));

@@ -25,7 +25,8 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [Service::Gitlab, Service::Zendesk, Service::ZendeskUsGov, Service::Mailgun, Service::Customersdot];
+    pub const ALL: [Service; 5] =
+        [Service::Gitlab, Service::Zendesk, Service::ZendeskUsGov, Service::Mailgun, Service::Customersdot];
 
     /// The name an agent knows it by.
     pub fn label(self) -> &'static str {
@@ -53,7 +54,9 @@ impl Service {
     pub fn permission_hint(self) -> &'static str {
         match self {
             Service::Gitlab => "Casekit needs a personal access token of an administrator with the api scope.",
-            Service::Zendesk | Service::ZendeskUsGov => "Casekit needs an API token of a Zendesk agent allowed to edit users and tickets.",
+            Service::Zendesk | Service::ZendeskUsGov => {
+                "Casekit needs an API token of a Zendesk agent allowed to edit users and tickets."
+            }
             Service::Mailgun => "Casekit needs a Mailgun API key with access to the sending domain.",
             Service::Customersdot => "Casekit needs a CustomersDot admin API token.",
         }

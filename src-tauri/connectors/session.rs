@@ -70,8 +70,12 @@ impl Connections {
     /// The GitLab client (admin token).
     pub fn gitlab(&self) -> Result<GitLab> {
         match &self.credentials {
-            Credentials::Sandbox(c) => GitLab::new(&c.gitlab.url, Secret::new(c.gitlab.admin_token.clone()), self.settings.clone()),
-            Credentials::Keychain(k) => GitLab::new(&self.url(Service::Gitlab)?, self.token(k, Service::Gitlab)?, self.settings.clone()),
+            Credentials::Sandbox(c) => {
+                GitLab::new(&c.gitlab.url, Secret::new(c.gitlab.admin_token.clone()), self.settings.clone())
+            }
+            Credentials::Keychain(k) => {
+                GitLab::new(&self.url(Service::Gitlab)?, self.token(k, Service::Gitlab)?, self.settings.clone())
+            }
         }
     }
 
@@ -120,7 +124,8 @@ impl Connections {
             }
             Credentials::Keychain(_) if self.profile.services.customersdot_mode == CustomersDotMode::Manual => Ok(None),
             Credentials::Keychain(k) => {
-                CustomersDot::new(&self.url(Service::Customersdot)?, self.token(k, Service::Customersdot)?, self.settings.clone()).map(Some)
+                CustomersDot::new(&self.url(Service::Customersdot)?, self.token(k, Service::Customersdot)?, self.settings.clone())
+                    .map(Some)
             }
         }
     }

@@ -181,8 +181,9 @@ impl Zendesk {
         for _ in 0..MAX_PAGES {
             let page: Value = self.http.get_reply(url).await?.json(self.service())?;
             let items = page.get(key).cloned().unwrap_or(Value::Array(vec![]));
-            let mut items: Vec<T> = serde_json::from_value(items)
-                .map_err(|e| Error::InvalidResponse(format!("{} sent a list Casekit could not read ({e}).", self.service().label())))?;
+            let mut items: Vec<T> = serde_json::from_value(items).map_err(|e| {
+                Error::InvalidResponse(format!("{} sent a list Casekit could not read ({e}).", self.service().label()))
+            })?;
             out.append(&mut items);
             let more = page.pointer("/meta/has_more").and_then(Value::as_bool).unwrap_or(false);
             match (more, page.pointer("/links/next").and_then(Value::as_str)) {
@@ -220,7 +221,9 @@ impl Zendesk {
         for _ in 0..MAX_PAGES {
             let page: Value = self.http.get_reply(url).await?.json(self.service())?;
             let mut users: Vec<User> = serde_json::from_value(page.get("users").cloned().unwrap_or(Value::Array(vec![])))
-                .map_err(|e| Error::InvalidResponse(format!("{} sent users Casekit could not read ({e}).", self.service().label())))?;
+                .map_err(|e| {
+                    Error::InvalidResponse(format!("{} sent users Casekit could not read ({e}).", self.service().label()))
+                })?;
             out.append(&mut users);
             match page.get("next_page").and_then(Value::as_str) {
                 Some(next) => url = self.http.same_origin(next)?,
@@ -258,8 +261,9 @@ impl Zendesk {
 
     pub async fn sessions(&self, user_id: u64) -> Result<Vec<Session>> {
         let v: Value = self.http.get(&format!("api/v2/users/{user_id}/sessions"), &[]).await?;
-        serde_json::from_value(v.get("sessions").cloned().unwrap_or(Value::Array(vec![])))
-            .map_err(|e| Error::InvalidResponse(format!("{} sent sessions Casekit could not read ({e}).", self.service().label())))
+        serde_json::from_value(v.get("sessions").cloned().unwrap_or(Value::Array(vec![]))).map_err(|e| {
+            Error::InvalidResponse(format!("{} sent sessions Casekit could not read ({e}).", self.service().label()))
+        })
     }
 
     /// Signs the user out everywhere.
@@ -272,7 +276,8 @@ impl Zendesk {
     }
 
     pub async fn organization_memberships(&self, organization_id: u64) -> Result<Vec<OrganizationMembership>> {
-        self.all_cursor(&format!("api/v2/organizations/{organization_id}/organization_memberships"), "organization_memberships").await
+        self.all_cursor(&format!("api/v2/organizations/{organization_id}/organization_memberships"), "organization_memberships")
+            .await
     }
 
     /// Associates a user with an organization (422 if already a member).
@@ -287,7 +292,8 @@ impl Zendesk {
 
     pub async fn ticket_forms(&self) -> Result<Vec<TicketForm>> {
         let v: Value = self.http.get("api/v2/ticket_forms", &[]).await?;
-        serde_json::from_value(v.get("ticket_forms").cloned().unwrap_or(Value::Array(vec![])))
-            .map_err(|e| Error::InvalidResponse(format!("{} sent ticket forms Casekit could not read ({e}).", self.service().label())))
+        serde_json::from_value(v.get("ticket_forms").cloned().unwrap_or(Value::Array(vec![]))).map_err(|e| {
+            Error::InvalidResponse(format!("{} sent ticket forms Casekit could not read ({e}).", self.service().label()))
+        })
     }
 }

@@ -69,9 +69,8 @@ mod tests {
     fn a_log_line_never_carries_a_token_however_it_was_logged() {
         let sink = Sink::default();
         let out = sink.clone();
-        let subscriber = tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer().with_ansi(false).with_writer(Redacting::new(move || sink.clone())),
-        );
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(Redacting::new(move || sink.clone())));
         let token = Secret::new("glpat-logged-by-mistake-42");
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(token = ?token, "wrapped");

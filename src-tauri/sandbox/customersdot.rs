@@ -61,7 +61,11 @@ fn customer_json(d: &CustomersDotData, c: &CdCustomer) -> Value {
            "created_at": c.created_at, "billing_account_membership": membership})
 }
 
-fn with_customers(ctx: &Ctx, headers: &HeaderMap, f: impl FnOnce(&mut CustomersDotData, &mut Vec<CdAuditEvent>, &mut u64) -> Reply) -> Reply {
+fn with_customers(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    f: impl FnOnce(&mut CustomersDotData, &mut Vec<CdAuditEvent>, &mut u64) -> Reply,
+) -> Reply {
     if let Err(r) = authenticate(ctx, headers) {
         return r;
     }
@@ -118,7 +122,14 @@ async fn resend_confirmation(State(ctx): State<Ctx>, headers: HeaderMap, Path(id
         }
         c.confirmation_sent_at = Some(clock::now());
         *next_id += 1;
-        audit.push(CdAuditEvent { id: *next_id, customer_id: id, action: "resend_confirmation".into(), ticket_url: None, details: json!({}), created_at: clock::now() });
+        audit.push(CdAuditEvent {
+            id: *next_id,
+            customer_id: id,
+            action: "resend_confirmation".into(),
+            ticket_url: None,
+            details: json!({}),
+            created_at: clock::now(),
+        });
         let c = c.clone();
         (StatusCode::ACCEPTED, Json(json!({"customer": customer_json(d, &c)}))).into_response()
     })
@@ -131,7 +142,14 @@ async fn one_time_sign_in_url(State(ctx): State<Ctx>, headers: HeaderMap, Path(i
             return not_found();
         }
         *next_id += 1;
-        audit.push(CdAuditEvent { id: *next_id, customer_id: id, action: "one_time_sign_in_url".into(), ticket_url: None, details: json!({}), created_at: clock::now() });
+        audit.push(CdAuditEvent {
+            id: *next_id,
+            customer_id: id,
+            action: "one_time_sign_in_url".into(),
+            ticket_url: None,
+            details: json!({}),
+            created_at: clock::now(),
+        });
         let expires = clock::rfc3339(std::time::SystemTime::now() + std::time::Duration::from_secs(24 * 3600));
         (
             StatusCode::CREATED,
@@ -152,7 +170,10 @@ async fn unlink_gitlab_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id)
             Err(e) => return error(StatusCode::BAD_REQUEST, &e),
         };
         let Some(ticket_url) = body.get("ticket_url").and_then(Value::as_str).filter(|u| valid_ticket_url(u)) else {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "ticket_url is required: the Zendesk ticket link that asked for the unlink");
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "ticket_url is required: the Zendesk ticket link that asked for the unlink",
+            );
         };
         let Some(c) = d.customers.iter_mut().find(|c| c.id == id) else { return not_found() };
         let Some(uid) = c.uid.take() else {
@@ -187,7 +208,8 @@ async fn show_billing_account(State(ctx): State<Ctx>, headers: HeaderMap, Path(i
         let Some(b) = d.billing_accounts.iter().find(|b| b.id == id) else {
             return error(StatusCode::NOT_FOUND, "Billing account not found");
         };
-        let memberships: Vec<&CdMembership> = d.billing_account_memberships.iter().filter(|m| m.billing_account_id == id).collect();
+        let memberships: Vec<&CdMembership> =
+            d.billing_account_memberships.iter().filter(|m| m.billing_account_id == id).collect();
         let mut v = json!(b);
         v["memberships"] = json!(memberships);
         Json(json!({"billing_account": v})).into_response()
@@ -212,7 +234,10 @@ async fn add_membership(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes)
             return error(StatusCode::NOT_FOUND, "Billing account not found");
         }
         if d.billing_account_memberships.iter().any(|m| m.customer_id == customer_id) {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "The customer already has a billing account membership (at most one)");
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The customer already has a billing account membership (at most one)",
+            );
         }
         *next_id += 1;
         let m = CdMembership { id: *next_id, customer_id, billing_account_id, created_at: clock::now() };

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use super::world::{GitLabData, GlEmail, GlUser};
-use super::{base_url, bearer, Ctx, Query};
+use super::{base_url, bearer, Ctx, Query, World};
 use crate::clock;
 
 type Reply = Response<Body>;
@@ -67,12 +67,18 @@ pub(super) fn rate_limit_headers(headers: &mut HeaderMap, limited: bool, retry_a
         }
     }
     if limited {
-        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(reset),
-        )) {
+        if let Ok(v) =
+            HeaderValue::from_str(&httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(reset)))
+        {
             headers.insert("ratelimit-resettime", v);
         }
     }
+}
+
+fn no_content() -> Reply {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    rate_limit_headers(resp.headers_mut(), false, 0);
+    resp
 }
 
 fn ok(status: StatusCode, body: Value) -> Reply {
@@ -133,10 +139,24 @@ fn caller(ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Reply> {
     }
 }
 
-fn admin(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Reply> {
-    match caller(ctx, headers)? {
-        Caller::Admin(_) => Ok(()),
-        Caller::User(_) => Err(error(StatusCode::FORBIDDEN, "403 Forbidden")),
+/// What a handler needs from the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    AnyToken,
+    Admin,
+}
+
+/// Authenticates, finds the user by id or username, and runs `f` on the world and its index.
+fn on_user(ctx: &Ctx, headers: &HeaderMap, need: Need, id: &str, f: impl FnOnce(&mut World, usize, Caller) -> Reply) -> Reply {
+    let caller = match caller(ctx, headers) {
+        Ok(Caller::User(_)) if need == Need::Admin => return error(StatusCode::FORBIDDEN, "403 Forbidden"),
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut w = ctx.world();
+    match user_index(&w.gitlab, id) {
+        Ok(i) => f(&mut w, i, caller),
+        Err(r) => r,
     }
 }
 
@@ -244,7 +264,11 @@ fn flag(p: &Map<String, Value>, key: &str) -> bool {
 
 fn looks_like_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.contains(char::is_whitespace)
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.contains(char::is_whitespace)
 }
 
 // ---------------------------------------------------------------- handlers
@@ -304,170 +328,137 @@ async fn list_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) ->
 }
 
 async fn show_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    let caller = match caller(&ctx, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let w = ctx.world();
-    match user_index(&w.gitlab, &id) {
-        Ok(i) => ok(StatusCode::OK, user_json(&w.gitlab.users[i], &base_url(&headers), matches!(caller, Caller::Admin(_)))),
-        Err(r) => r,
-    }
+    let base = base_url(&headers);
+    on_user(&ctx, &headers, Need::AnyToken, &id, |w, i, caller| {
+        ok(StatusCode::OK, user_json(&w.gitlab.users[i], &base, matches!(caller, Caller::Admin(_))))
+    })
 }
 
 async fn edit_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Reply {
-    if let Err(r) = admin(&ctx, &headers) {
-        return r;
-    }
     let p = match params(&headers, &body) {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let mut w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    if let Some(email) = p.get("email").and_then(Value::as_str) {
-        let email = email.trim().to_owned();
-        if !looks_like_email(&email) {
-            return error(StatusCode::BAD_REQUEST, json!({"email": ["is invalid"]}));
-        }
-        let taken = w.gitlab.users.iter().enumerate().any(|(j, u)| j != i && u.email.eq_ignore_ascii_case(&email));
-        if taken {
-            return error(StatusCode::BAD_REQUEST, json!({"email": ["has already been taken"]}));
-        }
-        let user = &w.gitlab.users[i];
-        if !user.email.eq_ignore_ascii_case(&email) {
-            let Some(pos) = user.emails.iter().position(|e| e.email.eq_ignore_ascii_case(&email)) else {
-                return error(StatusCode::BAD_REQUEST, json!({"email": ["must be a secondary email of this user: add it first"]}));
-            };
-            if flag(&p, "skip_reconfirmation") {
-                let new_id = w.id();
-                let user = &mut w.gitlab.users[i];
-                let secondary = user.emails.remove(pos);
-                // As GitLab does, the old primary stays on the account as a confirmed secondary.
-                let old = std::mem::replace(&mut user.email, secondary.email);
-                user.emails.push(GlEmail { id: new_id, email: old, confirmed_at: Some(clock::now()) });
+    let base = base_url(&headers);
+    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+        if let Some(email) = p.get("email").and_then(Value::as_str) {
+            let email = email.trim().to_owned();
+            if !looks_like_email(&email) {
+                return error(StatusCode::BAD_REQUEST, json!({"email": ["is invalid"]}));
+            }
+            let taken = w.gitlab.users.iter().enumerate().any(|(j, u)| j != i && u.email.eq_ignore_ascii_case(&email));
+            if taken {
+                return error(StatusCode::BAD_REQUEST, json!({"email": ["has already been taken"]}));
+            }
+            let user = &w.gitlab.users[i];
+            if !user.email.eq_ignore_ascii_case(&email) {
+                let Some(pos) = user.emails.iter().position(|e| e.email.eq_ignore_ascii_case(&email)) else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        json!({"email": ["must be a secondary email of this user: add it first"]}),
+                    );
+                };
+                if flag(&p, "skip_reconfirmation") {
+                    let new_id = w.id();
+                    let user = &mut w.gitlab.users[i];
+                    let secondary = user.emails.remove(pos);
+                    // As GitLab does, the old primary stays on the account as a confirmed secondary.
+                    let old = std::mem::replace(&mut user.email, secondary.email);
+                    user.emails.push(GlEmail { id: new_id, email: old, confirmed_at: Some(clock::now()) });
+                }
             }
         }
-    }
-    let user = &mut w.gitlab.users[i];
-    if let Some(note) = p.get("note").and_then(Value::as_str) {
-        user.note = note.to_owned();
-    }
-    if let Some(name) = p.get("name").and_then(Value::as_str) {
-        user.name = name.to_owned();
-    }
-    let mut v = user_json(user, &base_url(&headers), true);
-    if let (Some(email), false) = (p.get("email").and_then(Value::as_str), flag(&p, "skip_reconfirmation")) {
-        if !email.eq_ignore_ascii_case(&user.email) {
-            v["unconfirmed_email"] = json!(email);
+        let user = &mut w.gitlab.users[i];
+        if let Some(note) = p.get("note").and_then(Value::as_str) {
+            user.note = note.to_owned();
         }
-    }
-    ok(StatusCode::OK, v)
+        if let Some(name) = p.get("name").and_then(Value::as_str) {
+            user.name = name.to_owned();
+        }
+        let mut v = user_json(user, &base, true);
+        if let (Some(email), false) = (p.get("email").and_then(Value::as_str), flag(&p, "skip_reconfirmation")) {
+            if !email.eq_ignore_ascii_case(&user.email) {
+                v["unconfirmed_email"] = json!(email);
+            }
+        }
+        ok(StatusCode::OK, v)
+    })
 }
 
 async fn associations_count(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    if let Err(r) = caller(&ctx, &headers) {
-        return r;
-    }
-    let w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let u = &w.gitlab.users[i];
-    let groups = w.gitlab.groups.iter().filter(|g| g.members.iter().any(|m| m.user_id == u.id)).count();
-    let projects = w.gitlab.projects.iter().filter(|p| p.members.iter().any(|m| m.user_id == u.id)).count();
-    ok(
-        StatusCode::OK,
-        json!({"groups_count": groups, "projects_count": projects, "issues_count": u.issues_count,
-               "merge_requests_count": u.merge_requests_count}),
-    )
+    on_user(&ctx, &headers, Need::AnyToken, &id, |w, i, _| {
+        let u = &w.gitlab.users[i];
+        let groups = w.gitlab.groups.iter().filter(|g| g.members.iter().any(|m| m.user_id == u.id)).count();
+        let projects = w.gitlab.projects.iter().filter(|p| p.members.iter().any(|m| m.user_id == u.id)).count();
+        ok(
+            StatusCode::OK,
+            json!({"groups_count": groups, "projects_count": projects, "issues_count": u.issues_count,
+                   "merge_requests_count": u.merge_requests_count}),
+        )
+    })
 }
 
 async fn memberships(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
-    if let Err(r) = admin(&ctx, &headers) {
-        return r;
-    }
-    let w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let uid = w.gitlab.users[i].id;
     let kind = query.get("type").map(String::as_str);
     if kind.is_some_and(|k| k != "Project" && k != "Namespace") {
         return error(StatusCode::BAD_REQUEST, "400 Bad request - type does not have a valid value");
     }
-    let mut items = Vec::new();
-    if kind != Some("Project") {
-        for g in &w.gitlab.groups {
-            if let Some(m) = g.members.iter().find(|m| m.user_id == uid) {
-                items.push(json!({"source_id": g.id, "source_name": g.name, "source_type": "Namespace", "access_level": m.access_level}));
-            }
+    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+        let uid = w.gitlab.users[i].id;
+        let direct = |members: &[super::world::GlMember]| members.iter().find(|m| m.user_id == uid).map(|m| m.access_level);
+        let mut items = Vec::new();
+        if kind != Some("Project") {
+            items.extend(w.gitlab.groups.iter().filter_map(|g| {
+                direct(&g.members).map(
+                    |level| json!({"source_id": g.id, "source_name": g.name, "source_type": "Namespace", "access_level": level}),
+                )
+            }));
         }
-    }
-    if kind != Some("Namespace") {
-        for p in &w.gitlab.projects {
-            if let Some(m) = p.members.iter().find(|m| m.user_id == uid) {
-                items.push(json!({"source_id": p.id, "source_name": p.name, "source_type": "Project", "access_level": m.access_level}));
-            }
+        if kind != Some("Namespace") {
+            items.extend(w.gitlab.projects.iter().filter_map(|p| {
+                direct(&p.members).map(
+                    |level| json!({"source_id": p.id, "source_name": p.name, "source_type": "Project", "access_level": level}),
+                )
+            }));
         }
-    }
-    paginate(&headers, &format!("/api/v4/users/{id}/memberships"), &query, items)
+        paginate(&headers, &format!("/api/v4/users/{id}/memberships"), &query, items)
+    })
 }
 
 async fn events(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
-    if let Err(r) = caller(&ctx, &headers) {
-        return r;
-    }
-    let w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let u = &w.gitlab.users[i];
-    let mut list: Vec<_> = u
-        .events
-        .iter()
-        .filter(|e| query.get("action").is_none_or(|a| e.action_name.starts_with(a.as_str())))
-        .filter(|e| query.get("target_type").is_none_or(|t| e.target_type.as_deref() == Some(t.as_str())))
-        .filter(|e| query.get("after").is_none_or(|d| e.created_at.get(..10).is_some_and(|day| day > d.as_str())))
-        .filter(|e| query.get("before").is_none_or(|d| e.created_at.get(..10).is_some_and(|day| day < d.as_str())))
-        .collect();
-    list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-    if query.get("sort").map(String::as_str) == Some("asc") {
-        list.reverse();
-    }
-    let items = list
-        .into_iter()
-        .map(|e| {
-            json!({"id": e.id, "project_id": e.project_id, "action_name": e.action_name, "target_type": e.target_type,
+    on_user(&ctx, &headers, Need::AnyToken, &id, |w, i, _| {
+        let u = &w.gitlab.users[i];
+        let mut list: Vec<_> = u
+            .events
+            .iter()
+            .filter(|e| query.get("action").is_none_or(|a| e.action_name.starts_with(a.as_str())))
+            .filter(|e| query.get("target_type").is_none_or(|t| e.target_type.as_deref() == Some(t.as_str())))
+            .filter(|e| query.get("after").is_none_or(|d| e.created_at.get(..10).is_some_and(|day| day > d.as_str())))
+            .filter(|e| query.get("before").is_none_or(|d| e.created_at.get(..10).is_some_and(|day| day < d.as_str())))
+            .collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        if query.get("sort").map(String::as_str) == Some("asc") {
+            list.reverse();
+        }
+        let items = list
+            .into_iter()
+            .map(|e| {
+                json!({"id": e.id, "project_id": e.project_id, "action_name": e.action_name, "target_type": e.target_type,
                    "target_title": e.target_title, "created_at": e.created_at, "author_id": u.id, "author_username": u.username})
-        })
-        .collect();
-    paginate(&headers, &format!("/api/v4/users/{id}/events"), &query, items)
+            })
+            .collect();
+        paginate(&headers, &format!("/api/v4/users/{id}/events"), &query, items)
+    })
 }
 
 async fn list_emails(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
-    if let Err(r) = admin(&ctx, &headers) {
-        return r;
-    }
-    let w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let items = w.gitlab.users[i].emails.iter().map(|e| json!(e)).collect();
-    paginate(&headers, &format!("/api/v4/users/{id}/emails"), &query, items)
+    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+        let items = w.gitlab.users[i].emails.iter().map(|e| json!(e)).collect();
+        paginate(&headers, &format!("/api/v4/users/{id}/emails"), &query, items)
+    })
 }
 
 async fn add_email(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Reply {
-    if let Err(r) = admin(&ctx, &headers) {
-        return r;
-    }
     let p = match params(&headers, &body) {
         Ok(p) => p,
         Err(r) => return r,
@@ -478,45 +469,32 @@ async fn add_email(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<St
     if !looks_like_email(email) {
         return error(StatusCode::BAD_REQUEST, json!({"email": ["is invalid"]}));
     }
-    let mut w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let taken = w.gitlab.users.iter().any(|u| {
-        u.email.eq_ignore_ascii_case(email) || u.emails.iter().any(|e| e.email.eq_ignore_ascii_case(email))
-    });
-    if taken {
-        return error(StatusCode::BAD_REQUEST, json!({"email": ["has already been taken"]}));
-    }
-    let new = GlEmail {
-        id: w.id(),
-        email: email.to_owned(),
-        confirmed_at: flag(&p, "skip_confirmation").then(clock::now),
-    };
-    w.gitlab.users[i].emails.push(new.clone());
-    ok(StatusCode::CREATED, json!(new))
+    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+        let taken = w
+            .gitlab
+            .users
+            .iter()
+            .any(|u| u.email.eq_ignore_ascii_case(email) || u.emails.iter().any(|e| e.email.eq_ignore_ascii_case(email)));
+        if taken {
+            return error(StatusCode::BAD_REQUEST, json!({"email": ["has already been taken"]}));
+        }
+        let new = GlEmail { id: w.id(), email: email.to_owned(), confirmed_at: flag(&p, "skip_confirmation").then(clock::now) };
+        w.gitlab.users[i].emails.push(new.clone());
+        ok(StatusCode::CREATED, json!(new))
+    })
 }
 
 async fn delete_email(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, email_id)): Path<(String, u64)>) -> Reply {
-    if let Err(r) = admin(&ctx, &headers) {
-        return r;
-    }
-    let mut w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let emails = &mut w.gitlab.users[i].emails;
-    match emails.iter().position(|e| e.id == email_id) {
-        Some(pos) => {
-            emails.remove(pos);
-            let mut resp = StatusCode::NO_CONTENT.into_response();
-            rate_limit_headers(resp.headers_mut(), false, 0);
-            resp
+    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+        let emails = &mut w.gitlab.users[i].emails;
+        match emails.iter().position(|e| e.id == email_id) {
+            Some(pos) => {
+                emails.remove(pos);
+                no_content()
+            }
+            None => error(StatusCode::NOT_FOUND, "404 Email Not Found"),
         }
-        None => error(StatusCode::NOT_FOUND, "404 Email Not Found"),
-    }
+    })
 }
 
 async fn keys(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
@@ -536,40 +514,27 @@ async fn gpg_keys(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 }
 
 async fn disable_two_factor(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    if let Err(r) = admin(&ctx, &headers) {
-        return r;
-    }
-    let mut w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let u = &mut w.gitlab.users[i];
-    if u.is_admin {
-        return error(StatusCode::FORBIDDEN, "403 Forbidden - Two-factor authentication for admins cannot be disabled via the API. Use the Rails console");
-    }
-    if !u.two_factor_enabled {
-        return error(StatusCode::BAD_REQUEST, "400 Bad request - Two-factor authentication is not enabled for this user");
-    }
-    u.two_factor_enabled = false;
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    rate_limit_headers(resp.headers_mut(), false, 0);
-    resp
+    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+        let u = &mut w.gitlab.users[i];
+        if u.is_admin {
+            return error(
+                StatusCode::FORBIDDEN,
+                "403 Forbidden - Two-factor authentication for admins cannot be disabled via the API. Use the Rails console",
+            );
+        }
+        if !u.two_factor_enabled {
+            return error(StatusCode::BAD_REQUEST, "400 Bad request - Two-factor authentication is not enabled for this user");
+        }
+        u.two_factor_enabled = false;
+        no_content()
+    })
 }
 
 async fn support_pin(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    if let Err(r) = admin(&ctx, &headers) {
-        return r;
-    }
-    let w = ctx.world();
-    let i = match user_index(&w.gitlab, &id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    match &w.gitlab.users[i].support_pin {
+    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| match &w.gitlab.users[i].support_pin {
         Some(pin) => ok(StatusCode::OK, json!(pin)),
         None => error(StatusCode::NOT_FOUND, "404 Support PIN not found or has expired"),
-    }
+    })
 }
 
 /// The highest access level over a group and its ancestors.
@@ -622,4 +587,3 @@ async fn project_member(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, us
     let level = direct.max(group_access(&w.gitlab, p.namespace_id, user_id));
     member_reply(&w.gitlab, &headers, user_id, level)
 }
-

@@ -104,7 +104,12 @@ fn serve_events(ctx: &Ctx, headers: &HeaderMap, domain: &str, filters: BTreeMap<
         if let Some(v) = filters.get(key) {
             match parse_time(v) {
                 Some(t) => bounds[i] = Some(t),
-                None => return error(StatusCode::BAD_REQUEST, &format!("Parameter '{key}' is not a valid date (epoch seconds or RFC 2822)")),
+                None => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("Parameter '{key}' is not a valid date (epoch seconds or RFC 2822)"),
+                    )
+                }
             }
         }
     }
@@ -115,7 +120,9 @@ fn serve_events(ctx: &Ctx, headers: &HeaderMap, domain: &str, filters: BTreeMap<
         .events
         .iter()
         .filter(|e| filters.get("recipient").is_none_or(|r| text(e, "/recipient") == r.to_lowercase()))
-        .filter(|e| filters.get("event").is_none_or(|ev| ev.split(" OR ").any(|one| text(e, "/event") == one.trim().to_lowercase())))
+        .filter(|e| {
+            filters.get("event").is_none_or(|ev| ev.split(" OR ").any(|one| text(e, "/event") == one.trim().to_lowercase()))
+        })
         .filter(|e| filters.get("subject").is_none_or(|s| text(e, "/message/headers/subject").contains(&s.to_lowercase())))
         .filter(|e| {
             let ts = e.get("timestamp").and_then(Value::as_f64).unwrap_or(0.0);

@@ -190,12 +190,15 @@ impl Sandbox {
             tokio::spawn(serve(listener, ctx, stop.subscribe()));
         }
         let f = &shared.fixture;
-        let email_of = |z: &world::ZendeskData| {
-            z.users.iter().find(|u| u.id == z.agent_id).map(|u| u.email.clone()).unwrap_or_default()
-        };
+        let email_of =
+            |z: &world::ZendeskData| z.users.iter().find(|u| u.id == z.agent_id).map(|u| u.email.clone()).unwrap_or_default();
         let t = &shared.tokens;
         let credentials = SandboxCredentials {
-            gitlab: GitLabCredentials { url: urls[0].clone(), admin_token: t.gitlab_admin.clone(), user_token: t.gitlab_user.clone() },
+            gitlab: GitLabCredentials {
+                url: urls[0].clone(),
+                admin_token: t.gitlab_admin.clone(),
+                user_token: t.gitlab_user.clone(),
+            },
             zendesk: ZendeskCredentials { url: urls[1].clone(), email: email_of(&f.zendesk), token: t.zendesk.clone() },
             zendesk_us_gov: ZendeskCredentials {
                 url: urls[2].clone(),
@@ -304,11 +307,7 @@ impl std::fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
-async fn handle(
-    req: Request<hyper::body::Incoming>,
-    router: Router,
-    ctx: Ctx,
-) -> Result<Response<Body>, DropConnection> {
+async fn handle(req: Request<hyper::body::Incoming>, router: Router, ctx: Ctx) -> Result<Response<Body>, DropConnection> {
     let path = req.uri().path().to_owned();
     if !path.starts_with("/_sandbox/") {
         let fault = ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).take(ctx.service, req.method().as_str(), &path);

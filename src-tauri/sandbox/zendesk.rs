@@ -146,7 +146,13 @@ pub(super) fn generate_contacts(d: &mut ZendeskData, next_id: &mut u64) {
                 notes: String::new(),
                 organization_id: Some(org),
                 created_at: "2025-06-01T10:00:00Z".into(),
-                identities: vec![ZdIdentity { id: fresh(next_id), kind: "email".into(), value: email, verified: true, primary: true }],
+                identities: vec![ZdIdentity {
+                    id: fresh(next_id),
+                    kind: "email".into(),
+                    value: email,
+                    verified: true,
+                    primary: true,
+                }],
                 sessions: 0,
             });
             d.organization_memberships.push(ZdOrgMembership { id: fresh(next_id), user_id: id, organization_id: org });
@@ -234,7 +240,11 @@ async fn search_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) 
         let per_page = query.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(100).clamp(1, 100);
         let page = query.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
         if page * per_page > 10_000 {
-            return error(StatusCode::BAD_REQUEST, "InvalidPaginationParameter", "offset pagination is limited to 10,000 records");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidPaginationParameter",
+                "offset pagination is limited to 10,000 records",
+            );
         }
         let matched: Vec<Value> = d
             .users
@@ -297,7 +307,13 @@ async fn update_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<
         // Setting `email` on update adds a secondary identity.
         if let Some(email) = changes.get("email").and_then(Value::as_str) {
             if !u.identities.iter().any(|i| i.value.eq_ignore_ascii_case(email)) {
-                u.identities.push(ZdIdentity { id: fresh(next_id), kind: "email".into(), value: email.to_owned(), verified: false, primary: false });
+                u.identities.push(ZdIdentity {
+                    id: fresh(next_id),
+                    kind: "email".into(),
+                    value: email.to_owned(),
+                    verified: false,
+                    primary: false,
+                });
             }
         }
         ok(StatusCode::OK, json!({"user": user_json(u, &base)}))
@@ -305,18 +321,11 @@ async fn update_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<
 }
 
 async fn list_identities(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
-    let items = {
-        if let Err(r) = authenticate(&ctx, &headers) {
-            return r;
-        }
-        let mut w = ctx.world();
-        let d = data(&ctx, &mut w);
-        match d.users.iter().find(|u| u.id == id) {
-            Some(u) => u.identities.iter().map(|i| identity_json(u.id, i)).collect(),
-            None => return not_found(),
-        }
-    };
-    cursor_page(&headers, &format!("/api/v2/users/{id}/identities"), &query, "identities", items)
+    with_data(&ctx, &headers, |d, _| {
+        let Some(u) = d.users.iter().find(|u| u.id == id) else { return not_found() };
+        let items = u.identities.iter().map(|i| identity_json(u.id, i)).collect();
+        cursor_page(&headers, &format!("/api/v2/users/{id}/identities"), &query, "identities", items)
+    })
 }
 
 async fn add_identity(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Reply {
@@ -326,7 +335,11 @@ async fn add_identity(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path
             Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidJSON", &e),
         };
         let Some(identity) = body.get("identity").and_then(Value::as_object) else {
-            return error(StatusCode::BAD_REQUEST, "InvalidJSON", "expected {\"identity\": {\"type\": \"email\", \"value\": ...}}");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidJSON",
+                "expected {\"identity\": {\"type\": \"email\", \"value\": ...}}",
+            );
         };
         let kind = identity.get("type").and_then(Value::as_str).unwrap_or("");
         let value = identity.get("value").and_then(Value::as_str).unwrap_or("").trim().to_owned();
@@ -443,18 +456,14 @@ async fn show_organization(State(ctx): State<Ctx>, headers: HeaderMap, Path(id):
 }
 
 async fn organization_memberships(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
-    let items = {
-        if let Err(r) = authenticate(&ctx, &headers) {
-            return r;
-        }
-        let mut w = ctx.world();
-        let d = data(&ctx, &mut w);
+    with_data(&ctx, &headers, |d, _| {
         if !d.organizations.iter().any(|o| o.id == id) {
             return not_found();
         }
-        d.organization_memberships.iter().filter(|m| m.organization_id == id).map(|m| json!(m)).collect()
-    };
-    cursor_page(&headers, &format!("/api/v2/organizations/{id}/organization_memberships"), &query, "organization_memberships", items)
+        let items = d.organization_memberships.iter().filter(|m| m.organization_id == id).map(|m| json!(m)).collect();
+        let path = format!("/api/v2/organizations/{id}/organization_memberships");
+        cursor_page(&headers, &path, &query, "organization_memberships", items)
+    })
 }
 
 // ---------------------------------------------------------------- tickets
@@ -521,23 +530,20 @@ async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
                 }
             }
         }
-        ok(StatusCode::OK, json!({"ticket": ticket_json(t, &base), "audit": {"id": fresh(next_id), "ticket_id": id, "author_id": agent}}))
+        ok(
+            StatusCode::OK,
+            json!({"ticket": ticket_json(t, &base), "audit": {"id": fresh(next_id), "ticket_id": id, "author_id": agent}}),
+        )
     })
 }
 
 async fn ticket_comments(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
-    let items = {
-        if let Err(r) = authenticate(&ctx, &headers) {
-            return r;
-        }
-        let mut w = ctx.world();
-        let d = data(&ctx, &mut w);
+    with_data(&ctx, &headers, |d, _| {
         let Some(t) = d.tickets.iter().find(|t| t.id == id) else { return not_found() };
-        let mut all = vec![json!({"id": t.id * 1000, "author_id": t.requester_id, "body": t.description, "public": true, "created_at": t.created_at})];
-        all.extend(t.comments.iter().map(|c| json!(c)));
-        all
-    };
-    cursor_page(&headers, &format!("/api/v2/tickets/{id}/comments"), &query, "comments", items)
+        let opening = json!({"id": t.id * 1000, "author_id": t.requester_id, "body": t.description, "public": true, "created_at": t.created_at});
+        let items = std::iter::once(opening).chain(t.comments.iter().map(|c| json!(c))).collect();
+        cursor_page(&headers, &format!("/api/v2/tickets/{id}/comments"), &query, "comments", items)
+    })
 }
 
 async fn ticket_forms(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {

@@ -46,9 +46,8 @@ pub(crate) fn apply(conn: &mut Connection, path: &Path, migrations: &[Migration]
         if m.version != version + 1 {
             return Err(Error::Internal(format!("migration {} follows {version}: versions must be consecutive", m.version)));
         }
-        tx.execute_batch(m.sql).map_err(|e| {
-            Error::Internal(format!("Migration {} ({}) failed, nothing was changed: {e}", m.version, m.name))
-        })?;
+        tx.execute_batch(m.sql)
+            .map_err(|e| Error::Internal(format!("Migration {} ({}) failed, nothing was changed: {e}", m.version, m.name)))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
             (m.version, m.name),

@@ -150,14 +150,24 @@ pub fn save(conn: &Connection, input: &ProfileInput) -> Result<Profile> {
             let s = clean_services(&input.services)?;
             let mode = if s.customersdot_mode == CustomersDotMode::Manual { "manual" } else { "api" };
             let taken: Option<i64> = conn
-                .query_row("SELECT id FROM profiles WHERE name = ?1 COLLATE NOCASE AND id IS NOT ?2", (&name, input.id), |r| r.get(0))
+                .query_row("SELECT id FROM profiles WHERE name = ?1 COLLATE NOCASE AND id IS NOT ?2", (&name, input.id), |r| {
+                    r.get(0)
+                })
                 .optional()?;
             if taken.is_some() {
                 return Err(Error::InvalidInput(format!("A profile named \"{name}\" exists already: choose another name.")));
             }
             let values = (
-                &name, &agent_name, &agent_email, &s.gitlab_url, &s.zendesk_url, &s.zendesk_us_gov_url, &s.mailgun_url,
-                &s.mailgun_domain, &s.customersdot_url, mode,
+                &name,
+                &agent_name,
+                &agent_email,
+                &s.gitlab_url,
+                &s.zendesk_url,
+                &s.zendesk_us_gov_url,
+                &s.mailgun_url,
+                &s.mailgun_domain,
+                &s.customersdot_url,
+                mode,
             );
             match existing {
                 Some(p) => {

@@ -57,12 +57,14 @@ impl Desktop {
     /// The driver's and the app's own output go to `log` (kept for when a test fails).
     pub fn start(env: &[(&str, &Path)], log: &Path) -> Desktop {
         let n = free_display();
-        let xvfb = KillOnDrop(Command::new("Xvfb")
-            .args([format!(":{n}"), "-screen".into(), "0".into(), "1200x780x24".into(), "-nolisten".into(), "tcp".into()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb is not installed: run `make test`, which installs it"));
+        let xvfb = KillOnDrop(
+            Command::new("Xvfb")
+                .args([format!(":{n}"), "-screen".into(), "0".into(), "1200x780x24".into(), "-nolisten".into(), "tcp".into()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb is not installed: run `make test`, which installs it"),
+        );
         wait_until("Xvfb", || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists());
 
         let (port, native_port) = (free_port(), free_port());
@@ -96,4 +98,3 @@ impl Desktop {
         assert!(status.success(), "screenshot to {} failed", path.display());
     }
 }
-
