@@ -63,6 +63,15 @@ pub enum Error {
     /// A service the step needs is not set up in the profile; the message says where.
     #[error("{0}")]
     NotConfigured(String),
+    /// A step was submitted that is not the case's current one, or its prerequisites are missing.
+    #[error("{0}")]
+    OutOfOrder(String),
+    /// The case is finished; nothing more can be recorded on it.
+    #[error("{0}")]
+    CaseClosed(String),
+    /// The account changed since the evidence was gathered; the action was not run.
+    #[error("{0}")]
+    StaleEvidence(String),
     /// The OS keychain could not be used.
     #[error("{0}")]
     Keychain(String),
@@ -95,6 +104,9 @@ impl Error {
             Error::Rejected(_) => ErrorCode::Rejected,
             Error::ServiceFailed(_) => ErrorCode::ServiceError,
             Error::NotConfigured(_) => ErrorCode::NotConfigured,
+            Error::OutOfOrder(_) => ErrorCode::OutOfOrder,
+            Error::CaseClosed(_) => ErrorCode::CaseClosed,
+            Error::StaleEvidence(_) => ErrorCode::StaleEvidence,
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }
@@ -129,6 +141,9 @@ pub enum ErrorCode {
     Rejected,
     ServiceError,
     NotConfigured,
+    OutOfOrder,
+    CaseClosed,
+    StaleEvidence,
     KeychainUnavailable,
     Internal,
 }

@@ -1,6 +1,7 @@
 //! Headless subcommands: the same domain code as the window, for scripts, training rooms and
 //! support of the support tool. Exit codes: 0 ok, 1 the check failed, 2 usage.
 
+mod audit;
 mod sandbox;
 
 use std::process::ExitCode;
@@ -15,6 +16,9 @@ Without a command, opens the Casekit window.
 
 Commands:
   doctor [--data-dir DIR]   check the data folder, the database and the log folder
+  audit verify [--data-dir DIR]
+                            check the audit log's hash chain; exits 1 naming the first
+                            edited, deleted or reordered row
   sandbox serve [--bind ADDR] [--base-port N|0] [--fixtures FILE]
                             run the simulated GitLab, Zendesk (global, US Gov), Mailgun and
                             CustomersDot servers; prints one JSON line with their URLs and
@@ -30,6 +34,10 @@ Environment:
 pub fn main(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         Some("doctor") => doctor(&args[1..]),
+        Some("audit") => match args.get(1).map(String::as_str) {
+            Some("verify") => audit::verify(&args[2..]),
+            _ => usage_error("expected `audit verify`"),
+        },
         Some("sandbox") => match args.get(1).map(String::as_str) {
             Some("serve") => sandbox::serve(&args[2..]),
             _ => usage_error("expected `sandbox serve`"),

@@ -20,6 +20,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "profiles and cases", sql: include_str!("migrations/0001_profiles_and_cases.sql") },
     Migration { version: 2, name: "profile services", sql: include_str!("migrations/0002_profile_services.sql") },
+    Migration { version: 3, name: "case state and audit log", sql: include_str!("migrations/0003_case_state_and_audit.sql") },
 ];
 
 /// The newest schema this build writes.

@@ -1,6 +1,7 @@
 //! The local SQLite file: one place opens it (WAL, busy timeout, foreign keys) and brings its
 //! schema up to date; the submodules own one table each.
 
+pub mod audit;
 pub mod cases;
 mod migrations;
 pub mod profiles;

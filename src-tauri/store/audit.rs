@@ -1,0 +1,223 @@
+//! The audit log: append-only (SQLite triggers refuse UPDATE and DELETE) and hash-chained, so
+//! that an edited, deleted or reordered row is found by `verify`. Each row's hash is the SHA-256
+//! of the previous row's hash and the row's own canonical content.
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use ts_rs::TS;
+
+use crate::{clock, secrets, Result};
+
+/// The hash the first row chains from.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a caller records; time, agent and the chain are added by `append`.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub case_id: Option<i64>,
+    /// `global#8001` or `us_gov#9001`.
+    pub ticket: Option<String>,
+    pub playbook_id: Option<String>,
+    pub playbook_version: Option<String>,
+    pub step: Option<String>,
+    /// What happened: `case_opened`, `step_completed`, `action_request`, `action_result`, …
+    pub kind: String,
+    /// Requests as method + path + changed fields, results as status + ids; redacted on write.
+    pub payload: Value,
+}
+
+/// A stored row.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: String,
+    pub agent: String,
+    pub case_id: Option<i64>,
+    pub ticket: Option<String>,
+    pub playbook_id: Option<String>,
+    pub playbook_version: Option<String>,
+    pub step: Option<String>,
+    pub kind: String,
+    #[ts(type = "unknown")]
+    pub payload: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// JSON with object keys sorted at every level, whatever order they were built in.
+pub fn canonical_json(v: &Value) -> String {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let parts: Vec<String> =
+                keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&map[*k]))).collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hash of a row given its predecessor's hash.
+fn row_hash(prev_hash: &str, row: &AuditRow) -> String {
+    let content = json!({
+        "id": row.id, "at": row.at, "agent": row.agent, "case_id": row.case_id, "ticket": row.ticket,
+        "playbook_id": row.playbook_id, "playbook_version": row.playbook_version, "step": row.step,
+        "kind": row.kind, "payload": row.payload,
+    });
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical_json(&content).as_bytes());
+    hex(&h.finalize())
+}
+
+/// Appends one row. Call it inside the transaction that changes the state it records.
+pub fn append(conn: &Connection, agent: &str, entry: &Entry) -> Result<AuditRow> {
+    let prev: Option<(i64, String)> =
+        conn.query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let next_id: i64 = conn
+        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0)
+        + 1;
+    let prev_hash = prev.map_or_else(|| GENESIS.to_owned(), |(_, h)| h);
+    let redacted = secrets::redact(&entry.payload.to_string()).into_owned();
+    let payload: Value = serde_json::from_str(&redacted).unwrap_or(Value::String(redacted));
+    let mut row = AuditRow {
+        id: next_id,
+        at: clock::now(),
+        agent: agent.to_owned(),
+        case_id: entry.case_id,
+        ticket: entry.ticket.clone(),
+        playbook_id: entry.playbook_id.clone(),
+        playbook_version: entry.playbook_version.clone(),
+        step: entry.step.clone(),
+        kind: entry.kind.clone(),
+        payload,
+        prev_hash: prev_hash.clone(),
+        hash: String::new(),
+    };
+    row.hash = row_hash(&prev_hash, &row);
+    conn.execute(
+        "INSERT INTO audit (id, at, agent, case_id, ticket, playbook_id, playbook_version, step, kind, payload, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        rusqlite::params![
+            row.id,
+            row.at,
+            row.agent,
+            row.case_id,
+            row.ticket,
+            row.playbook_id,
+            row.playbook_version,
+            row.step,
+            row.kind,
+            row.payload.to_string(),
+            row.prev_hash,
+            row.hash
+        ],
+    )?;
+    if let Some(case) = row.case_id {
+        conn.execute("UPDATE cases SET last_audit_id = ?2 WHERE id = ?1", (case, row.id))?;
+    }
+    Ok(row)
+}
+
+const COLUMNS: &str = "id, at, agent, case_id, ticket, playbook_id, playbook_version, step, kind, payload, prev_hash, hash";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    let payload: String = r.get(9)?;
+    Ok(AuditRow {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        agent: r.get(2)?,
+        case_id: r.get(3)?,
+        ticket: r.get(4)?,
+        playbook_id: r.get(5)?,
+        playbook_version: r.get(6)?,
+        step: r.get(7)?,
+        kind: r.get(8)?,
+        payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
+        prev_hash: r.get(10)?,
+        hash: r.get(11)?,
+    })
+}
+
+/// The rows of one case, oldest first.
+pub fn for_case(conn: &Connection, case_id: i64) -> Result<Vec<AuditRow>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM audit WHERE case_id = ?1 ORDER BY id"))?;
+    let rows = stmt.query_map([case_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The outcome of checking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub rows: i64,
+    /// The hash of the newest row (what a summary quotes).
+    pub head: String,
+    /// The first row found wrong and why; `None` when the chain holds.
+    pub first_bad: Option<BadRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BadRow {
+    pub id: i64,
+    pub problem: String,
+}
+
+/// Walks the chain from the first row: every id present in order, every row's hash matching its
+/// content and its predecessor, no row missing at the end, and every case's last row present.
+pub fn verify(conn: &Connection) -> Result<Verification> {
+    fn bad(rows: i64, id: i64, problem: String) -> Result<Verification> {
+        Ok(Verification { rows, head: String::new(), first_bad: Some(BadRow { id, problem }) })
+    }
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))?;
+    let mut rows = stmt.query([])?;
+    let mut prev_hash = GENESIS.to_owned();
+    let mut expected_id = 1;
+    let mut count = 0;
+    while let Some(r) = rows.next()? {
+        let row = from_row(r)?;
+        count += 1;
+        if row.id != expected_id {
+            return bad(count, expected_id, format!("row {expected_id} is missing (the next row is {}): rows were deleted", row.id));
+        }
+        if row.prev_hash != prev_hash {
+            return bad(count, row.id, format!("row {} does not follow row {}: rows were deleted, inserted or reordered", row.id, row.id - 1));
+        }
+        if row_hash(&prev_hash, &row) != row.hash {
+            return bad(count, row.id, format!("row {} does not match its hash: it was edited", row.id));
+        }
+        prev_hash = row.hash;
+        expected_id += 1;
+    }
+    drop(rows);
+    let seq: i64 =
+        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |r| r.get(0)).optional()?.unwrap_or(0);
+    if seq >= expected_id {
+        return bad(count, expected_id, format!("rows {expected_id} to {seq} are missing at the end of the log: they were deleted"));
+    }
+    let orphan: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT c.id, c.last_audit_id FROM cases c WHERE c.last_audit_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.id = c.last_audit_id AND a.case_id = c.id) LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((case, id)) = orphan {
+        return bad(count, id, format!("row {id}, the last row of case {case}, is gone or moved"));
+    }
+    Ok(Verification { rows: count, head: prev_hash, first_bad: None })
+}
