@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// Result with the domain error.
@@ -123,7 +123,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// Stable error codes shared with the UI (serialized in snake_case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidInput,
@@ -163,7 +163,7 @@ impl ErrorCode {
 }
 
 /// The only error that crosses IPC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct IpcError {
     pub code: ErrorCode,
     pub message: String,

@@ -10,6 +10,7 @@ pub mod connectors;
 pub mod error;
 pub mod logging;
 pub mod paths;
+pub mod playbook;
 pub mod sandbox;
 pub mod secrets;
 pub mod store;

@@ -232,6 +232,25 @@ impl Sandbox {
         self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// Adds a public comment from a ticket's requester (the customer's side of a conversation,
+    /// for training and tests); returns the comment id.
+    pub fn customer_reply(&self, instance: Service, ticket_id: u64, body: &str) -> Result<u64> {
+        let mut w = self.shared.world.lock().unwrap_or_else(|p| p.into_inner());
+        let id = w.id();
+        let data = if instance == Service::ZendeskUsGov { &mut w.zendesk_us_gov } else { &mut w.zendesk };
+        let ticket = data
+            .tickets
+            .iter_mut()
+            .find(|t| t.id == ticket_id)
+            .ok_or_else(|| Error::NotFound(format!("The sandbox has no ticket #{ticket_id} on that instance.")))?;
+        if ticket.status == "closed" {
+            return Err(Error::InvalidInput(format!("Sandbox ticket #{ticket_id} is closed.")));
+        }
+        let author_id = ticket.requester_id;
+        ticket.comments.push(world::ZdComment { id, author_id, body: body.to_owned(), public: true, created_at: crate::clock::now() });
+        Ok(id)
+    }
+
     /// Puts every record back as the fixture has it.
     pub fn reset(&self) {
         reset(&self.shared);

@@ -1,6 +1,6 @@
 //! The cases list: every case is a draft bound to one ticket until it is finished.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -38,4 +38,109 @@ pub fn list_open(conn: &Connection) -> Result<Vec<CaseListItem>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A case as the engine reads and writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRow {
+    pub id: i64,
+    pub profile_id: i64,
+    pub ticket_instance: String,
+    pub ticket_id: i64,
+    pub ticket_subject: String,
+    pub requester: String,
+    pub playbook_id: String,
+    pub playbook_version: String,
+    pub playbook_title: String,
+    pub current_step: String,
+    /// `open`, `finished` or `abandoned`.
+    pub status: String,
+    pub outcome: Option<String>,
+    pub origin_case_id: Option<i64>,
+    /// The engine's state (JSON).
+    pub state: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What a new case starts with.
+#[derive(Debug, Clone)]
+pub struct NewCaseRow<'a> {
+    pub profile_id: i64,
+    pub ticket_instance: &'a str,
+    pub ticket_id: i64,
+    pub ticket_subject: &'a str,
+    pub requester: &'a str,
+    pub playbook_id: &'a str,
+    pub playbook_version: &'a str,
+    pub playbook_title: &'a str,
+    pub current_step: &'a str,
+    pub origin_case_id: Option<i64>,
+    pub state: &'a str,
+}
+
+/// Inserts a case; call inside the transaction that writes its first audit row.
+pub fn insert(conn: &Connection, c: &NewCaseRow<'_>) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO cases (profile_id, ticket_instance, ticket_id, ticket_subject, requester, playbook_id, playbook_version,
+                            playbook_title, current_step, status, origin_case_id, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'open', ?10, ?11)",
+        rusqlite::params![
+            c.profile_id,
+            c.ticket_instance,
+            c.ticket_id,
+            c.ticket_subject,
+            c.requester,
+            c.playbook_id,
+            c.playbook_version,
+            c.playbook_title,
+            c.current_step,
+            c.origin_case_id,
+            c.state
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// One case.
+pub fn get(conn: &Connection, id: i64) -> Result<CaseRow> {
+    conn.query_row(
+        "SELECT id, profile_id, ticket_instance, ticket_id, ticket_subject, requester, playbook_id, playbook_version,
+                playbook_title, current_step, status, outcome, origin_case_id, state, created_at, updated_at
+         FROM cases WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(CaseRow {
+                id: r.get(0)?,
+                profile_id: r.get(1)?,
+                ticket_instance: r.get(2)?,
+                ticket_id: r.get(3)?,
+                ticket_subject: r.get(4)?,
+                requester: r.get(5)?,
+                playbook_id: r.get(6)?,
+                playbook_version: r.get(7)?,
+                playbook_title: r.get(8)?,
+                current_step: r.get(9)?,
+                status: r.get(10)?,
+                outcome: r.get(11)?,
+                origin_case_id: r.get(12)?,
+                state: r.get(13)?,
+                created_at: r.get(14)?,
+                updated_at: r.get(15)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| crate::Error::NotFound(format!("Case {id} does not exist. Open it again from the Cases list.")))
+}
+
+/// Saves a transition: the new state and step, and the status when the case ends.
+pub fn save(conn: &Connection, id: i64, current_step: &str, state: &str, finished: Option<(&str, &str)>) -> Result<()> {
+    let (status, outcome) = finished.map_or(("open", None), |(s, o)| (s, Some(o)));
+    conn.execute(
+        "UPDATE cases SET current_step = ?2, state = ?3, status = ?4, outcome = coalesce(?5, outcome),
+                          updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
+        rusqlite::params![id, current_step, state, status, outcome],
+    )?;
+    Ok(())
 }

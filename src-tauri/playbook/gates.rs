@@ -1,0 +1,111 @@
+//! Named gates: predicates over a case's evidence, each saying what it saw.
+
+use serde_json::Value;
+
+use super::state::CaseState;
+
+/// Every gate a playbook may name.
+pub const NAMES: &[&str] = &[
+    "requester_knows_account",
+    "account_confirmed",
+    "never_signed_in",
+    "no_associations",
+    "no_contribution_events",
+    "no_memberships",
+    "ownership_verified",
+];
+
+/// A gate's verdict and what it was based on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub passed: bool,
+    pub detail: String,
+}
+
+fn verdict(passed: bool, detail: impl Into<String>) -> Verdict {
+    Verdict { passed, detail: detail.into() }
+}
+
+/// Evaluates gate `name`; missing evidence never passes.
+pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
+    let account = state.evidence.get("gitlab_account").map(|e| &e.data);
+    let user = account.and_then(|a| a.get("user"));
+    let need_account = || verdict(false, "The account lookup has not found an account yet.");
+    match name {
+        "requester_knows_account" => match account {
+            None => need_account(),
+            Some(a) if a["found"] != Value::Bool(true) => {
+                verdict(false, "No GitLab account has this email: check the address with the requester.")
+            }
+            Some(a) if a["username_matches"] != Value::Bool(true) => verdict(
+                false,
+                format!(
+                    "The address belongs to @{}, not to the username the requester gave: they must name both correctly.",
+                    a["user"]["username"].as_str().unwrap_or("?")
+                ),
+            ),
+            Some(a) => verdict(true, format!("The address belongs to @{}, as the requester said.", a["user"]["username"].as_str().unwrap_or("?"))),
+        },
+        "account_confirmed" => match user {
+            None => need_account(),
+            Some(u) => match u["confirmed_at"].as_str() {
+                Some(at) => verdict(true, format!("Confirmed {}.", &at[..at.len().min(10)])),
+                None => verdict(false, "The account never confirmed its email: this is a confirmation-email case."),
+            },
+        },
+        "never_signed_in" => match user {
+            None => need_account(),
+            Some(u) => {
+                let count = u["sign_in_count"].as_u64().unwrap_or(0);
+                let seen = ["last_sign_in_at", "current_sign_in_at", "last_activity_on"].iter().find_map(|k| u[*k].as_str());
+                match (count, seen) {
+                    (0, None) => verdict(true, "Never signed in; no last activity."),
+                    (n, at) => verdict(false, format!("Signed in {n} time(s); last seen {}.", at.unwrap_or("(date not shown)"))),
+                }
+            }
+        },
+        "no_associations" => match account.map(|a| &a["associations"]) {
+            None => need_account(),
+            Some(c) => {
+                let n = |k: &str| c[k].as_u64().unwrap_or(0);
+                let (g, p, i, m) = (n("groups_count"), n("projects_count"), n("issues_count"), n("merge_requests_count"));
+                verdict(g + p + i + m == 0, format!("{g} groups, {p} projects, {i} issues, {m} merge requests."))
+            }
+        },
+        "no_contribution_events" => match account.map(|a| &a["events"]) {
+            None => need_account(),
+            Some(Value::Array(events)) if events.is_empty() => verdict(true, "No contribution events."),
+            Some(Value::Array(events)) => verdict(
+                false,
+                format!(
+                    "{} contribution event(s), latest “{}” on {}.",
+                    events.len(),
+                    events[0]["action_name"].as_str().unwrap_or("?"),
+                    events[0]["created_at"].as_str().map_or("?", |d| &d[..d.len().min(10)])
+                ),
+            ),
+            Some(_) => need_account(),
+        },
+        "no_memberships" => match account.map(|a| &a["memberships"]) {
+            None => need_account(),
+            Some(Value::Array(m)) if m.is_empty() => verdict(true, "Not a direct member of any group or project."),
+            Some(Value::Array(m)) => verdict(
+                false,
+                format!(
+                    "Member of {}.",
+                    m.iter().filter_map(|x| x["source_name"].as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Some(_) => need_account(),
+        },
+        "ownership_verified" => {
+            let outcome = state.records.values().find_map(|r| r.data.get("outcome").and_then(Value::as_str));
+            match outcome {
+                Some("passed") => verdict(true, "Ownership verified and peer-reviewed."),
+                Some(_) => verdict(false, "Ownership verification failed: no change may be made."),
+                None => verdict(false, "Ownership has not been verified in this case."),
+            }
+        }
+        other => verdict(false, format!("Unknown gate {other}.")),
+    }
+}

@@ -1,0 +1,196 @@
+//! Named lookups: the live facts a step fetches, kept as an evidence snapshot with the rows the
+//! agent reads and links to where each fact comes from.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::state::{CaseState, Evidence, Fact, Link};
+use crate::clock;
+use crate::connectors::gitlab::{access_level_name, EventQuery, GitLab};
+use crate::connectors::mailgun::EventFilter;
+use crate::connectors::session::Connections;
+use crate::{Error, Result};
+
+/// Every lookup a playbook may name.
+pub const NAMES: &[&str] = &["gitlab_account", "mailgun_delivery"];
+
+/// What a lookup found, and the facts it derives for later steps.
+pub struct Found {
+    pub evidence: Evidence,
+    pub facts: BTreeMap<String, String>,
+}
+
+/// Runs the lookup `name` for the case.
+pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<Found> {
+    match name {
+        "gitlab_account" => gitlab_account(&conns.gitlab()?, state).await,
+        "mailgun_delivery" => mailgun_delivery(conns, state).await,
+        other => Err(Error::Internal(format!("unknown lookup {other}"))),
+    }
+}
+
+fn fact<'a>(state: &'a CaseState, key: &str) -> Result<&'a str> {
+    state
+        .facts
+        .get(key)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::OutOfOrder(format!("This lookup needs the {key}, recorded in an earlier step.")))
+}
+
+/// `local+release@domain` for `local@domain` (an existing `+tag` is kept before it).
+pub fn release_address(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}+release@{domain}"),
+        None => format!("{email}+release"),
+    }
+}
+
+fn or_never(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "never".to_owned())
+}
+
+/// The account behind an email: details, activity counts, recent contribution events, direct
+/// memberships and secondary emails — what the release gates read.
+async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
+    let email = fact(state, "email")?;
+    let claimed = state.facts.get("username").cloned().unwrap_or_default();
+    let base = gl.base_url().as_str().trim_end_matches('/').to_owned();
+    let at = clock::now();
+    let matches = gl.search_users(email).await?;
+    let Some(found) = matches.into_iter().next() else {
+        let evidence = Evidence {
+            title: "GitLab account".into(),
+            at,
+            data: json!({"found": false, "email": email}),
+            rows: vec![Fact::judged("Account with this email", format!("none found for {email}"), false)],
+            links: vec![Link { label: "GitLab admin: users".into(), url: format!("{base}/admin/users?search={email}") }],
+        };
+        return Ok(Found { evidence, facts: BTreeMap::new() });
+    };
+    let user = gl.user(found.id).await?;
+    let counts = gl.associations_count(user.id).await?;
+    let events = gl.events(user.id, &EventQuery { per_page: 20, ..Default::default() }).await?;
+    let memberships = gl.memberships(user.id).await?;
+    let emails = gl.emails(user.id).await?;
+    let primary = user.email.clone().unwrap_or_default();
+    let username_matches = claimed.is_empty() || claimed.eq_ignore_ascii_case(&user.username);
+
+    let mut rows = vec![
+        Fact::judged(
+            "Account",
+            format!("@{} ({}), id {}", user.username, user.name, user.id),
+            username_matches,
+        ),
+        Fact::new("Primary email", primary.clone()),
+        Fact::new("State", user.state.clone()),
+        Fact::new("Created", user.created_at.clone().unwrap_or_default()),
+        Fact::new("Confirmed", user.confirmed_at.clone().unwrap_or_else(|| "not confirmed".into())),
+        Fact::new("Sign-ins", format!("{} (last: {})", user.sign_in_count.unwrap_or(0), or_never(&user.last_sign_in_at))),
+        Fact::new("Last activity", or_never(&user.last_activity_on)),
+        Fact::new(
+            "Groups / projects / issues / MRs",
+            format!(
+                "{} / {} / {} / {}",
+                counts.groups_count, counts.projects_count, counts.issues_count, counts.merge_requests_count
+            ),
+        ),
+        Fact::new(
+            "Contribution events",
+            match events.first() {
+                None => "none".to_owned(),
+                Some(e) => format!(
+                    "{}{} (latest: {} {} on {})",
+                    events.len(),
+                    if events.len() == 20 { "+" } else { "" },
+                    e.action_name,
+                    e.target_type.clone().unwrap_or_default(),
+                    e.created_at.get(..10).unwrap_or(&e.created_at)
+                ),
+            },
+        ),
+        Fact::new(
+            "Direct memberships",
+            if memberships.is_empty() {
+                "none".to_owned()
+            } else {
+                memberships
+                    .iter()
+                    .map(|m| format!("{} {} ({})", m.source_type, m.source_name, access_level_name(m.access_level)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        ),
+        Fact::new(
+            "Secondary emails",
+            if emails.is_empty() {
+                "none".to_owned()
+            } else {
+                emails
+                    .iter()
+                    .map(|e| format!("{} ({})", e.email, if e.confirmed_at.is_some() { "verified" } else { "unverified" }))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        ),
+    ];
+    if !username_matches {
+        rows.insert(1, Fact::judged("Username the requester gave", format!("@{claimed}"), false));
+    }
+    let data = json!({
+        "found": true,
+        "username_matches": username_matches,
+        "user": user,
+        "associations": counts,
+        "events": events,
+        "memberships": memberships,
+        "emails": emails,
+    });
+    let mut facts = BTreeMap::new();
+    facts.insert("user_id".to_owned(), user.id.to_string());
+    facts.insert("gitlab_username".to_owned(), user.username.clone());
+    facts.insert("primary_email".to_owned(), primary.clone());
+    facts.insert("release_email".to_owned(), release_address(&primary));
+    let links = vec![Link { label: format!("GitLab admin: @{}", user.username), url: format!("{base}/admin/users/{}", user.username) }];
+    Ok(Found { evidence: Evidence { title: "GitLab account".into(), at, data, rows, links }, facts })
+}
+
+/// Delivery of GitLab's mail to the address: recent events on the sending domain and whether
+/// the address is suppressed after a bounce.
+async fn mailgun_delivery(conns: &Connections, state: &CaseState) -> Result<Found> {
+    let email = fact(state, "email")?;
+    let mg = conns.mailgun()?;
+    let events = mg.events(&EventFilter { recipient: Some(email.to_owned()), ..Default::default() }).await?;
+    let bounce = mg.bounce(email).await?;
+    let when = |ts: f64| clock::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(ts.max(0.0)));
+    let mut rows = Vec::new();
+    let relevant: Vec<_> = events.iter().filter(|e| e.event == "delivered" || e.event == "failed").take(5).collect();
+    if relevant.is_empty() {
+        rows.push(Fact::new("Mail to this address", format!("no delivery or failure on {} in the retention period", mg.domain_name())));
+    }
+    for e in relevant {
+        let status = e.delivery_status.as_ref().map(|d| format!("{} {}", d.code, d.message)).unwrap_or_default();
+        rows.push(Fact::judged(
+            &format!("{} — {}", e.subject().unwrap_or("(no subject)"), when(e.timestamp).get(..16).unwrap_or_default()),
+            format!("{} {status}", e.event),
+            e.is_delivered(),
+        ));
+    }
+    rows.push(match &bounce {
+        Some(b) => Fact::judged("Suppression (bounce list)", format!("suppressed since {}: {} {}", b.created_at, b.code, b.error), false),
+        None => Fact::judged("Suppression (bounce list)", "none", true),
+    });
+    let data = json!({
+        "events": events.iter().map(|e| json!({"event": e.event, "subject": e.subject(), "timestamp": e.timestamp,
+            "delivered": e.is_delivered(), "suppression": e.is_suppression()})).collect::<Vec<Value>>(),
+        "suppressed": bounce.is_some(),
+    });
+    let links = vec![Link {
+        label: "Mailgun logs".into(),
+        url: format!("https://app.mailgun.com/app/sending/domains/{}/logs", mg.domain_name()),
+    }];
+    let mut facts = BTreeMap::new();
+    facts.insert("suppressed".to_owned(), bounce.is_some().to_string());
+    Ok(Found { evidence: Evidence { title: "Mail delivery (Mailgun)".into(), at: clock::now(), data, rows, links }, facts })
+}

@@ -1,0 +1,96 @@
+//! The engine: playbooks as data, the per-case state machine that decides what may happen
+//! next, the named lookups, gates and actions behind the steps, and what the UI is shown.
+//! Every transition is written with its audit rows in one SQLite transaction before the UI
+//! hears of it.
+
+pub mod actions;
+pub mod engine;
+pub mod gates;
+pub mod lookups;
+pub mod model;
+pub mod state;
+pub mod texts;
+pub mod view;
+
+use std::sync::LazyLock;
+
+use serde::Serialize;
+use ts_rs::TS;
+
+use self::model::{Known, Playbook};
+use crate::{Error, Result};
+
+/// The playbooks Casekit ships, from `src-tauri/playbooks/`.
+pub struct Catalog {
+    playbooks: Vec<Playbook>,
+}
+
+/// A playbook in the picker.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybookInfo {
+    pub id: String,
+    pub title: String,
+    pub use_when: String,
+    pub version: String,
+    pub source: String,
+    pub steps: usize,
+}
+
+const FILES: &[&str] = &[
+    include_str!("../playbooks/release-email.json"),
+    include_str!("../playbooks/account-ownership-verification.json"),
+    include_str!("../playbooks/confirmation-email.json"),
+];
+
+static BUILTIN: LazyLock<Catalog> =
+    LazyLock::new(|| Catalog::load(FILES).unwrap_or_else(|e| panic!("a built-in playbook is broken: {e}")));
+
+impl Catalog {
+    /// The shipped playbooks (checked by a test, so a broken file never ships).
+    pub fn builtin() -> &'static Catalog {
+        &BUILTIN
+    }
+
+    /// Loads and checks playbook files against the engine's lookups, gates and actions.
+    pub fn load(files: &[&str]) -> Result<Catalog> {
+        let known = Known { lookups: lookups::NAMES, gates: gates::NAMES, actions: actions::NAMES };
+        let playbooks = files.iter().map(|f| Playbook::load(f, &known)).collect::<Result<Vec<_>>>()?;
+        for p in &playbooks {
+            for s in &p.steps {
+                if let model::StepKind::Gate { gates } = &s.kind {
+                    for g in gates {
+                        if let model::OnFail::Switch(to) = &g.on_fail {
+                            if !playbooks.iter().any(|q| &q.id == to) {
+                                return Err(Error::Internal(format!("playbook {}: gate {} switches to unknown {to}", p.id, g.gate)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Catalog { playbooks })
+    }
+
+    pub fn get(&self, id: &str) -> Result<&Playbook> {
+        self.playbooks
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| Error::NotFound(format!("There is no playbook “{id}”. Pick one from the list.")))
+    }
+
+    /// The picker's list.
+    pub fn list(&self) -> Vec<PlaybookInfo> {
+        self.playbooks
+            .iter()
+            .map(|p| PlaybookInfo {
+                id: p.id.clone(),
+                title: p.title.clone(),
+                use_when: p.use_when.clone(),
+                version: p.version.clone(),
+                source: p.source.clone(),
+                steps: p.steps.len(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,251 @@
+//! Playbooks as data: what the steps are, in which order, what each gate checks and where a
+//! blocked gate leads. Loaded from the JSON files in `playbooks/`, checked against the named
+//! lookups, gates and actions the engine knows, and versioned by the hash of their content.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::audit::canonical_json;
+use crate::{Error, Result};
+
+/// One playbook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    pub id: String,
+    pub title: String,
+    /// When an agent should pick it (shown in the picker).
+    pub use_when: String,
+    /// The handbook page it comes from.
+    pub source: String,
+    pub steps: Vec<Step>,
+    /// The SHA-256 of the content (first 12 hex digits); computed, not written in the file.
+    #[serde(default, skip_serializing)]
+    pub version: String,
+}
+
+/// One step: what the agent sees and what the engine does, by kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub id: String,
+    pub title: String,
+    /// The handbook's reason for the step, shown with it.
+    #[serde(default)]
+    pub help: String,
+    #[serde(flatten)]
+    pub kind: StepKind,
+}
+
+/// The step kinds; each has one generic UI component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepKind {
+    /// Items to tick (each with its reason) and facts to record (validated in Rust).
+    Checklist {
+        #[serde(default)]
+        items: Vec<ChecklistItem>,
+        #[serde(default)]
+        fields: Vec<Field>,
+    },
+    /// Facts fetched live by a named lookup.
+    Lookup { lookup: String },
+    /// Named predicates over the evidence; all must pass.
+    Gate { gates: Vec<GateSpec> },
+    /// Ownership-verification challenges, judged, with an outcome by rule.
+    Verify { challenges: Vec<Challenge>, required_passes: BTreeMap<String, u32> },
+    /// The request text (a template over the case facts) and the customer's recorded reply.
+    Permission { request: String },
+    /// A choice between named options.
+    Decision { options: Vec<DecisionOption> },
+    /// A change through an API: previewed, confirmed, re-read, executed, verified.
+    Action {
+        action: String,
+        #[serde(default)]
+        destructive: bool,
+    },
+    /// A step in another tool: link, instructions, the agent's confirmation.
+    Manual {
+        link: String,
+        instructions: String,
+    },
+    /// An admin note appended to the account: `what` is the middle of the handbook line.
+    Note { what: String },
+    /// A customer-facing reply rendered from a template (copied, or posted to the ticket).
+    Reply { template: String },
+    /// The end: the case summary; completing it finishes the case.
+    Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistItem {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A fact the agent records in a checklist step; becomes `facts[id]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    pub id: String,
+    pub label: String,
+    /// `text`, `email`, `username`, `choice`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub options: Vec<String>,
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A gate in a playbook: which predicate, why (the handbook's words), and where a block leads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    pub gate: String,
+    pub reason: String,
+    #[serde(default)]
+    pub on_fail: OnFail,
+}
+
+/// Where a blocked gate leads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum OnFail {
+    /// The case ends blocked.
+    #[default]
+    Stop,
+    /// A new case on the same ticket with another playbook, evidence carried over.
+    Switch(String),
+    /// Continue at another step of this playbook.
+    Branch(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Challenge {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionOption {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub reason: String,
+    /// Set when choosing it ends the case (e.g. "not allowed to ask"): the text says why.
+    #[serde(default)]
+    pub blocks: Option<String>,
+    /// The step to continue at; the next one when absent.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// What the engine can run; the catalog refuses a playbook naming anything else.
+pub struct Known<'a> {
+    pub lookups: &'a [&'a str],
+    pub gates: &'a [&'a str],
+    pub actions: &'a [&'a str],
+}
+
+impl Playbook {
+    /// Parses, checks and versions one playbook file.
+    pub fn load(json: &str, known: &Known<'_>) -> Result<Playbook> {
+        let mut p: Playbook =
+            serde_json::from_str(json).map_err(|e| Error::Internal(format!("a playbook file is not valid: {e}")))?;
+        p.check(known)?;
+        let content = serde_json::to_value(&p).map_err(|e| Error::Internal(e.to_string()))?;
+        let digest = Sha256::digest(canonical_json(&content).as_bytes());
+        p.version = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        Ok(p)
+    }
+
+    fn check(&self, known: &Known<'_>) -> Result<()> {
+        let bad = |why: String| Err(Error::Internal(format!("playbook {}: {why}", self.id)));
+        let ids: BTreeSet<&str> = self.steps.iter().map(|s| s.id.as_str()).collect();
+        if ids.len() != self.steps.len() {
+            return bad("two steps share an id".into());
+        }
+        if !matches!(self.steps.last().map(|s| &s.kind), Some(StepKind::Summary)) {
+            return bad("the last step must be the summary".into());
+        }
+        for s in &self.steps {
+            match &s.kind {
+                StepKind::Lookup { lookup } if !known.lookups.contains(&lookup.as_str()) => {
+                    return bad(format!("step {} names an unknown lookup {lookup}", s.id))
+                }
+                StepKind::Action { action, .. } if !known.actions.contains(&action.as_str()) => {
+                    return bad(format!("step {} names an unknown action {action}", s.id))
+                }
+                StepKind::Gate { gates } => {
+                    for g in gates {
+                        if !known.gates.contains(&g.gate.as_str()) {
+                            return bad(format!("step {} names an unknown gate {}", s.id, g.gate));
+                        }
+                        if let OnFail::Branch(to) = &g.on_fail {
+                            if !ids.contains(to.as_str()) {
+                                return bad(format!("gate {} branches to a missing step {to}", g.gate));
+                            }
+                        }
+                    }
+                }
+                StepKind::Decision { options } => {
+                    for o in options {
+                        if o.next.as_deref().is_some_and(|n| !ids.contains(n)) {
+                            return bad(format!("option {} leads to a missing step", o.id));
+                        }
+                    }
+                }
+                StepKind::Verify { challenges, required_passes } => {
+                    if challenges.is_empty() || required_passes.is_empty() {
+                        return bad(format!("step {} needs challenges and a rule", s.id));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The step with this id.
+    pub fn step(&self, id: &str) -> Option<(usize, &Step)> {
+        self.steps.iter().enumerate().find(|(_, s)| s.id == id)
+    }
+
+    /// Whether a permission step comes before step `index`.
+    pub fn permission_before(&self, index: usize) -> Option<&Step> {
+        self.steps[..index].iter().find(|s| matches!(s.kind, StepKind::Permission { .. }))
+    }
+}
+
+impl StepKind {
+    /// The kind's name as the UI and the audit log say it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Checklist { .. } => "checklist",
+            StepKind::Lookup { .. } => "lookup",
+            StepKind::Gate { .. } => "gate",
+            StepKind::Verify { .. } => "verify",
+            StepKind::Permission { .. } => "permission",
+            StepKind::Decision { .. } => "decision",
+            StepKind::Action { .. } => "action",
+            StepKind::Manual { .. } => "manual",
+            StepKind::Note { .. } => "note",
+            StepKind::Reply { .. } => "reply",
+            StepKind::Summary => "summary",
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Text rendered from a case: permission requests and replies (templates over the case facts),
+//! the admin note line in the handbook's format, and the case summary.
+
+use std::collections::BTreeMap;
+
+use super::model::Playbook;
+use super::state::{CaseState, StepStatus};
+use crate::store::cases::CaseRow;
+use crate::{clock, Error, Result};
+
+/// Replaces each `{fact}` with its value; a missing fact is an error naming it.
+pub fn render(template: &str, facts: &BTreeMap<String, String>) -> Result<String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            out.push_str(&rest[open..]);
+            return Ok(out);
+        };
+        let key = &rest[open + 1..open + close];
+        match facts.get(key) {
+            Some(v) => out.push_str(v),
+            None => return Err(Error::OutOfOrder(format!("This text needs the {key}, which an earlier step records."))),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The Zendesk agent link of the case's ticket.
+pub fn ticket_link(facts: &BTreeMap<String, String>, row: &CaseRow) -> String {
+    facts.get("ticket_url").cloned().unwrap_or_else(|| format!("ticket {}#{}", row.ticket_instance, row.ticket_id))
+}
+
+/// `YYYY-MM-DD | what was done | why / case | ticket link`.
+pub fn admin_note_line(what: &str, row: &CaseRow, facts: &BTreeMap<String, String>) -> String {
+    format!("{} | {what} | user requested, Casekit case {} | {}", clock::today(), row.id, ticket_link(facts, row))
+}
+
+/// A readable account of the case so far (the full summary export builds on the audit log).
+pub fn summary(row: &CaseRow, pb: &Playbook, st: &CaseState) -> String {
+    let mut out = format!(
+        "### {} — ticket {}\n\nPlaybook **{}** (version {}), case {}.\n\n",
+        pb.title,
+        ticket_link(&st.facts, row),
+        pb.id,
+        pb.version,
+        row.id
+    );
+    for s in &pb.steps {
+        let Some(r) = st.records.get(&s.id) else { continue };
+        let status = match r.status {
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Blocked => "blocked",
+            StepStatus::Failed => "failed",
+        };
+        out.push_str(&format!("- **{}** — {status}, {} by {}", s.title, &r.at[..r.at.len().min(16)], r.agent));
+        if let Some(line) = r.data.get("summary").and_then(|v| v.as_str()) {
+            out.push_str(&format!(": {line}"));
+        }
+        out.push('\n');
+    }
+    out
+}
