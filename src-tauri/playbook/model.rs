@@ -27,8 +27,8 @@ pub struct Playbook {
 }
 
 /// One step: what the agent sees and what the engine does, by kind.
+/// (Flattened, so unknown keys are caught by `Playbook::load` instead of serde.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Step {
     pub id: String,
     pub title: String,
@@ -41,7 +41,7 @@ pub struct Step {
 
 /// The step kinds; each has one generic UI component.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepKind {
     /// Items to tick (each with its reason) and facts to record (validated in Rust).
     Checklist {
@@ -164,10 +164,15 @@ pub struct Known<'a> {
 impl Playbook {
     /// Parses, checks and versions one playbook file.
     pub fn load(json: &str, known: &Known<'_>) -> Result<Playbook> {
+        let raw: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| Error::Internal(format!("a playbook file is not JSON: {e}")))?;
         let mut p: Playbook =
-            serde_json::from_str(json).map_err(|e| Error::Internal(format!("a playbook file is not valid: {e}")))?;
+            serde_json::from_value(raw.clone()).map_err(|e| Error::Internal(format!("a playbook file is not valid: {e}")))?;
         p.check(known)?;
         let content = serde_json::to_value(&p).map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(path) = unknown_key(&raw, &content, String::new()) {
+            return Err(Error::Internal(format!("playbook {}: unknown key {path}", p.id)));
+        }
         let digest = Sha256::digest(canonical_json(&content).as_bytes());
         p.version = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
         Ok(p)
@@ -231,6 +236,21 @@ impl Playbook {
     }
 }
 
+/// The first key in `input` that did not survive parsing (a typo in a playbook file).
+fn unknown_key(input: &serde_json::Value, parsed: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match (input, parsed) {
+        (Value::Object(a), Value::Object(b)) => a.iter().find_map(|(k, v)| match b.get(k) {
+            None => Some(format!("{path}/{k}")),
+            Some(w) => unknown_key(v, w, format!("{path}/{k}")),
+        }),
+        (Value::Array(a), Value::Array(b)) => {
+            a.iter().zip(b).enumerate().find_map(|(i, (v, w))| unknown_key(v, w, format!("{path}/{i}")))
+        }
+        _ => None,
+    }
+}
+
 impl StepKind {
     /// The kind's name as the UI and the audit log say it.
     pub fn name(&self) -> &'static str {
@@ -247,5 +267,35 @@ impl StepKind {
             StepKind::Reply { .. } => "reply",
             StepKind::Summary => "summary",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: Known<'static> = Known { lookups: &["gitlab_account"], gates: &["no_memberships"], actions: &[] };
+
+    fn file(step: &str) -> String {
+        format!(r#"{{"id": "p", "title": "P", "use_when": "u", "source": "s", "steps": [{step}, {{"id": "end", "title": "End", "kind": "summary"}}]}}"#)
+    }
+
+    #[test]
+    fn a_typo_or_an_unknown_name_in_a_playbook_is_refused() {
+        assert!(Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).is_ok());
+        let typo = Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account", "lokup": 1}"#), &KNOWN);
+        assert!(typo.unwrap_err().to_string().contains("unknown key /steps/0/lokup"));
+        let unknown = Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "nope"}"#), &KNOWN);
+        assert!(unknown.unwrap_err().to_string().contains("unknown lookup nope"));
+        let branch = r#"{"id": "a", "title": "A", "kind": "gate", "gates": [{"gate": "no_memberships", "reason": "r", "on_fail": {"branch": "x"}}]}"#;
+        assert!(Playbook::load(&file(branch), &KNOWN).unwrap_err().to_string().contains("missing step x"));
+    }
+
+    #[test]
+    fn the_version_is_a_hash_of_the_content() {
+        let a = Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).unwrap();
+        let b = Playbook::load(&file(r#"{"id": "a", "title": "B", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).unwrap();
+        assert_eq!(a.version.len(), 12);
+        assert_ne!(a.version, b.version);
     }
 }

@@ -1,0 +1,296 @@
+//! The playbooks end to end against the sandbox: happy paths, every blocked branch by persona,
+//! out-of-order calls refused, faults on each write with no duplicate write and no lost draft.
+
+mod support;
+
+use casekit::connectors::gitlab::UserEdit;
+use casekit::connectors::Service;
+use casekit::playbook::engine::{self, ChallengeResult, StepInput};
+use casekit::sandbox::faults::{Fault, FaultRule};
+use casekit::store::audit;
+use casekit::ErrorCode;
+use support::{statuses, Harness};
+
+fn gl_fault(method: &str, path: &str, fault: Fault, times: u32) -> FaultRule {
+    FaultRule { service: Some(Service::Gitlab), method: Some(method.into()), path: path.into(), fault, times: Some(times) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inactive_account_gets_its_email_released_with_permission_and_a_note() {
+    let h = Harness::new().await;
+    let gl = h.conns.gitlab().unwrap();
+    gl.edit_user(101, &UserEdit { note: Some("2025-01-02 | earlier note | kept | https://example.zendesk.com/agent/tickets/1".into()), ..Default::default() })
+        .await
+        .unwrap();
+
+    let case = h.open(8001, "release-email").await;
+    assert_eq!(case.ticket_subject, "Please release my email address");
+    assert!(case.requester.contains("quinn@example.com"));
+    let case = h.identify(&case, "quiet-quinn", "quinn@example.com").await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    let gate = case.current.clone().unwrap();
+    assert!(gate.gates.iter().all(|g| g.passed), "{:?}", gate.gates);
+    assert!(case.evidence[0].rows.iter().any(|r| r.label == "Sign-ins" && r.value.starts_with("0")));
+
+    // The action is out of reach before the gate and the permission.
+    let early = engine::submit(&h.env(), case.id, "release", StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
+    assert_eq!(early.unwrap_err().code(), ErrorCode::OutOfOrder);
+
+    let case = h.step(&case, StepInput::Continue).await;
+    let text = case.current.as_ref().unwrap().text.clone().unwrap();
+    assert!(text.contains("`quinn+release@example.com`") && text.starts_with("Could you please confirm"), "{text}");
+    let case = h.get_permission(&case, 8001).await;
+
+    let action = case.current.clone().unwrap();
+    assert_eq!(action.calls.len(), 3);
+    assert!(action.calls[1].change.contains("quinn@example.com → quinn+release@example.com"));
+    let wrong = h.submit(&case, StepInput::RunAction { confirmation: "quinn".into() }).await.unwrap_err();
+    assert_eq!(wrong.code(), ErrorCode::InvalidInput);
+    let case = h.step(&case, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
+    let note = case.current.clone().unwrap();
+    assert_eq!(note.id, "admin-note");
+    let line = note.text.unwrap();
+    assert!(line.contains("| email released (+release) |") && line.ends_with("/agent/tickets/8001"), "{line}");
+    let case = h.step(&case, StepInput::WriteNote).await;
+    let case = h.step(&case, StepInput::Finish).await;
+    assert_eq!((case.status.as_str(), case.outcome.as_deref()), ("finished", Some("completed")));
+
+    // The sandbox account really changed.
+    let user = gl.user(101).await.unwrap();
+    assert_eq!(user.email.as_deref(), Some("quinn+release@example.com"));
+    assert!(gl.emails(101).await.unwrap().iter().all(|e| e.email != "quinn@example.com"));
+    assert!(gl.search_users("quinn@example.com").await.unwrap().is_empty(), "the address is released");
+    let note = user.note.unwrap();
+    assert!(note.starts_with("2025-01-02 | earlier note"), "earlier lines kept: {note}");
+    assert!(note.ends_with(&line));
+    // The customer's confirmation is the ticket comment, in the audit log, in order.
+    let rows = audit::for_case(&h.store.conn(), case.id).unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["case_opened", "step_completed", "lookup_completed", "gate_passed", "permission_requested", "permission_confirmed",
+         "action_started", "action_result", "action_result", "case_finished"]
+    );
+    assert!(rows[5].payload["quote"].as_str().unwrap().starts_with("Yes, I confirm"));
+    assert!(audit::verify(&h.store.conn()).unwrap().first_bad.is_none());
+}
+
+async fn release_until_gate(h: &Harness, ticket: u64, username: &str, email: &str) -> casekit::playbook::view::CaseView {
+    let case = h.open(ticket, "release-email").await;
+    let case = h.identify(&case, username, email).await;
+    h.step(&case, StepInput::RunLookup).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_activity_switches_to_ownership_verification_carrying_the_evidence() {
+    let h = Harness::new().await;
+    for (ticket, username, email, blocked) in [
+        (8001, "one-comment-casey", "casey@example.com", "never_signed_in"),
+        (8003, "inherited-ivy", "ivy@example.com", "no_associations"),
+        (8007, "two-emails-tess", "tess@example.com", "never_signed_in"),
+    ] {
+        let case = release_until_gate(&h, ticket, username, email).await;
+        let gates = case.current.clone().unwrap().gates;
+        let first_blocked = gates.iter().find(|g| !g.passed).unwrap();
+        assert_eq!(first_blocked.gate, blocked, "{username}");
+        assert!(first_blocked.on_fail.contains("Account ownership verification"));
+        assert_eq!(h.submit(&case, StepInput::Continue).await.unwrap_err().code(), ErrorCode::OutOfOrder);
+
+        let next = h.step(&case, StepInput::FollowBlock).await;
+        assert_eq!(next.playbook_id, "account-ownership-verification");
+        assert_eq!(next.origin_case_id, Some(case.id));
+        assert_eq!(next.evidence[0].title, "GitLab account", "the evidence came along");
+        let first = next.current.clone().unwrap();
+        assert_eq!(first.fields.iter().find(|f| f.id == "username").unwrap().value, username, "facts prefilled");
+        let old = engine::case_view(&h.env(), case.id).unwrap();
+        assert_eq!((old.outcome.as_deref(), old.continued_in), (Some("switched"), Some(next.id)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_username_stops_the_case_and_an_unconfirmed_account_goes_to_the_confirmation_path() {
+    let h = Harness::new().await;
+    let case = release_until_gate(&h, 8001, "someone-else", "quinn@example.com").await;
+    let gate = &case.current.as_ref().unwrap().gates[0];
+    assert!(!gate.passed && gate.detail.contains("@quiet-quinn"), "{gate:?}");
+    let stopped = h.step(&case, StepInput::FollowBlock).await;
+    assert_eq!(stopped.outcome.as_deref(), Some("blocked"));
+    assert_eq!(h.submit(&case, StepInput::FollowBlock).await.unwrap_err().code(), ErrorCode::CaseClosed);
+
+    let case = release_until_gate(&h, 8010, "unconfirmed-uma", "uma@exmaple.com").await;
+    let next = h.step(&case, StepInput::FollowBlock).await;
+    assert_eq!(next.playbook_id, "confirmation-email");
+    let next = h.identify(&next, "", "uma@exmaple.com").await;
+    let next = h.step(&next, StepInput::RunLookup).await;
+    assert!(next.evidence.iter().any(|e| e.rows.iter().any(|r| r.value.starts_with("delivered 250"))));
+    let next = h.step(&next, StepInput::Decide { option: "typo".into(), reason: "exmaple.com".into() }).await;
+    assert_eq!(next.current.as_ref().unwrap().id, "guidance");
+    assert!(statuses(&next).contains(&"remove-suppression:skipped".to_owned()));
+    let next = h.step(&next, StepInput::SendReply { post: false }).await;
+    let done = h.step(&next, StepInput::Finish).await;
+    assert_eq!(done.outcome.as_deref(), Some("completed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suppressed_address_is_lifted_from_the_bounce_list() {
+    let h = Harness::new().await;
+    let case = h.open(8010, "confirmation-email").await;
+    let case = h.identify(&case, "", "bo.bounced@example.com").await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    assert!(case.evidence[0].rows.iter().any(|r| r.label.starts_with("Suppression") && r.status.as_deref() == Some("blocked")));
+    let case = h.step(&case, StepInput::Decide { option: "suppressed".into(), reason: String::new() }).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "guidance");
+    assert!(h.conns.mailgun().unwrap().bounce("bo.bounced@example.com").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ownership_verification_judges_answers_and_a_free_user_may_not_ask_for_others() {
+    let h = Harness::new().await;
+    let case = h.open(8002, "account-ownership-verification").await;
+    let case = h.identify(&case, "paid-pat", "pat@acme.example").await;
+    let blocked = h.step(&case, StepInput::Decide { option: "free-user-other".into(), reason: String::new() }).await;
+    assert_eq!(blocked.outcome.as_deref(), Some("blocked"));
+
+    let case = h.open(8002, "account-ownership-verification").await;
+    let case = h.identify(&case, "paid-pat", "pat@acme.example").await;
+    let case = h.step(&case, StepInput::Decide { option: "paid-user".into(), reason: "Pat asks about own account".into() }).await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    let judged = vec![
+        ChallengeResult { id: "ssh-gpg-key".into(), passed: true },
+        ChallengeResult { id: "support-pin".into(), passed: false },
+        ChallengeResult { id: "project-or-group".into(), passed: true },
+    ];
+    let bad_risk = h.submit(&case, StepInput::Verify { risk: "extreme".into(), results: judged.clone() }).await;
+    assert_eq!(bad_risk.unwrap_err().code(), ErrorCode::InvalidInput);
+    let case = h.step(&case, StepInput::Verify { risk: "high".into(), results: judged }).await;
+    assert!(case.facts.iter().any(|f| f.value == "failed"), "2 of 3 at high risk fails");
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("reviewer_name".to_owned(), "Riley Reviewer".to_owned());
+    fields.insert("reviewer_email".to_owned(), "riley@support.example".to_owned());
+    let case = h.step(&case, StepInput::Checklist { ticked: vec!["reviewed".into()], fields }).await;
+    let reply = case.current.as_ref().unwrap().text.clone().unwrap();
+    assert!(reply.contains("failed") && !reply.contains("support-pin") && !reply.contains("PIN"), "never says which: {reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_order_calls_are_refused_with_stable_codes() {
+    let h = Harness::new().await;
+    let a = h.open(8001, "release-email").await;
+    let dup = engine::open_case(&h.env(), &engine::NewCase {
+        ticket_instance: engine::TicketInstance::Global, ticket_id: 8001, playbook_id: "release-email".into(),
+    })
+    .await
+    .unwrap_err();
+    assert!(dup.to_string().contains("resume it from Cases"), "{dup}");
+    let b = h.open(8003, "account-ownership-verification").await;
+    // A step of another case's playbook, a later step, and the wrong input for the step.
+    assert_eq!(engine::submit(&h.env(), a.id, "who-may-answer", StepInput::Continue).await.unwrap_err().code(), ErrorCode::OutOfOrder);
+    assert_eq!(engine::submit(&h.env(), b.id, "account-lookup", StepInput::RunLookup).await.unwrap_err().code(), ErrorCode::OutOfOrder);
+    assert_eq!(h.submit(&a, StepInput::RunLookup).await.unwrap_err().code(), ErrorCode::OutOfOrder);
+    let missing = h.submit(&a, StepInput::Checklist { ticked: vec![], fields: Default::default() }).await.unwrap_err();
+    assert!(missing.to_string().starts_with("Tick"), "{missing}");
+    let closed = engine::abandon(&h.env(), a.id, "opened by mistake").unwrap();
+    assert_eq!(closed.outcome.as_deref(), Some("abandoned"));
+    assert_eq!(h.submit(&a, StepInput::RunLookup).await.unwrap_err().code(), ErrorCode::CaseClosed);
+    let closed_ticket = engine::open_case(&h.env(), &engine::NewCase {
+        ticket_instance: engine::TicketInstance::Global, ticket_id: 424242, playbook_id: "release-email".into(),
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(closed_ticket.code(), ErrorCode::NotFound);
+}
+
+async fn at_release_action(h: &Harness) -> casekit::playbook::view::CaseView {
+    let case = release_until_gate(h, 8001, "quiet-quinn", "quinn@example.com").await;
+    let case = h.step(&case, StepInput::Continue).await;
+    h.get_permission(&case, 8001).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_keeps_the_draft_and_the_retry_never_repeats_what_happened() {
+    let mut h = Harness::new().await;
+    let case = at_release_action(&h).await;
+    let confirm = || StepInput::RunAction { confirmation: "quiet-quinn".into() };
+
+    // The secondary email is added, then the primary change loses its connection.
+    h.sandbox.arm_fault(gl_fault("PUT", "/api/v4/users/101", Fault::Drop, 1));
+    let failed = h.step(&case, confirm()).await;
+    let attempt = failed.current.as_ref().unwrap().last_attempt.clone().unwrap();
+    assert_eq!(attempt.error.unwrap().code, ErrorCode::Unreachable);
+    assert_eq!(attempt.calls[0].result.split(':').next(), Some("done"));
+    assert_eq!(failed.current.as_ref().unwrap().id, "release", "still the current step");
+
+    // The app restarts; the draft is where it was.
+    h.restart();
+    let resumed = engine::case_view(&h.env(), case.id).unwrap();
+    assert_eq!(resumed.current.as_ref().unwrap().id, "release");
+
+    // A 503 on the re-read: nothing written, still retryable.
+    h.sandbox.arm_fault(gl_fault("GET", "/api/v4/users/101", Fault::Status { status: 500 }, 1));
+    let again = h.step(&resumed, confirm()).await;
+    assert_eq!(again.current.as_ref().unwrap().last_attempt.clone().unwrap().error.unwrap().code, ErrorCode::ServiceError);
+
+    let done = h.step(&again, confirm()).await;
+    assert_eq!(done.current.as_ref().unwrap().id, "admin-note");
+    let gl = h.conns.gitlab().unwrap();
+    let releases = gl.emails(101).await.unwrap().into_iter().filter(|e| e.email.starts_with("quinn+release")).count();
+    assert_eq!(releases, 0, "the release address is the primary, listed once, never twice");
+    assert_eq!(gl.user(101).await.unwrap().email.as_deref(), Some("quinn+release@example.com"));
+    let rows = audit::for_case(&h.store.conn(), case.id).unwrap();
+    let result = rows.iter().rev().find(|r| r.kind == "action_result").unwrap();
+    assert!(result.payload["calls"][0]["result"].as_str().unwrap().starts_with("skipped"), "the add was not repeated");
+
+    // The note: the write is dropped once; the retry appends the line once.
+    h.sandbox.arm_fault(gl_fault("PUT", "/api/v4/users/101", Fault::Drop, 1));
+    let failed = h.step(&done, StepInput::WriteNote).await;
+    assert!(failed.current.as_ref().unwrap().last_attempt.is_some());
+    let noted = h.step(&failed, StepInput::WriteNote).await;
+    assert_eq!(noted.current.as_ref().unwrap().id, "summary");
+    let note = gl.user(101).await.unwrap().note.unwrap();
+    assert_eq!(note.lines().filter(|l| l.contains("email released")).count(), 1, "{note}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_changed_after_the_lookup_is_not_written_to() {
+    let h = Harness::new().await;
+    let case = at_release_action(&h).await;
+    // The lookup is timed out on refresh: nothing changes, the draft stays.
+    h.sandbox.arm_fault(gl_fault("GET", "/api/v4/users", Fault::Timeout, 1));
+    let err = h.submit(&case, StepInput::Refresh).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Timeout);
+    h.sandbox.clear_faults();
+    assert_eq!(engine::case_view(&h.env(), case.id).unwrap().current.unwrap().id, "release");
+
+    // Someone changes the primary address behind the agent's back.
+    let gl = h.conns.gitlab().unwrap();
+    gl.add_email(101, "quinn.other@example.com", true).await.unwrap();
+    gl.edit_user(101, &UserEdit { email: Some("quinn.other@example.com".into()), skip_reconfirmation: Some(true), note: None }).await.unwrap();
+    let stale = h.step(&case, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
+    let attempt = stale.current.as_ref().unwrap().last_attempt.clone().unwrap();
+    assert_eq!(attempt.error.unwrap().code, ErrorCode::StaleEvidence);
+    assert!(attempt.calls.is_empty(), "nothing was written");
+    assert!(gl.emails(101).await.unwrap().iter().all(|e| !e.email.contains("+release")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_resumes_at_the_same_step_after_the_process_dies_mid_action() {
+    let mut h = Harness::new().await;
+    let case = at_release_action(&h).await;
+    // The write hangs; the process is "killed" while waiting (the future is dropped).
+    h.sandbox.arm_fault(gl_fault("POST", "/api/v4/users/101/emails", Fault::Timeout, 1));
+    let killed = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        engine::submit(&h.env(), case.id, "release", StepInput::RunAction { confirmation: "quiet-quinn".into() }),
+    )
+    .await;
+    assert!(killed.is_err(), "the attempt was cut off");
+    h.restart();
+    let resumed = engine::case_view(&h.env(), case.id).unwrap();
+    let current = resumed.current.clone().unwrap();
+    assert_eq!(current.id, "release");
+    assert!(current.last_attempt.unwrap().error.unwrap().message.contains("stopped before its outcome was recorded"));
+    assert_eq!(resumed.steps.iter().filter(|s| s.status == "done").count(), 4);
+    let done = h.step(&resumed, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
+    assert_eq!(done.current.unwrap().id, "admin-note");
+}

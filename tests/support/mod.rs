@@ -1,0 +1,113 @@
+//! A case harness over a real SQLite file in a temp folder and the sandbox on loopback.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use casekit::connectors::session::{Connections, Credentials};
+use casekit::connectors::{HttpSettings, Service};
+use casekit::playbook::engine::{self, Env, NewCase, StepInput, TicketInstance};
+use casekit::playbook::view::CaseView;
+use casekit::playbook::Catalog;
+use casekit::sandbox::{Sandbox, SandboxConfig};
+use casekit::store::profiles::{self, ProfileInput};
+use casekit::store::Store;
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub sandbox: Sandbox,
+    pub conns: Connections,
+}
+
+pub fn settings() -> HttpSettings {
+    HttpSettings {
+        total_timeout: Duration::from_secs(3),
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        ..HttpSettings::default()
+    }
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("casekit.sqlite3")).unwrap();
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        let conns = Self::connect(&store, &sandbox);
+        Harness { dir, store, sandbox, conns }
+    }
+
+    fn connect(store: &Store, sandbox: &Sandbox) -> Connections {
+        let p = profiles::active(&store.conn()).unwrap();
+        let input = ProfileInput {
+            id: Some(p.id),
+            name: p.name.clone(),
+            agent_name: "Sam Agent".into(),
+            agent_email: "sam@support.example".into(),
+            services: p.services.clone(),
+        };
+        let p = profiles::save(&store.conn(), &input).unwrap();
+        Connections::new(p, Credentials::Sandbox(sandbox.credentials().clone()), settings())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("casekit.sqlite3")
+    }
+
+    /// Closes the database and opens it again, as a restarted app does.
+    pub fn restart(&mut self) {
+        let fresh = Store::open(&self.db_path()).unwrap();
+        self.store = fresh;
+        self.conns = Self::connect(&self.store, &self.sandbox);
+    }
+
+    pub fn env(&self) -> Env<'_> {
+        Env { store: &self.store, conns: &self.conns, catalog: Catalog::builtin() }
+    }
+
+    pub async fn open(&self, ticket: u64, playbook: &str) -> CaseView {
+        let new = NewCase { ticket_instance: TicketInstance::Global, ticket_id: ticket, playbook_id: playbook.into() };
+        engine::open_case(&self.env(), &new).await.unwrap()
+    }
+
+    pub async fn submit(&self, case: &CaseView, input: StepInput) -> casekit::Result<CaseView> {
+        let step = case.current.as_ref().expect("the case has a current step").id.clone();
+        engine::submit(&self.env(), case.id, &step, input).await
+    }
+
+    pub async fn step(&self, case: &CaseView, input: StepInput) -> CaseView {
+        self.submit(case, input).await.unwrap_or_else(|e| panic!("step {:?} failed: {e}", case.current.as_ref().map(|c| &c.id)))
+    }
+
+    /// The first checklist step: who the requester says they are.
+    pub async fn identify(&self, case: &CaseView, username: &str, email: &str) -> CaseView {
+        let current = case.current.as_ref().unwrap();
+        let ticked = current.items.iter().map(|i| i.id.clone()).collect();
+        let mut fields = std::collections::BTreeMap::new();
+        for f in &current.fields {
+            let value = match f.id.as_str() {
+                "username" => username.to_owned(),
+                "email" => email.to_owned(),
+                _ if f.kind == "choice" => f.options[0].clone(),
+                _ => String::new(),
+            };
+            fields.insert(f.id.clone(), value);
+        }
+        self.step(case, StepInput::Checklist { ticked, fields }).await
+    }
+
+    /// Sends the permission request (posted to the ticket), has the sandbox customer reply, and
+    /// records that reply as the confirmation.
+    pub async fn get_permission(&self, case: &CaseView, ticket: u64) -> CaseView {
+        let case = self.step(case, StepInput::RequestPermission { post: true }).await;
+        let reply = self.sandbox.customer_reply(Service::Zendesk, ticket, "Yes, I confirm, please go ahead.").unwrap();
+        self.step(&case, StepInput::ConfirmPermission { comment_id: reply }).await
+    }
+}
+
+/// The statuses of the step list, `id:status`.
+pub fn statuses(case: &CaseView) -> Vec<String> {
+    case.steps.iter().map(|s| format!("{}:{}", s.id, s.status)).collect()
+}
