@@ -7,6 +7,14 @@ use ts_rs::{Config, TS};
 use crate::connectors::check::ConnectionCheck;
 use crate::connectors::Service;
 use crate::error::{ErrorCode, IpcError};
+use crate::playbook::actions::{CallRecord, PlannedCall};
+use crate::playbook::engine::{ChallengeResult, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
+use crate::playbook::state::{Fact, Link};
+use crate::playbook::view::{
+    AttemptView, CaseView, ChallengeView, EvidenceView, FieldView, GateView, ItemView, OptionView, PermissionView, RiskLevel, StepLine,
+    StepView,
+};
+use crate::playbook::PlaybookInfo;
 use crate::store::cases::CaseListItem;
 use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
 
@@ -79,6 +87,29 @@ pub fn typescript() -> String {
         declaration::<Profile>(&cfg),
         declaration::<ProfileInput>(&cfg),
         declaration::<ConnectionCheck>(&cfg),
+        declaration::<PlaybookInfo>(&cfg),
+        declaration::<TicketInstance>(&cfg),
+        declaration::<TicketPreview>(&cfg),
+        declaration::<NewCase>(&cfg),
+        declaration::<TicketComment>(&cfg),
+        declaration::<ChallengeResult>(&cfg),
+        declaration::<StepInput>(&cfg),
+        declaration::<Fact>(&cfg),
+        declaration::<Link>(&cfg),
+        declaration::<PlannedCall>(&cfg),
+        declaration::<CallRecord>(&cfg),
+        declaration::<StepLine>(&cfg),
+        declaration::<EvidenceView>(&cfg),
+        declaration::<ItemView>(&cfg),
+        declaration::<FieldView>(&cfg),
+        declaration::<GateView>(&cfg),
+        declaration::<PermissionView>(&cfg),
+        declaration::<ChallengeView>(&cfg),
+        declaration::<RiskLevel>(&cfg),
+        declaration::<OptionView>(&cfg),
+        declaration::<AttemptView>(&cfg),
+        declaration::<StepView>(&cfg),
+        declaration::<CaseView>(&cfg),
         declaration::<CaseListItem>(&cfg),
         declaration::<AppInfo>(&cfg),
     ] {

@@ -12,4 +12,12 @@ pub const COMMANDS: &[&str] = &[
     "remove_token",
     "test_connection",
     "list_open_cases",
+    "list_playbooks",
+    "preview_ticket",
+    "open_case",
+    "case_view",
+    "submit_step",
+    "ticket_comments",
+    "abandon_case",
+    "simulate_customer_reply",
 ];

@@ -69,4 +69,20 @@ ipc_commands! {
     network test_connection(profile_id: i64, service: crate::connectors::Service) -> crate::connectors::check::ConnectionCheck;
     /// Open cases, most recently touched first.
     blocking list_open_cases() -> Vec<crate::store::cases::CaseListItem>;
+    /// The playbooks an agent can start a case with.
+    blocking list_playbooks() -> Vec<crate::playbook::PlaybookInfo>;
+    /// A ticket's subject, status and requester, fetched from Zendesk before opening a case.
+    network preview_ticket(instance: crate::playbook::engine::TicketInstance, ticket_id: u64) -> crate::playbook::engine::TicketPreview;
+    /// Opens a case on a ticket with a playbook.
+    network open_case(new_case: crate::playbook::engine::NewCase) -> crate::playbook::view::CaseView;
+    /// A case: its steps, the current step and what may be done there, facts and evidence.
+    network case_view(case_id: i64) -> crate::playbook::view::CaseView;
+    /// Submits the input for the case's current step; anything out of order is refused.
+    network submit_step(case_id: i64, step_id: String, input: crate::playbook::engine::StepInput) -> crate::playbook::view::CaseView;
+    /// The comments of the case's ticket, to pick the customer's confirmation from.
+    network ticket_comments(case_id: i64) -> Vec<crate::playbook::engine::TicketComment>;
+    /// Ends an open case without finishing it, with the reason.
+    network abandon_case(case_id: i64, reason: String) -> crate::playbook::view::CaseView;
+    /// Sandbox only: the ticket's requester replies, as a customer would in Zendesk.
+    network simulate_customer_reply(case_id: i64, body: String) -> Vec<crate::playbook::engine::TicketComment>;
 }

@@ -6,6 +6,9 @@ use ts_rs::TS;
 
 use super::AppState;
 use crate::connectors::check::ConnectionCheck;
+use crate::playbook::engine::{self, Env, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
+use crate::playbook::view::CaseView;
+use crate::playbook::{Catalog, PlaybookInfo};
 use crate::connectors::Service;
 use crate::secrets::Secret;
 use crate::store::cases::{self, CaseListItem};
@@ -137,4 +140,60 @@ pub async fn test_connection(state: &AppState, profile_id: i64, service: Service
 /// The open cases, most recent first.
 pub fn list_open_cases(state: &AppState) -> Reply<Vec<CaseListItem>> {
     Ok(cases::list_open(&state.store()?.conn())?)
+}
+
+/// The playbooks to pick from.
+pub fn list_playbooks(_state: &AppState) -> Reply<Vec<PlaybookInfo>> {
+    Ok(Catalog::builtin().list())
+}
+
+/// Runs `f` with the engine's environment for the active profile.
+async fn with_env<T>(state: &AppState, f: impl AsyncFnOnce(&Env<'_>) -> crate::Result<T>) -> Reply<T> {
+    let active = profiles::active(&state.store()?.conn())?;
+    let conns = state.connections(active.id).await?;
+    let env = Env { store: state.store()?, conns: &conns, catalog: Catalog::builtin() };
+    Ok(f(&env).await?)
+}
+
+/// The ticket's subject, status and requester, before a case is opened on it.
+pub async fn preview_ticket(state: &AppState, instance: TicketInstance, ticket_id: u64) -> Reply<TicketPreview> {
+    with_env(state, async |env| engine::preview_ticket(env.conns, instance, ticket_id).await).await
+}
+
+/// Opens a case for a ticket with a playbook.
+pub async fn open_case(state: &AppState, new_case: NewCase) -> Reply<CaseView> {
+    with_env(state, async |env| engine::open_case(env, &new_case).await).await
+}
+
+/// A case as the wizard shows it: steps, the current step, facts and evidence.
+pub async fn case_view(state: &AppState, case_id: i64) -> Reply<CaseView> {
+    with_env(state, async |env| engine::case_view(env, case_id)).await
+}
+
+/// Submits the agent's input for the current step of a case.
+pub async fn submit_step(state: &AppState, case_id: i64, step_id: String, input: StepInput) -> Reply<CaseView> {
+    with_env(state, async |env| engine::submit(env, case_id, &step_id, input).await).await
+}
+
+/// The comments of a case's ticket (to pick the customer's confirmation from).
+pub async fn ticket_comments(state: &AppState, case_id: i64) -> Reply<Vec<TicketComment>> {
+    with_env(state, async |env| engine::ticket_comments(env, case_id).await).await
+}
+
+/// Ends an open case without finishing its playbook.
+pub async fn abandon_case(state: &AppState, case_id: i64, reason: String) -> Reply<CaseView> {
+    with_env(state, async |env| engine::abandon(env, case_id, &reason)).await
+}
+
+/// Sandbox only: the ticket's requester replies (for training), then the comments.
+pub async fn simulate_customer_reply(state: &AppState, case_id: i64, body: String) -> Reply<Vec<TicketComment>> {
+    let active = profiles::active(&state.store()?.conn())?;
+    if active.kind != ProfileKind::Sandbox {
+        return Err(Error::InvalidInput("Only the Sandbox can play the customer; on a live profile the customer replies in Zendesk.".into()).into());
+    }
+    let body = crate::validate::text("customer's reply", &body, 2000)?;
+    let view = case_view(state, case_id).await?;
+    let service = if view.ticket_instance == "us_gov" { Service::ZendeskUsGov } else { Service::Zendesk };
+    state.sandbox().await?.customer_reply(service, view.ticket_id as u64, &body)?;
+    ticket_comments(state, case_id).await
 }

@@ -5,7 +5,7 @@ import { invoke } from '@tauri-apps/api/core';
 /**
  * Stable error codes shared with the UI (serialized in snake_case).
  */
-export type ErrorCode = "invalid_input" | "not_found" | "schema_too_new" | "storage" | "storage_busy" | "io" | "unauthorized" | "forbidden" | "rate_limited" | "unreachable" | "timeout" | "invalid_response" | "rejected" | "service_error" | "not_configured" | "keychain_unavailable" | "internal";
+export type ErrorCode = "invalid_input" | "not_found" | "schema_too_new" | "storage" | "storage_busy" | "io" | "unauthorized" | "forbidden" | "rate_limited" | "unreachable" | "timeout" | "invalid_response" | "rejected" | "service_error" | "not_configured" | "out_of_order" | "case_closed" | "stale_evidence" | "keychain_unavailable" | "internal";
 
 /**
  * The only error that crosses IPC.
@@ -84,6 +84,154 @@ details: Array<string>,
 missing: Array<string>, error: IpcError | null, elapsedMs: number, };
 
 /**
+ * A playbook in the picker.
+ */
+export type PlaybookInfo = { id: string, title: string, useWhen: string, version: string, source: string, steps: number, };
+
+/**
+ * Which Zendesk instance a ticket lives on.
+ */
+export type TicketInstance = "global" | "us_gov";
+
+/**
+ * A ticket as the New case form shows it before the case opens.
+ */
+export type TicketPreview = { instance: TicketInstance, id: number, subject: string, status: string, requesterId: number, requesterName: string, requesterEmail: string, url: string, };
+
+/**
+ * What opening a case needs.
+ */
+export type NewCase = { ticketInstance: TicketInstance, ticketId: number, playbookId: string, };
+
+/**
+ * A comment of the case's ticket, for picking the customer's confirmation.
+ */
+export type TicketComment = { id: number, authorId: number, byRequester: boolean, public: boolean, createdAt: string, body: string, };
+
+export type ChallengeResult = { id: string, passed: boolean, };
+
+/**
+ * What the agent submits for the current step.
+ */
+export type StepInput = { "type": "checklist", ticked: Array<string>, fields: { [key in string]: string }, } | { "type": "run_lookup" } | { "type": "continue" } | { "type": "follow_block" } | { "type": "request_permission", post: boolean, } | { "type": "confirm_permission", comment_id: number, } | { "type": "verify", risk: string, results: Array<ChallengeResult>, } | { "type": "decide", option: string, reason: string, } | { "type": "run_action", confirmation: string, } | { "type": "write_note" } | { "type": "send_reply", post: boolean, } | { "type": "manual_done", evidence: string, } | { "type": "finish" } | { "type": "refresh" };
+
+/**
+ * One line of an evidence table.
+ */
+export type Fact = { label: string, value: string, 
+/**
+ * `passed` or `blocked` when the line decides a gate.
+ */
+status: string | null, };
+
+/**
+ * A link to where a fact comes from (GitLab admin, Zendesk, Mailgun).
+ */
+export type Link = { label: string, url: string, };
+
+/**
+ * One call of an action's preview.
+ */
+export type PlannedCall = { method: string, path: string, 
+/**
+ * Before → after, in words.
+ */
+change: string, };
+
+/**
+ * One call as it was run (or skipped because its effect was already there).
+ */
+export type CallRecord = { method: string, path: string, 
+/**
+ * `done` or `skipped: …`.
+ */
+result: string, };
+
+/**
+ * One line of the step list.
+ */
+export type StepLine = { id: string, title: string, kind: string, 
+/**
+ * `done`, `skipped`, `blocked`, `failed`, `current` or `pending`.
+ */
+status: string, };
+
+export type EvidenceView = { title: string, at: string, rows: Array<Fact>, links: Array<Link>, };
+
+export type ItemView = { id: string, label: string, reason: string, };
+
+export type FieldView = { id: string, label: string, 
+/**
+ * `text`, `email`, `username` or `choice`.
+ */
+kind: string, options: Array<string>, required: boolean, 
+/**
+ * A value already known (carried over from an earlier case or step).
+ */
+value: string, };
+
+export type GateView = { gate: string, reason: string, passed: boolean, detail: string, 
+/**
+ * What following the block does, in words.
+ */
+onFail: string, };
+
+export type PermissionView = { requestedAt: string | null, postedCommentId: number | null, };
+
+export type ChallengeView = { id: string, label: string, hint: string, };
+
+export type RiskLevel = { level: string, required: number, };
+
+export type OptionView = { id: string, label: string, reason: string, blocks: string | null, };
+
+/**
+ * The last run of an action or note: the calls made and, if it failed, why.
+ */
+export type AttemptView = { calls: Array<CallRecord>, error: IpcError | null, };
+
+/**
+ * The current step and what the agent may do there.
+ */
+export type StepView = { id: string, title: string, help: string, kind: string, items: Array<ItemView>, fields: Array<FieldView>, gates: Array<GateView>, 
+/**
+ * The text to send or write (permission request, reply, admin note line, instructions).
+ */
+text: string | null, 
+/**
+ * A deep link (manual steps).
+ */
+link: string | null, permission: PermissionView | null, calls: Array<PlannedCall>, destructive: boolean, 
+/**
+ * What to type to confirm a destructive action.
+ */
+confirmText: string | null, challenges: Array<ChallengeView>, riskLevels: Array<RiskLevel>, options: Array<OptionView>, lastAttempt: AttemptView | null, 
+/**
+ * Markdown, on the summary step.
+ */
+summary: string | null, 
+/**
+ * Text from an earlier problem the agent must see (e.g. why a gate reopened).
+ */
+notice: string | null, };
+
+/**
+ * A case, for the wizard.
+ */
+export type CaseView = { id: number, ticketInstance: string, ticketId: number, ticketSubject: string, requester: string, playbookId: string, playbookTitle: string, playbookVersion: string, 
+/**
+ * `open`, `finished` or `abandoned`.
+ */
+status: string, 
+/**
+ * `completed`, `blocked`, `switched`, `abandoned` once finished.
+ */
+outcome: string | null, originCaseId: number | null, 
+/**
+ * When this case was switched, the case that carries on.
+ */
+continuedIn: number | null, steps: Array<StepLine>, current: StepView | null, facts: Array<Fact>, evidence: Array<EvidenceView>, updatedAt: string, };
+
+/**
  * One row of the Cases view.
  */
 export type CaseListItem = { id: number, 
@@ -158,4 +306,44 @@ export function testConnection(profileId: number, service: Service): Promise<Con
 /** Open cases, most recently touched first. Rejects with an `IpcError`. */
 export function listOpenCases(): Promise<Array<CaseListItem>> {
   return invoke<Array<CaseListItem>>('list_open_cases');
+}
+
+/** The playbooks an agent can start a case with. Rejects with an `IpcError`. */
+export function listPlaybooks(): Promise<Array<PlaybookInfo>> {
+  return invoke<Array<PlaybookInfo>>('list_playbooks');
+}
+
+/** A ticket's subject, status and requester, fetched from Zendesk before opening a case. Rejects with an `IpcError`. */
+export function previewTicket(instance: TicketInstance, ticketId: number): Promise<TicketPreview> {
+  return invoke<TicketPreview>('preview_ticket', { instance, ticketId });
+}
+
+/** Opens a case on a ticket with a playbook. Rejects with an `IpcError`. */
+export function openCase(newCase: NewCase): Promise<CaseView> {
+  return invoke<CaseView>('open_case', { newCase });
+}
+
+/** A case: its steps, the current step and what may be done there, facts and evidence. Rejects with an `IpcError`. */
+export function caseView(caseId: number): Promise<CaseView> {
+  return invoke<CaseView>('case_view', { caseId });
+}
+
+/** Submits the input for the case's current step; anything out of order is refused. Rejects with an `IpcError`. */
+export function submitStep(caseId: number, stepId: string, input: StepInput): Promise<CaseView> {
+  return invoke<CaseView>('submit_step', { caseId, stepId, input });
+}
+
+/** The comments of the case's ticket, to pick the customer's confirmation from. Rejects with an `IpcError`. */
+export function ticketComments(caseId: number): Promise<Array<TicketComment>> {
+  return invoke<Array<TicketComment>>('ticket_comments', { caseId });
+}
+
+/** Ends an open case without finishing it, with the reason. Rejects with an `IpcError`. */
+export function abandonCase(caseId: number, reason: string): Promise<CaseView> {
+  return invoke<CaseView>('abandon_case', { caseId, reason });
+}
+
+/** Sandbox only: the ticket's requester replies, as a customer would in Zendesk. Rejects with an `IpcError`. */
+export function simulateCustomerReply(caseId: number, body: string): Promise<Array<TicketComment>> {
+  return invoke<Array<TicketComment>>('simulate_customer_reply', { caseId, body });
 }
