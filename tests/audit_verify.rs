@@ -20,17 +20,16 @@ async fn folder_with_a_case() -> Harness {
 }
 
 fn verify(h: &Harness) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_casekit")).args(["audit", "verify", "--data-dir"]).arg(h.dir.path()).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_casekit")).args(["audit", "verify", "--data-dir"]).arg(h.dir.path()).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Tampers the way someone with the file and the sqlite3 shell would: triggers dropped first.
 fn tamper(h: &Harness, sql: &str) {
     let conn = Connection::open(h.db_path()).unwrap();
-    conn.execute_batch(&format!(
-        "DROP TRIGGER audit_is_append_only_update; DROP TRIGGER audit_is_append_only_delete; {sql}"
-    ))
-    .unwrap();
+    conn.execute_batch(&format!("DROP TRIGGER audit_is_append_only_update; DROP TRIGGER audit_is_append_only_delete; {sql}"))
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

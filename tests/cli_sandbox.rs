@@ -55,8 +55,10 @@ fn the_printed_urls_answer_and_sigterm_ends_it_cleanly() {
     let basic = format!("{}/token:{}", zd["email"].as_str().unwrap(), zd["token"].as_str().unwrap());
     use base64::Engine as _;
     let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(basic));
-    let ticket: Value =
-        get(&format!("{}/api/v2/tickets/8001", zd["url"].as_str().unwrap()), ("Authorization", &auth)).unwrap().into_json().unwrap();
+    let ticket: Value = get(&format!("{}/api/v2/tickets/8001", zd["url"].as_str().unwrap()), ("Authorization", &auth))
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(ticket["ticket"]["id"], 8001);
     let denied = get(&format!("{}/api/v2/tickets/8001", zd["url"].as_str().unwrap()), ("Authorization", "Basic eDp5"));
     assert!(matches!(denied, Err(ureq::Error::Status(401, _))));
@@ -71,12 +73,14 @@ fn the_printed_urls_answer_and_sigterm_ends_it_cleanly() {
 fn a_fixture_file_is_served_with_its_armed_faults_and_a_bad_one_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let mut fixture: Value = serde_json::from_str(include_str!("../src-tauri/sandbox/fixtures.json")).unwrap();
-    fixture["faults"] = serde_json::json!([{"service": "gitlab", "path": "/api/v4/user", "fault": {"kind": "status", "status": 503}}]);
+    fixture["faults"] =
+        serde_json::json!([{"service": "gitlab", "path": "/api/v4/user", "fault": {"kind": "status", "status": 503}}]);
     let path = dir.path().join("fixture.json");
     std::fs::write(&path, fixture.to_string()).unwrap();
     let (_server, printed) = serve(&["--fixtures", path.to_str().unwrap()]);
     let gl = &printed["gitlab"];
-    let res = get(&format!("{}/api/v4/user", gl["url"].as_str().unwrap()), ("PRIVATE-TOKEN", gl["admin_token"].as_str().unwrap()));
+    let res =
+        get(&format!("{}/api/v4/user", gl["url"].as_str().unwrap()), ("PRIVATE-TOKEN", gl["admin_token"].as_str().unwrap()));
     assert!(matches!(res, Err(ureq::Error::Status(503, _))), "the fixture's fault is armed");
 
     let broken = dir.path().join("broken.json");

@@ -19,9 +19,15 @@ fn gl_fault(method: &str, path: &str, fault: Fault, times: u32) -> FaultRule {
 async fn an_inactive_account_gets_its_email_released_with_permission_and_a_note() {
     let h = Harness::new().await;
     let gl = h.conns.gitlab().unwrap();
-    gl.edit_user(101, &UserEdit { note: Some("2025-01-02 | earlier note | kept | https://example.zendesk.com/agent/tickets/1".into()), ..Default::default() })
-        .await
-        .unwrap();
+    gl.edit_user(
+        101,
+        &UserEdit {
+            note: Some("2025-01-02 | earlier note | kept | https://example.zendesk.com/agent/tickets/1".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
 
     let case = h.open(8001, "release-email").await;
     assert_eq!(case.ticket_subject, "Please release my email address");
@@ -68,8 +74,18 @@ async fn an_inactive_account_gets_its_email_released_with_permission_and_a_note(
     let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["case_opened", "step_completed", "lookup_completed", "gate_passed", "permission_requested", "permission_confirmed",
-         "action_started", "action_result", "action_result", "case_finished"]
+        [
+            "case_opened",
+            "step_completed",
+            "lookup_completed",
+            "gate_passed",
+            "permission_requested",
+            "permission_confirmed",
+            "action_started",
+            "action_result",
+            "action_result",
+            "case_finished"
+        ]
     );
     assert!(rows[5].payload["quote"].as_str().unwrap().starts_with("Yes, I confirm"));
     assert!(audit::verify(&h.store.conn()).unwrap().first_bad.is_none());
@@ -177,25 +193,41 @@ async fn ownership_verification_judges_answers_and_a_free_user_may_not_ask_for_o
 async fn out_of_order_calls_are_refused_with_stable_codes() {
     let h = Harness::new().await;
     let a = h.open(8001, "release-email").await;
-    let dup = engine::open_case(&h.env(), &engine::NewCase {
-        ticket_instance: engine::TicketInstance::Global, ticket_id: 8001, playbook_id: "release-email".into(),
-    })
+    let dup = engine::open_case(
+        &h.env(),
+        &engine::NewCase {
+            ticket_instance: engine::TicketInstance::Global,
+            ticket_id: 8001,
+            playbook_id: "release-email".into(),
+        },
+    )
     .await
     .unwrap_err();
     assert!(dup.to_string().contains("resume it from Cases"), "{dup}");
     let b = h.open(8003, "account-ownership-verification").await;
     // A step of another case's playbook, a later step, and the wrong input for the step.
-    assert_eq!(engine::submit(&h.env(), a.id, "who-may-answer", StepInput::Continue).await.unwrap_err().code(), ErrorCode::OutOfOrder);
-    assert_eq!(engine::submit(&h.env(), b.id, "account-lookup", StepInput::RunLookup).await.unwrap_err().code(), ErrorCode::OutOfOrder);
+    assert_eq!(
+        engine::submit(&h.env(), a.id, "who-may-answer", StepInput::Continue).await.unwrap_err().code(),
+        ErrorCode::OutOfOrder
+    );
+    assert_eq!(
+        engine::submit(&h.env(), b.id, "account-lookup", StepInput::RunLookup).await.unwrap_err().code(),
+        ErrorCode::OutOfOrder
+    );
     assert_eq!(h.submit(&a, StepInput::RunLookup).await.unwrap_err().code(), ErrorCode::OutOfOrder);
     let missing = h.submit(&a, StepInput::Checklist { ticked: vec![], fields: Default::default() }).await.unwrap_err();
     assert!(missing.to_string().starts_with("Tick"), "{missing}");
     let closed = engine::abandon(&h.env(), a.id, "opened by mistake").unwrap();
     assert_eq!(closed.outcome.as_deref(), Some("abandoned"));
     assert_eq!(h.submit(&a, StepInput::RunLookup).await.unwrap_err().code(), ErrorCode::CaseClosed);
-    let closed_ticket = engine::open_case(&h.env(), &engine::NewCase {
-        ticket_instance: engine::TicketInstance::Global, ticket_id: 424242, playbook_id: "release-email".into(),
-    })
+    let closed_ticket = engine::open_case(
+        &h.env(),
+        &engine::NewCase {
+            ticket_instance: engine::TicketInstance::Global,
+            ticket_id: 424242,
+            playbook_id: "release-email".into(),
+        },
+    )
     .await
     .unwrap_err();
     assert_eq!(closed_ticket.code(), ErrorCode::NotFound);
@@ -265,7 +297,9 @@ async fn an_account_changed_after_the_lookup_is_not_written_to() {
     // Someone changes the primary address behind the agent's back.
     let gl = h.conns.gitlab().unwrap();
     gl.add_email(101, "quinn.other@example.com", true).await.unwrap();
-    gl.edit_user(101, &UserEdit { email: Some("quinn.other@example.com".into()), skip_reconfirmation: Some(true), note: None }).await.unwrap();
+    gl.edit_user(101, &UserEdit { email: Some("quinn.other@example.com".into()), skip_reconfirmation: Some(true), note: None })
+        .await
+        .unwrap();
     let stale = h.step(&case, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
     let attempt = stale.current.as_ref().unwrap().last_attempt.clone().unwrap();
     assert_eq!(attempt.error.unwrap().code, ErrorCode::StaleEvidence);

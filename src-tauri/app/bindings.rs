@@ -11,8 +11,8 @@ use crate::playbook::actions::{CallRecord, PlannedCall};
 use crate::playbook::engine::{ChallengeResult, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
 use crate::playbook::state::{Fact, Link};
 use crate::playbook::view::{
-    AttemptView, CaseView, ChallengeView, EvidenceView, FieldView, GateView, ItemView, OptionView, PermissionView, RiskLevel, StepLine,
-    StepView,
+    AttemptView, CaseView, ChallengeView, EvidenceView, FieldView, GateView, ItemView, OptionView, PermissionView, RiskLevel,
+    StepLine, StepView,
 };
 use crate::playbook::PlaybookInfo;
 use crate::store::cases::CaseListItem;

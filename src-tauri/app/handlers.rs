@@ -6,10 +6,10 @@ use ts_rs::TS;
 
 use super::AppState;
 use crate::connectors::check::ConnectionCheck;
+use crate::connectors::Service;
 use crate::playbook::engine::{self, Env, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
 use crate::playbook::view::CaseView;
 use crate::playbook::{Catalog, PlaybookInfo};
-use crate::connectors::Service;
 use crate::secrets::Secret;
 use crate::store::cases::{self, CaseListItem};
 use crate::store::profiles::{self, Profile, ProfileInput, ProfileKind};
@@ -189,7 +189,10 @@ pub async fn abandon_case(state: &AppState, case_id: i64, reason: String) -> Rep
 pub async fn simulate_customer_reply(state: &AppState, case_id: i64, body: String) -> Reply<Vec<TicketComment>> {
     let active = profiles::active(&state.store()?.conn())?;
     if active.kind != ProfileKind::Sandbox {
-        return Err(Error::InvalidInput("Only the Sandbox can play the customer; on a live profile the customer replies in Zendesk.".into()).into());
+        return Err(Error::InvalidInput(
+            "Only the Sandbox can play the customer; on a live profile the customer replies in Zendesk.".into(),
+        )
+        .into());
     }
     let body = crate::validate::text("customer's reply", &body, 2000)?;
     let view = case_view(state, case_id).await?;

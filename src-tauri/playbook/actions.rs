@@ -39,9 +39,12 @@ pub struct Outcome {
 }
 
 fn fact<'a>(state: &'a CaseState, key: &str) -> Result<&'a str> {
-    state.facts.get(key).map(String::as_str).filter(|v| !v.is_empty()).ok_or_else(|| {
-        Error::OutOfOrder(format!("The action needs the {key} from the lookup; run the lookup first."))
-    })
+    state
+        .facts
+        .get(key)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::OutOfOrder(format!("The action needs the {key} from the lookup; run the lookup first.")))
 }
 
 fn call(method: &str, path: String, change: String) -> PlannedCall {
@@ -109,7 +112,8 @@ async fn release_email(conns: &Connections, state: &CaseState, calls: &mut Vec<C
         || now.last_sign_in_at.as_deref() != seen["last_sign_in_at"].as_str()
     {
         return Err(Error::StaleEvidence(
-            "Someone signed in to the account since the lookup. Refresh the evidence: the account may no longer be inactive.".into(),
+            "Someone signed in to the account since the lookup. Refresh the evidence: the account may no longer be inactive."
+                .into(),
         ));
     }
 
@@ -135,7 +139,9 @@ async fn release_email(conns: &Connections, state: &CaseState, calls: &mut Vec<C
             gl.delete_email(id, e.id).await?;
             record(calls, "DELETE", format!("/api/v4/users/{id}/emails/{}", e.id), "done");
         }
-        None => record(calls, "DELETE", format!("/api/v4/users/{id}/emails/:id"), format!("skipped: {old} is not on the account")),
+        None => {
+            record(calls, "DELETE", format!("/api/v4/users/{id}/emails/:id"), format!("skipped: {old} is not on the account"))
+        }
     }
 
     // Verify: the new primary is set, and the old address is on no account.

@@ -138,9 +138,7 @@ pub struct ChallengeResult {
 fn agent(env: &Env<'_>) -> Result<String> {
     let p = env.conns.profile();
     if p.agent_name.is_empty() || p.agent_email.is_empty() {
-        return Err(Error::NotConfigured(
-            "Cases record who did what: enter your name and work email in Settings first.".into(),
-        ));
+        return Err(Error::NotConfigured("Cases record who did what: enter your name and work email in Settings first.".into()));
     }
     Ok(format!("{} <{}>", p.agent_name, p.agent_email))
 }
@@ -377,15 +375,34 @@ fn commit(env: &Env<'_>, agent: &str, row: &CaseRow, pb: &Playbook, st: &CaseSta
                 ..Default::default()
             };
             let instance = TicketInstance::parse(&row.ticket_instance);
-            let id =
-                insert_case(&tx, env, next, instance, row.ticket_id as u64, &row.ticket_subject, &row.requester, Some(row.id), &carried)?;
+            let id = insert_case(
+                &tx,
+                env,
+                next,
+                instance,
+                row.ticket_id as u64,
+                &row.ticket_subject,
+                &row.requester,
+                Some(row.id),
+                &carried,
+            )?;
             let new_row = cases::get(&tx, id)?;
             audit::append(
                 &tx,
                 agent,
-                &entry(&new_row, next, None, "case_opened", json!({"switched_from": row.id, "carried": carried.evidence.keys().collect::<Vec<_>>()})),
+                &entry(
+                    &new_row,
+                    next,
+                    None,
+                    "case_opened",
+                    json!({"switched_from": row.id, "carried": carried.evidence.keys().collect::<Vec<_>>()}),
+                ),
             )?;
-            audit::append(&tx, agent, &entry(row, pb, Some(step), "case_switched", json!({"to_case": id, "to_playbook": target})))?;
+            audit::append(
+                &tx,
+                agent,
+                &entry(row, pb, Some(step), "case_switched", json!({"to_case": id, "to_playbook": target})),
+            )?;
             shown = id;
         }
         (Some(outcome), None) => cases::save(&tx, row.id, title, &state_json, Some(("finished", outcome)))?,
@@ -428,7 +445,11 @@ fn ensure_ready(pb: &Playbook, st: &CaseState, index: usize) -> Result<()> {
         }
         if let (StepKind::Gate { gates: specs }, Some(StepStatus::Done)) = (&s.kind, st.records.get(&s.id).map(|r| r.status)) {
             if let Some(g) = specs.iter().find(|g| !gates::evaluate(&g.gate, st).passed) {
-                return Err(Error::OutOfOrder(format!("The gate “{}” no longer passes: {}", g.reason, gates::evaluate(&g.gate, st).detail)));
+                return Err(Error::OutOfOrder(format!(
+                    "The gate “{}” no longer passes: {}",
+                    g.reason,
+                    gates::evaluate(&g.gate, st).detail
+                )));
             }
         }
     }
@@ -485,7 +506,8 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
         }
         (StepKind::Lookup { lookup }, StepInput::RunLookup) => {
             let found = lookups::run(lookup, env.conns, &st).await?;
-            let summary = found.evidence.rows.iter().take(3).map(|r| format!("{}: {}", r.label, r.value)).collect::<Vec<_>>().join("; ");
+            let summary =
+                found.evidence.rows.iter().take(3).map(|r| format!("{}: {}", r.label, r.value)).collect::<Vec<_>>().join("; ");
             let ids: BTreeMap<&String, &String> = found.facts.iter().filter(|(k, _)| k.ends_with("_id")).collect();
             st.facts.extend(found.facts.clone());
             st.evidence.insert(lookup.clone(), found.evidence);
@@ -512,9 +534,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             Transition::new("gate_passed", json!({"gates": verdicts}))
         }
         (StepKind::Gate { gates: specs }, StepInput::FollowBlock) => {
-            let Some((spec, verdict)) =
-                specs.iter().map(|g| (g, gates::evaluate(&g.gate, &st))).find(|(_, v)| !v.passed)
-            else {
+            let Some((spec, verdict)) = specs.iter().map(|g| (g, gates::evaluate(&g.gate, &st))).find(|(_, v)| !v.passed) else {
                 return Err(Error::OutOfOrder("Every gate passes: continue instead.".into()));
             };
             let follow = match &spec.on_fail {
@@ -544,7 +564,8 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             let text = texts::render(request, &st.facts)?;
             let comment_id = if post { Some(post_public(env, &row, &text).await?) } else { None };
             let requested_at = clock::now();
-            st.progress.insert(step_id.to_owned(), json!({"requested_at": requested_at, "posted_comment_id": comment_id, "text": text}));
+            st.progress
+                .insert(step_id.to_owned(), json!({"requested_at": requested_at, "posted_comment_id": comment_id, "text": text}));
             Transition::new("permission_requested", json!({"posted": post, "comment_id": comment_id}))
         }
         (StepKind::Permission { .. }, StepInput::ConfirmPermission { comment_id }) => {
@@ -554,7 +575,10 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             };
             let comments = ticket_comments(env, case_id).await?;
             let Some(c) = comments.iter().find(|c| c.id == comment_id) else {
-                return Err(Error::NotFound(format!("Comment {comment_id} is not on ticket #{}. Reload the comments.", row.ticket_id)));
+                return Err(Error::NotFound(format!(
+                    "Comment {comment_id} is not on ticket #{}. Reload the comments.",
+                    row.ticket_id
+                )));
             };
             if !c.by_requester {
                 return Err(Error::InvalidInput(
@@ -574,11 +598,17 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             });
             done(&mut st, step_id, &agent, StepStatus::Done, data);
             advance(&pb, &mut st, index, None, &agent);
-            Transition::new("permission_confirmed", json!({"comment_id": c.id, "author_id": c.author_id, "quote": quote, "at": c.created_at}))
+            Transition::new(
+                "permission_confirmed",
+                json!({"comment_id": c.id, "author_id": c.author_id, "quote": quote, "at": c.created_at}),
+            )
         }
         (StepKind::Verify { challenges, required_passes }, StepInput::Verify { risk, results }) => {
             let Some(required) = required_passes.get(&risk) else {
-                return Err(Error::InvalidInput(format!("Choose a risk level: {}.", required_passes.keys().cloned().collect::<Vec<_>>().join(", "))));
+                return Err(Error::InvalidInput(format!(
+                    "Choose a risk level: {}.",
+                    required_passes.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
             };
             if results.is_empty() {
                 return Err(Error::InvalidInput("Record at least one challenge that was sent and how it was answered.".into()));
@@ -627,7 +657,15 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             // The intent is on disk before the first write, so a crash leaves a visible unknown outcome.
             st.progress.insert(step_id.to_owned(), json!({"attempt": {"calls": [], "error": {"code": "internal", "retryable": true,
                 "message": "The last attempt stopped before its outcome was recorded. Running it again re-reads the account first and skips what is already done."}}}));
-            commit(env, &agent, &row, &pb, &st, step_id, Transition::new("action_started", json!({"action": action, "calls": planned})))?;
+            commit(
+                env,
+                &agent,
+                &row,
+                &pb,
+                &st,
+                step_id,
+                Transition::new("action_started", json!({"action": action, "calls": planned})),
+            )?;
             let outcome = actions::run(action, env.conns, &st).await;
             finish_write(&pb, &mut st, step_id, index, &agent, action, outcome)?
         }
@@ -685,7 +723,8 @@ fn finish_write(
 ) -> Result<Transition> {
     match outcome.result {
         Ok(checks) => {
-            let summary = outcome.calls.iter().map(|c| format!("{} {} {}", c.method, c.path, c.result)).collect::<Vec<_>>().join("; ");
+            let summary =
+                outcome.calls.iter().map(|c| format!("{} {} {}", c.method, c.path, c.result)).collect::<Vec<_>>().join("; ");
             let data = json!({"action": name, "calls": outcome.calls, "verified": checks, "summary": summary});
             done(st, step_id, agent, StepStatus::Done, data);
             advance(pb, st, index, None, agent);

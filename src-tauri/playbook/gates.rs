@@ -44,7 +44,10 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
                     a["user"]["username"].as_str().unwrap_or("?")
                 ),
             ),
-            Some(a) => verdict(true, format!("The address belongs to @{}, as the requester said.", a["user"]["username"].as_str().unwrap_or("?"))),
+            Some(a) => verdict(
+                true,
+                format!("The address belongs to @{}, as the requester said.", a["user"]["username"].as_str().unwrap_or("?")),
+            ),
         },
         "account_confirmed" => match user {
             None => need_account(),
@@ -91,10 +94,7 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
             Some(Value::Array(m)) if m.is_empty() => verdict(true, "Not a direct member of any group or project."),
             Some(Value::Array(m)) => verdict(
                 false,
-                format!(
-                    "Member of {}.",
-                    m.iter().filter_map(|x| x["source_name"].as_str()).collect::<Vec<_>>().join(", ")
-                ),
+                format!("Member of {}.", m.iter().filter_map(|x| x["source_name"].as_str()).collect::<Vec<_>>().join(", ")),
             ),
             Some(_) => need_account(),
         },

@@ -78,11 +78,7 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
     let username_matches = claimed.is_empty() || claimed.eq_ignore_ascii_case(&user.username);
 
     let mut rows = vec![
-        Fact::judged(
-            "Account",
-            format!("@{} ({}), id {}", user.username, user.name, user.id),
-            username_matches,
-        ),
+        Fact::judged("Account", format!("@{} ({}), id {}", user.username, user.name, user.id), username_matches),
         Fact::new("Primary email", primary.clone()),
         Fact::new("State", user.state.clone()),
         Fact::new("Created", user.created_at.clone().unwrap_or_default()),
@@ -152,7 +148,8 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
     facts.insert("gitlab_username".to_owned(), user.username.clone());
     facts.insert("primary_email".to_owned(), primary.clone());
     facts.insert("release_email".to_owned(), release_address(&primary));
-    let links = vec![Link { label: format!("GitLab admin: @{}", user.username), url: format!("{base}/admin/users/{}", user.username) }];
+    let links =
+        vec![Link { label: format!("GitLab admin: @{}", user.username), url: format!("{base}/admin/users/{}", user.username) }];
     Ok(Found { evidence: Evidence { title: "GitLab account".into(), at, data, rows, links }, facts })
 }
 
@@ -167,7 +164,10 @@ async fn mailgun_delivery(conns: &Connections, state: &CaseState) -> Result<Foun
     let mut rows = Vec::new();
     let relevant: Vec<_> = events.iter().filter(|e| e.event == "delivered" || e.event == "failed").take(5).collect();
     if relevant.is_empty() {
-        rows.push(Fact::new("Mail to this address", format!("no delivery or failure on {} in the retention period", mg.domain_name())));
+        rows.push(Fact::new(
+            "Mail to this address",
+            format!("no delivery or failure on {} in the retention period", mg.domain_name()),
+        ));
     }
     for e in relevant {
         let status = e.delivery_status.as_ref().map(|d| format!("{} {}", d.code, d.message)).unwrap_or_default();
@@ -178,7 +178,9 @@ async fn mailgun_delivery(conns: &Connections, state: &CaseState) -> Result<Foun
         ));
     }
     rows.push(match &bounce {
-        Some(b) => Fact::judged("Suppression (bounce list)", format!("suppressed since {}: {} {}", b.created_at, b.code, b.error), false),
+        Some(b) => {
+            Fact::judged("Suppression (bounce list)", format!("suppressed since {}: {} {}", b.created_at, b.code, b.error), false)
+        }
         None => Fact::judged("Suppression (bounce list)", "none", true),
     });
     let data = json!({

@@ -62,7 +62,10 @@ impl Catalog {
                     for g in gates {
                         if let model::OnFail::Switch(to) = &g.on_fail {
                             if !playbooks.iter().any(|q| &q.id == to) {
-                                return Err(Error::Internal(format!("playbook {}: gate {} switches to unknown {to}", p.id, g.gate)));
+                                return Err(Error::Internal(format!(
+                                    "playbook {}: gate {} switches to unknown {to}",
+                                    p.id, g.gate
+                                )));
                             }
                         }
                     }

@@ -67,10 +67,7 @@ pub enum StepKind {
         destructive: bool,
     },
     /// A step in another tool: link, instructions, the agent's confirmation.
-    Manual {
-        link: String,
-        instructions: String,
-    },
+    Manual { link: String, instructions: String },
     /// An admin note appended to the account: `what` is the middle of the handbook line.
     Note { what: String },
     /// A customer-facing reply rendered from a template (copied, or posted to the ticket).
@@ -277,13 +274,20 @@ mod tests {
     const KNOWN: Known<'static> = Known { lookups: &["gitlab_account"], gates: &["no_memberships"], actions: &[] };
 
     fn file(step: &str) -> String {
-        format!(r#"{{"id": "p", "title": "P", "use_when": "u", "source": "s", "steps": [{step}, {{"id": "end", "title": "End", "kind": "summary"}}]}}"#)
+        format!(
+            r#"{{"id": "p", "title": "P", "use_when": "u", "source": "s", "steps": [{step}, {{"id": "end", "title": "End", "kind": "summary"}}]}}"#
+        )
     }
 
     #[test]
     fn a_typo_or_an_unknown_name_in_a_playbook_is_refused() {
-        assert!(Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).is_ok());
-        let typo = Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account", "lokup": 1}"#), &KNOWN);
+        assert!(
+            Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).is_ok()
+        );
+        let typo = Playbook::load(
+            &file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account", "lokup": 1}"#),
+            &KNOWN,
+        );
         assert!(typo.unwrap_err().to_string().contains("unknown key /steps/0/lokup"));
         let unknown = Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "nope"}"#), &KNOWN);
         assert!(unknown.unwrap_err().to_string().contains("unknown lookup nope"));
@@ -293,8 +297,10 @@ mod tests {
 
     #[test]
     fn the_version_is_a_hash_of_the_content() {
-        let a = Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).unwrap();
-        let b = Playbook::load(&file(r#"{"id": "a", "title": "B", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).unwrap();
+        let a =
+            Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).unwrap();
+        let b =
+            Playbook::load(&file(r#"{"id": "a", "title": "B", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).unwrap();
         assert_eq!(a.version.len(), 12);
         assert_ne!(a.version, b.version);
     }

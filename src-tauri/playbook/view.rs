@@ -157,7 +157,9 @@ pub struct AttemptView {
 fn on_fail_words(catalog: &Catalog, f: &OnFail, pb: &Playbook) -> String {
     match f {
         OnFail::Stop => "end the case as blocked".into(),
-        OnFail::Switch(id) => format!("switch to “{}”, carrying the evidence over", catalog.get(id).map_or(id.as_str(), |p| &p.title)),
+        OnFail::Switch(id) => {
+            format!("switch to “{}”, carrying the evidence over", catalog.get(id).map_or(id.as_str(), |p| &p.title))
+        }
         OnFail::Branch(step) => format!("continue at “{}”", pb.step(step).map_or(step.as_str(), |(_, s)| &s.title)),
     }
 }
@@ -191,12 +193,21 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
         })
         .collect();
     let current = (row.status == "open").then(|| pb.step(&st.cursor)).flatten().map(|(_, s)| {
-        let mut v = StepView { id: s.id.clone(), title: s.title.clone(), help: s.help.clone(), kind: s.kind.name().into(), ..Default::default() };
+        let mut v = StepView {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            help: s.help.clone(),
+            kind: s.kind.name().into(),
+            ..Default::default()
+        };
         let progress = st.progress.get(&s.id).cloned().unwrap_or(Value::Null);
         v.notice = progress.get("notice").and_then(Value::as_str).map(str::to_owned);
         match &s.kind {
             StepKind::Checklist { items, fields } => {
-                v.items = items.iter().map(|i| ItemView { id: i.id.clone(), label: i.label.clone(), reason: i.reason.clone() }).collect();
+                v.items = items
+                    .iter()
+                    .map(|i| ItemView { id: i.id.clone(), label: i.label.clone(), reason: i.reason.clone() })
+                    .collect();
                 v.fields = fields
                     .iter()
                     .map(|f| FieldView {
@@ -243,14 +254,21 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                 v.confirm_text = destructive.then(|| actions::confirmation_text(action, st)).flatten();
             }
             StepKind::Verify { challenges, required_passes } => {
-                v.challenges =
-                    challenges.iter().map(|c| ChallengeView { id: c.id.clone(), label: c.label.clone(), hint: c.hint.clone() }).collect();
+                v.challenges = challenges
+                    .iter()
+                    .map(|c| ChallengeView { id: c.id.clone(), label: c.label.clone(), hint: c.hint.clone() })
+                    .collect();
                 v.risk_levels = required_passes.iter().map(|(l, n)| RiskLevel { level: l.clone(), required: *n }).collect();
             }
             StepKind::Decision { options } => {
                 v.options = options
                     .iter()
-                    .map(|o| OptionView { id: o.id.clone(), label: o.label.clone(), reason: o.reason.clone(), blocks: o.blocks.clone() })
+                    .map(|o| OptionView {
+                        id: o.id.clone(),
+                        label: o.label.clone(),
+                        reason: o.reason.clone(),
+                        blocks: o.blocks.clone(),
+                    })
                     .collect();
             }
             StepKind::Lookup { .. } => {}

@@ -247,7 +247,13 @@ impl Sandbox {
             return Err(Error::InvalidInput(format!("Sandbox ticket #{ticket_id} is closed.")));
         }
         let author_id = ticket.requester_id;
-        ticket.comments.push(world::ZdComment { id, author_id, body: body.to_owned(), public: true, created_at: crate::clock::now() });
+        ticket.comments.push(world::ZdComment {
+            id,
+            author_id,
+            body: body.to_owned(),
+            public: true,
+            created_at: crate::clock::now(),
+        });
         Ok(id)
     }
 

@@ -191,10 +191,18 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
         let row = from_row(r)?;
         count += 1;
         if row.id != expected_id {
-            return bad(count, expected_id, format!("row {expected_id} is missing (the next row is {}): rows were deleted", row.id));
+            return bad(
+                count,
+                expected_id,
+                format!("row {expected_id} is missing (the next row is {}): rows were deleted", row.id),
+            );
         }
         if row.prev_hash != prev_hash {
-            return bad(count, row.id, format!("row {} does not follow row {}: rows were deleted, inserted or reordered", row.id, row.id - 1));
+            return bad(
+                count,
+                row.id,
+                format!("row {} does not follow row {}: rows were deleted, inserted or reordered", row.id, row.id - 1),
+            );
         }
         if row_hash(&prev_hash, &row) != row.hash {
             return bad(count, row.id, format!("row {} does not match its hash: it was edited", row.id));
@@ -206,7 +214,11 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
     let seq: i64 =
         conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |r| r.get(0)).optional()?.unwrap_or(0);
     if seq >= expected_id {
-        return bad(count, expected_id, format!("rows {expected_id} to {seq} are missing at the end of the log: they were deleted"));
+        return bad(
+            count,
+            expected_id,
+            format!("rows {expected_id} to {seq} are missing at the end of the log: they were deleted"),
+        );
     }
     let orphan: Option<(i64, i64)> = conn
         .query_row(

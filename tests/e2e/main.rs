@@ -105,6 +105,106 @@ fn settings_test_connection_reaches_every_sandbox_service_over_http() {
     desktop.screenshot(&artifact("settings-connections.png"));
 }
 
+/// Cases record who did what: the agent's identity comes first.
+fn set_identity(s: &Session) {
+    s.chord(&[CONTROL, "2"]);
+    s.wait_for("#agent-name").fill("Ada Lovelace");
+    s.wait_for("#agent-email").fill("ada@example.com");
+    s.wait_for("[data-testid=save-profile]").click();
+    s.wait_text("[data-testid=profile-status]", "Saved");
+    s.chord(&[CONTROL, "1"]);
+}
+
+/// From the Cases list to the first step of a case on a sandbox ticket.
+fn open_case(s: &Session, ticket: &str, playbook: &str) {
+    s.wait_for("[data-testid=new-case-button]").click();
+    s.wait_for("#ticket-number").fill(ticket);
+    s.wait_for("[data-testid=fetch-ticket]").click();
+    s.wait_text("[data-testid=ticket-preview]", "Requester");
+    s.wait_for(&format!("input[value={playbook}]")).click();
+    s.wait_for("[data-testid=open-case]").click();
+    s.wait_for("[data-testid=case-wizard]");
+}
+
+fn identify(s: &Session, username: &str, email: &str) {
+    s.wait_for("#field-username").fill(username);
+    s.wait_for("#field-email").fill(email);
+    s.wait_for("#field-how_confirmed option:nth-child(2)").click();
+    s.wait_for("input[value=both-stated]").click();
+    s.wait_for("[data-testid=step-submit]").click();
+    s.wait_text("[data-testid=current-step]", "Fetch");
+    s.wait_for("[data-testid=step-submit]").click();
+    s.wait_for("[data-testid=gates]");
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: run `make test`"]
+fn an_agent_releases_an_email_address_end_to_end() {
+    let data = tempfile::tempdir().unwrap();
+    let desktop = Desktop::start(&data_dir_env(data.path()), &artifact("release-email.log"));
+    {
+        let s = launch(&desktop);
+        set_identity(&s);
+        open_case(&s, "8001", "release-email");
+        identify(&s, "quiet-quinn", "quinn@example.com");
+        s.wait_text("[data-testid=current-step]", "All checks passed");
+        let evidence = s.wait_text("[data-testid=evidence]", "Sign-ins");
+        assert!(evidence.contains("0 (last: never)"), "{evidence}");
+        desktop.screenshot(&artifact("release-gates.png"));
+        s.wait_for("[data-testid=step-submit]").click();
+
+        let request = s.wait_text("[data-testid=permission-text]", "quinn+release@example.com");
+        assert!(request.starts_with("Could you please confirm"), "{request}");
+        s.wait_for("[data-testid=post-request]").click();
+        s.wait_for("[data-testid=simulate-reply]").click();
+        s.wait_text("[data-testid=current-step]", "Yes, please go ahead");
+        s.wait_for("[data-testid=step-submit]").click();
+
+        s.wait_text("[data-testid=action-preview]", "PUT /api/v4/users/101");
+        s.wait_for("#confirm-text").fill("quiet-quinn");
+        desktop.screenshot(&artifact("release-action.png"));
+        s.wait_for("[data-testid=step-submit]").click();
+        s.wait_text("[data-testid=step-text]", "email released (+release)");
+        s.wait_for("[data-testid=step-submit]").click();
+        s.wait_text("[data-testid=summary-text]", "Release the address");
+        desktop.screenshot(&artifact("release-summary.png"));
+        s.wait_for("[data-testid=step-submit]").click();
+        s.wait_text("[data-testid=case-finished]", "completed");
+        let steps = s.wait_for("[data-testid=step-list]").text();
+        assert!(!steps.contains("pending") && !steps.contains("current"), "{steps}");
+    }
+    // The record the window wrote holds up.
+    let out = std::process::Command::new(app()).args(["audit", "verify", "--data-dir"]).arg(data.path()).output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && printed.contains("audit log intact: 10 rows"), "{printed}");
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: run `make test`"]
+fn an_active_account_is_redirected_to_ownership_verification() {
+    let data = tempfile::tempdir().unwrap();
+    let desktop = Desktop::start(&data_dir_env(data.path()), &artifact("release-blocked.log"));
+    let s = launch(&desktop);
+    set_identity(&s);
+    open_case(&s, "8001", "release-email");
+    identify(&s, "one-comment-casey", "casey@example.com");
+    let gates = s.wait_text("[data-testid=current-step]", "Follow the block");
+    assert!(gates.contains("Signed in 1 time"), "{gates}");
+    desktop.screenshot(&artifact("release-blocked.png"));
+    s.wait_for("[data-testid=step-submit]").click();
+    s.wait_text("#case-title", "Account ownership verification");
+    s.wait_text("[data-testid=case-wizard]", "Continues case 1");
+    assert_eq!(s.wait_for("#field-username").value(), "one-comment-casey");
+    s.wait_text("[data-testid=evidence]", "commented on");
+    desktop.screenshot(&artifact("ownership-verification.png"));
+
+    // The Cases list shows the new case open and resumes it.
+    s.wait_for("[data-testid=back-to-cases]").click();
+    s.wait_text("[data-testid=cases-view]", "Account ownership verification");
+    s.wait_for("[data-testid=resume-2]").click();
+    s.wait_text("[data-testid=current-step]", "Which account");
+}
+
 #[test]
 #[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: run `make test`"]
 fn a_database_from_a_newer_casekit_is_explained_not_a_blank_window() {

@@ -66,7 +66,8 @@ impl Session {
         let start = Instant::now();
         let needle_lower = needle.to_lowercase();
         loop {
-            let text = self.try_find(css).map(|e| e.text()).unwrap_or_default();
+            // The element may be re-rendered between finding and reading it: read again then.
+            let text = self.try_find(css).and_then(|e| e.try_text()).unwrap_or_default();
             if text.to_lowercase().contains(&needle_lower) {
                 return text;
             }
@@ -77,7 +78,7 @@ impl Session {
 
     /// The visible text of the whole page.
     pub fn page_text(&self) -> String {
-        self.try_find("body").map(|b| b.text()).unwrap_or_default()
+        self.try_find("body").and_then(|b| b.try_text()).unwrap_or_default()
     }
 
     /// Presses keys together (e.g. `[CONTROL, "2"]`) and releases them in reverse order.
@@ -116,6 +117,12 @@ impl Element<'_> {
         let script = "const el = arguments[0], box = el.closest('main') || document.scrollingElement; \
                       box.scrollTop += el.getBoundingClientRect().top - box.getBoundingClientRect().top - 12;";
         self.session.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": [{ELEMENT_KEY: self.id}]})));
+    }
+
+    /// Its visible text, or `None` when it went stale (re-rendered) meanwhile.
+    fn try_text(&self) -> Option<String> {
+        let url = format!("{}/element/{}/text", self.session.base, self.id);
+        try_call(&self.session.agent, "GET", &url, None).ok().map(|v| v.as_str().unwrap_or_default().to_owned())
     }
 
     /// Its visible text.
