@@ -328,3 +328,175 @@ async fn a_case_resumes_at_the_same_step_after_the_process_dies_mid_action() {
     let done = h.step(&resumed, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
     assert_eq!(done.current.unwrap().id, "admin-note");
 }
+
+fn ticks(case: &casekit::playbook::view::CaseView) -> Vec<String> {
+    case.current.as_ref().unwrap().items.iter().map(|i| i.id.clone()).collect()
+}
+
+async fn access_until_change(
+    h: &Harness,
+    username: &str,
+    email: &str,
+    new_primary: &str,
+    passes: bool,
+) -> casekit::playbook::view::CaseView {
+    let case = h.open(8002, "account-access").await;
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("username".to_owned(), username.to_owned());
+    fields.insert("email".to_owned(), email.to_owned());
+    fields.insert("new_primary_email".to_owned(), new_primary.to_owned());
+    let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields }).await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    let case = h.step(&case, StepInput::Decide { option: "paid-user".into(), reason: String::new() }).await;
+    let results = vec![
+        ChallengeResult { id: "ssh-gpg-key".into(), passed: passes },
+        ChallengeResult { id: "creation-date".into(), passed: true },
+    ];
+    let case = h.step(&case, StepInput::Verify { risk: "low".into(), results }).await;
+    let mut review = std::collections::BTreeMap::new();
+    review.insert("reviewer_name".to_owned(), "Riley".to_owned());
+    review.insert("reviewer_email".to_owned(), "riley@support.example".to_owned());
+    h.step(&case, StepInput::Checklist { ticked: vec!["reviewed".into()], fields: review }).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_access_disables_2fa_for_a_paid_seat_after_verification_and_permission() {
+    let h = Harness::new().await;
+    let case = access_until_change(&h, "paid-pat", "pat@acme.example", "", true).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::Decide { option: "disable-2fa".into(), reason: "lost device and codes".into() }).await;
+    assert!(case
+        .current
+        .as_ref()
+        .unwrap()
+        .text
+        .as_ref()
+        .unwrap()
+        .contains("disable two-factor authentication on the GitLab.com account `paid-pat`"));
+    let case = h.get_permission(&case, 8002).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "2fa-eligibility");
+    assert!(statuses(&case).contains(&"make-primary:skipped".to_owned()));
+    let gate = &case.current.as_ref().unwrap().gates[0];
+    assert!(gate.passed && gate.detail.contains("acme-corp"), "{gate:?}");
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: "paid-pat".into() }).await;
+    let line = case.current.as_ref().unwrap().text.clone().unwrap();
+    assert!(line.contains("| disable two-factor authentication after ownership verification |"), "{line}");
+    let case = h.step(&case, StepInput::WriteNote).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "summary", "the not-verified reply is not on the passing path");
+    let gl = h.conns.gitlab().unwrap();
+    let pat = gl.user(109).await.unwrap();
+    assert_eq!(pat.two_factor_enabled, Some(false));
+    assert!(pat.note.unwrap().contains("disable two-factor authentication"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_access_refuses_a_free_user_2fa_reset_and_a_failed_verification() {
+    let h = Harness::new().await;
+    let case = access_until_change(&h, "free-fred", "fred@example.com", "", true).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::Decide { option: "disable-2fa".into(), reason: String::new() }).await;
+    let case = h.get_permission(&case, 8002).await;
+    let gate = &case.current.as_ref().unwrap().gates[0];
+    assert!(!gate.passed && gate.detail.contains("never reset for free users"), "{gate:?}");
+    assert_eq!(h.step(&case, StepInput::FollowBlock).await.outcome.as_deref(), Some("blocked"));
+    assert_eq!(h.conns.gitlab().unwrap().user(110).await.unwrap().two_factor_enabled, Some(true));
+
+    let case = access_until_change(&h, "paid-pat", "pat@acme.example", "", false).await;
+    let case = h.step(&case, StepInput::FollowBlock).await;
+    let reply = case.current.clone().unwrap();
+    assert_eq!(reply.id, "not-verified-reply");
+    assert!(reply.text.unwrap().contains("cannot share which answers"));
+    assert!(["change:skipped", "permission:skipped", "disable-2fa:skipped"]
+        .iter()
+        .all(|s| statuses(&case).contains(&s.to_string())));
+    let case = h.step(&case, StepInput::SendReply { post: false }).await;
+    assert_eq!(case.current.unwrap().id, "summary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_access_makes_only_a_verified_secondary_email_primary() {
+    let h = Harness::new().await;
+    for (address, works) in [("tess.old@example.com", false), ("tess.work@example.com", true)] {
+        let case = access_until_change(&h, "two-emails-tess", "tess@example.com", address, true).await;
+        let case = h.step(&case, StepInput::Continue).await;
+        let case = h.step(&case, StepInput::Decide { option: "make-primary".into(), reason: String::new() }).await;
+        let case = h.get_permission(&case, 8002).await;
+        assert_eq!(case.current.as_ref().unwrap().id, "make-primary");
+        let after = h.step(&case, StepInput::RunAction { confirmation: "two-emails-tess".into() }).await;
+        if works {
+            assert_eq!(after.current.as_ref().unwrap().id, "admin-note");
+            assert_eq!(h.conns.gitlab().unwrap().user(105).await.unwrap().email.as_deref(), Some(address));
+        } else {
+            let error = after.current.unwrap().last_attempt.unwrap().error.unwrap();
+            assert!(error.message.contains("not a verified secondary email"), "{}", error.message);
+            engine::abandon(&h.env(), after.id, "unverified address").unwrap();
+        }
+    }
+}
+
+async fn project_change(h: &Harness, username: &str, kind: &str, target: &str) -> casekit::playbook::view::CaseView {
+    let case = h.open(8008, "project-group-change").await;
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("username".to_owned(), username.to_owned());
+    fields.insert("target_kind".to_owned(), kind.to_owned());
+    fields.insert("target".to_owned(), target.to_owned());
+    fields.insert("change".to_owned(), "re-run the failed pipeline".to_owned());
+    let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields }).await;
+    h.step(&case, StepInput::RunLookup).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
+    let h = Harness::new().await;
+    // A maintainer of the project, and an owner of the parent group (inherited), pass.
+    let case = project_change(&h, "maint-mario", "project", "acme-corp/api").await;
+    assert!(case.current.as_ref().unwrap().gates[0].passed);
+    let case = h.step(&case, StepInput::Continue).await;
+    assert!(case
+        .current
+        .as_ref()
+        .unwrap()
+        .text
+        .as_ref()
+        .unwrap()
+        .contains("re-run the failed pipeline in the project `acme-corp/api`"));
+    let early = h.submit(&case, StepInput::ManualDone { evidence: String::new() }).await.unwrap_err();
+    assert_eq!(early.code(), ErrorCode::OutOfOrder);
+    let case = h.get_permission(&case, 8008).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "act");
+    let case = h.step(&case, StepInput::ManualDone { evidence: "pipeline 42 re-run, passed".into() }).await;
+    assert_eq!(h.step(&case, StepInput::Finish).await.outcome.as_deref(), Some("completed"));
+    let olga = project_change(&h, "owner-olga", "project", "acme-corp/api").await;
+    let gate = &olga.current.as_ref().unwrap().gates[0];
+    assert!(gate.passed && gate.detail.contains("level 50"), "an Owner of the parent group inherits: {gate:?}");
+    engine::abandon(&h.env(), olga.id, "only checking inherited access").unwrap();
+
+    // A developer is blocked, asks for an owner; the maintainer's permission lets the case go on.
+    let case = project_change(&h, "dev-dana", "project", "acme-corp/api").await;
+    let gate = case.current.clone().unwrap().gates.remove(0);
+    assert!(!gate.passed && gate.detail.contains("level 30"), "{gate:?}");
+    let case = h.step(&case, StepInput::FollowBlock).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "ask-owner");
+    let case = h.step(&case, StepInput::SendReply { post: true }).await;
+    let mut owner = std::collections::BTreeMap::new();
+    owner.insert("owner_username".to_owned(), "dev-dana".to_owned());
+    let not_owner = h.step(&case, StepInput::Checklist { ticked: vec!["cc".into()], fields: owner.clone() }).await;
+    let not_owner = h.step(&not_owner, StepInput::RunLookup).await;
+    assert!(!not_owner.current.as_ref().unwrap().gates[0].passed, "a developer cannot give the permission either");
+    engine::abandon(&h.env(), not_owner.id, "wrong permission giver").unwrap();
+
+    let case = project_change(&h, "dev-dana", "project", "acme-corp/api").await;
+    let case = h.step(&case, StepInput::FollowBlock).await;
+    let case = h.step(&case, StepInput::SendReply { post: false }).await;
+    owner.insert("owner_username".to_owned(), "maint-mario".to_owned());
+    let case = h.step(&case, StepInput::Checklist { ticked: vec!["cc".into()], fields: owner }).await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::RequestPermission { post: true }).await;
+    let by_maintainer = h.sandbox.comment_from(Service::Zendesk, 8008, Some(6002), "As maintainer I give permission.").unwrap();
+    let case = h.step(&case, StepInput::ConfirmPermission { comment_id: by_maintainer }).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "act");
+    let case = h.step(&case, StepInput::ManualDone { evidence: "re-ran pipeline".into() }).await;
+    assert_eq!(case.current.unwrap().id, "summary");
+}

@@ -110,6 +110,20 @@ pub struct Member {
     pub access_level: u32,
 }
 
+/// A group, project or namespace as the membership checks need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub id: u64,
+    pub name: String,
+    /// `full_path` of a group, `path_with_namespace` of a project.
+    #[serde(alias = "full_path", alias = "path_with_namespace")]
+    pub path: String,
+    pub web_url: String,
+    /// A namespace's plan (`free`, `premium`, `ultimate`), for admins.
+    #[serde(default)]
+    pub plan: Option<String>,
+}
+
 /// An SSH key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
@@ -272,6 +286,21 @@ impl GitLab {
         self.http.get_optional(&format!("api/v4/projects/{project_id}/members/all/{user_id}"), &[]).await
     }
 
+    /// A group by id or full path.
+    pub async fn group(&self, id_or_path: &str) -> Result<Source> {
+        self.http.get(&format!("api/v4/groups/{}", encode(id_or_path)), &[]).await
+    }
+
+    /// A project by id or `namespace/path`.
+    pub async fn project(&self, id_or_path: &str) -> Result<Source> {
+        self.http.get(&format!("api/v4/projects/{}", encode(id_or_path)), &[]).await
+    }
+
+    /// A namespace with its plan (admin).
+    pub async fn namespace(&self, id: u64) -> Result<Source> {
+        self.http.get(&format!("api/v4/namespaces/{id}"), &[]).await
+    }
+
     pub async fn keys(&self, id: u64) -> Result<Vec<Key>> {
         self.http.get(&format!("api/v4/users/{id}/keys"), &[]).await
     }
@@ -295,4 +324,9 @@ fn event_params(q: &EventQuery) -> Vec<(&'static str, String)> {
     let opt = [("action", &q.action), ("target_type", &q.target_type), ("after", &q.after), ("before", &q.before)];
     p.extend(opt.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
     p
+}
+
+/// One path segment, with `/` encoded as GitLab expects for `namespace/project` ids.
+fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }

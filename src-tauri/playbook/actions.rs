@@ -12,7 +12,7 @@ use crate::connectors::session::Connections;
 use crate::{Error, Result};
 
 /// Every action a playbook may name.
-pub const NAMES: &[&str] = &["release_email", "remove_suppression"];
+pub const NAMES: &[&str] = &["release_email", "remove_suppression", "make_primary_email", "disable_two_factor"];
 
 /// One call of an action's preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -66,6 +66,22 @@ pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
             let email = fact(state, "email")?;
             Ok(vec![call("DELETE", format!("/v3/:domain/bounces/{email}"), format!("bounce list: − {email}"))])
         }
+        "make_primary_email" => {
+            let (id, old, new) = (fact(state, "user_id")?, fact(state, "primary_email")?, fact(state, "new_primary_email")?);
+            Ok(vec![call(
+                "PUT",
+                format!("/api/v4/users/{id}"),
+                format!("primary email: {old} → {new} (a verified secondary; skip_reconfirmation)"),
+            )])
+        }
+        "disable_two_factor" => {
+            let id = fact(state, "user_id")?;
+            Ok(vec![call(
+                "PATCH",
+                format!("/api/v4/users/{id}/disable_two_factor"),
+                "two-factor authentication: on → off".into(),
+            )])
+        }
         other => Err(Error::Internal(format!("unknown action {other}"))),
     }
 }
@@ -73,7 +89,7 @@ pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
 /// The text the agent types to confirm a destructive action.
 pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
     match name {
-        "release_email" => state.facts.get("gitlab_username").cloned(),
+        "release_email" | "make_primary_email" | "disable_two_factor" => state.facts.get("gitlab_username").cloned(),
         "remove_suppression" => state.facts.get("email").cloned(),
         _ => None,
     }
@@ -85,6 +101,8 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Outcome 
     let result = match name {
         "release_email" => release_email(conns, state, &mut calls).await,
         "remove_suppression" => remove_suppression(conns, state, &mut calls).await,
+        "make_primary_email" => make_primary_email(conns, state, &mut calls).await,
+        "disable_two_factor" => disable_two_factor(conns, state, &mut calls).await,
         other => Err(Error::Internal(format!("unknown action {other}"))),
     };
     Outcome { calls, result }
@@ -181,6 +199,58 @@ async fn remove_suppression(conns: &Connections, state: &CaseState, calls: &mut 
         return Err(Error::InvalidResponse("Mailgun still lists the address as suppressed.".into()));
     }
     Ok(vec![Fact::judged("Suppression", "removed", true)])
+}
+
+fn user_id(state: &CaseState) -> Result<u64> {
+    fact(state, "user_id")?.parse().map_err(|_| Error::Internal("user_id is not a number".into()))
+}
+
+async fn make_primary_email(conns: &Connections, state: &CaseState, calls: &mut Vec<CallRecord>) -> Result<Vec<Fact>> {
+    let gl = conns.gitlab()?;
+    let id = user_id(state)?;
+    let (old, new) = (fact(state, "primary_email")?, fact(state, "new_primary_email")?);
+    let now = gl.user(id).await?;
+    let primary = now.email.clone().unwrap_or_default();
+    let path = format!("/api/v4/users/{id}");
+    if primary.eq_ignore_ascii_case(new) {
+        record(calls, "PUT", path, format!("skipped: {new} is already primary"));
+    } else {
+        if primary != old {
+            return Err(Error::StaleEvidence(format!(
+                "The primary email changed since the lookup ({old} → {primary}). Refresh the evidence first."
+            )));
+        }
+        let verified = gl.emails(id).await?.into_iter().any(|e| e.email.eq_ignore_ascii_case(new) && e.confirmed_at.is_some());
+        if !verified {
+            return Err(Error::InvalidInput(format!(
+                "{new} is not a verified secondary email of the account: only a verified address may become primary."
+            )));
+        }
+        gl.edit_user(id, &UserEdit { email: Some(new.to_owned()), skip_reconfirmation: Some(true), note: None }).await?;
+        record(calls, "PUT", path, "done");
+    }
+    let after = gl.user(id).await?.email.unwrap_or_default();
+    if !after.eq_ignore_ascii_case(new) {
+        return Err(Error::InvalidResponse(format!("GitLab still shows {after} as primary. Check the account in GitLab admin.")));
+    }
+    Ok(vec![Fact::judged("Primary email now", after, true)])
+}
+
+async fn disable_two_factor(conns: &Connections, state: &CaseState, calls: &mut Vec<CallRecord>) -> Result<Vec<Fact>> {
+    let gl = conns.gitlab()?;
+    let id = user_id(state)?;
+    let path = format!("/api/v4/users/{id}/disable_two_factor");
+    if gl.user(id).await?.two_factor_enabled == Some(true) {
+        gl.disable_two_factor(id).await?;
+        record(calls, "PATCH", path, "done");
+    } else {
+        record(calls, "PATCH", path, "skipped: two-factor authentication is already off");
+    }
+    let off = gl.user(id).await?.two_factor_enabled != Some(true);
+    if !off {
+        return Err(Error::InvalidResponse("GitLab still shows two-factor authentication on.".into()));
+    }
+    Ok(vec![Fact::judged("Two-factor authentication", "off", true)])
 }
 
 /// The admin note: re-reads the note right before writing, appends the line (never replaces),

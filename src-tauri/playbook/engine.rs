@@ -339,9 +339,15 @@ fn done(st: &mut CaseState, step: &str, agent: &str, status: StepStatus, data: V
     st.records.insert(step.to_owned(), StepRecord { status, at: clock::now(), agent: agent.to_owned(), data });
 }
 
-/// Moves the cursor to `to` (or the step after `index`), marking steps jumped over as skipped.
+/// Moves the cursor to `to` (or the step's `next`, or the one after it), marking steps jumped
+/// over as skipped.
 fn advance(pb: &Playbook, st: &mut CaseState, index: usize, to: Option<&str>, agent: &str) {
-    let target = to.and_then(|t| pb.step(t)).map_or(index + 1, |(i, _)| i);
+    let to = to.or(pb.steps[index].next.as_deref());
+    let mut target = to.and_then(|t| pb.step(t)).map_or(index + 1, |(i, _)| i);
+    // Steps whose condition does not hold are passed over (and recorded as skipped).
+    while pb.steps.get(target).is_some_and(|s| s.only_if.iter().any(|(k, v)| st.facts.get(k) != Some(v))) {
+        target += 1;
+    }
     for s in pb.steps.iter().take(target).skip(index + 1) {
         st.records.entry(s.id.clone()).or_insert_with(|| StepRecord {
             status: StepStatus::Skipped,
@@ -435,12 +441,18 @@ fn check_field(kind: &str, label: &str, value: &str, options: &[String]) -> Resu
     }
 }
 
-/// Refuses an action or note unless every earlier step is complete, every gate passes on the
-/// current evidence, and the permission before it was recorded.
+/// Refuses a change (action, note, manual change) unless every earlier step is complete (a
+/// blocked gate only if it branched here), every passed gate still passes on the current
+/// evidence, and a permission before it was recorded.
 fn ensure_ready(pb: &Playbook, st: &CaseState, index: usize) -> Result<()> {
     for s in &pb.steps[..index] {
-        match st.records.get(&s.id).map(|r| r.status) {
+        let record = st.records.get(&s.id);
+        let branched = record.is_some_and(|r| {
+            r.status == StepStatus::Blocked && r.data["follow"].as_str().is_some_and(|f| f.starts_with("branch:"))
+        });
+        match record.map(|r| r.status) {
             Some(StepStatus::Done | StepStatus::Skipped) => {}
+            _ if branched => {}
             _ => return Err(Error::OutOfOrder(format!("“{}” is not complete, so this change may not run.", s.title))),
         }
         if let (StepKind::Gate { gates: specs }, Some(StepStatus::Done)) = (&s.kind, st.records.get(&s.id).map(|r| r.status)) {
@@ -453,11 +465,12 @@ fn ensure_ready(pb: &Playbook, st: &CaseState, index: usize) -> Result<()> {
             }
         }
     }
-    if let Some(p) = pb.permission_before(index) {
-        let confirmed = st.records.get(&p.id).is_some_and(|r| r.status == StepStatus::Done && r.data.get("comment_id").is_some());
-        if !confirmed {
-            return Err(Error::OutOfOrder("No recorded permission from the customer: this change may not run.".into()));
-        }
+    let mut permissions = pb.permissions_before(index).peekable();
+    if permissions.peek().is_some()
+        && !permissions
+            .any(|p| st.records.get(&p.id).is_some_and(|r| r.status == StepStatus::Done && r.data.get("comment_id").is_some()))
+    {
+        return Err(Error::OutOfOrder("No recorded permission from the customer: this change may not run.".into()));
     }
     Ok(())
 }
@@ -560,7 +573,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             }
             t
         }
-        (StepKind::Permission { request }, StepInput::RequestPermission { post }) => {
+        (StepKind::Permission { request, .. }, StepInput::RequestPermission { post }) => {
             let text = texts::render(request, &st.facts)?;
             let comment_id = if post { Some(post_public(env, &row, &text).await?) } else { None };
             let requested_at = clock::now();
@@ -568,7 +581,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
                 .insert(step_id.to_owned(), json!({"requested_at": requested_at, "posted_comment_id": comment_id, "text": text}));
             Transition::new("permission_requested", json!({"posted": post, "comment_id": comment_id}))
         }
-        (StepKind::Permission { .. }, StepInput::ConfirmPermission { comment_id }) => {
+        (StepKind::Permission { from, .. }, StepInput::ConfirmPermission { comment_id }) => {
             let progress = st.progress.get(step_id).cloned().unwrap_or(Value::Null);
             let Some(requested_at) = progress.get("requested_at").and_then(Value::as_str).map(str::to_owned) else {
                 return Err(Error::OutOfOrder("Send the permission request first, then pick the customer's reply.".into()));
@@ -580,9 +593,14 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
                     row.ticket_id
                 )));
             };
-            if !c.by_requester {
+            if from == "requester" && !c.by_requester {
                 return Err(Error::InvalidInput(
                     "That comment is not from the ticket's requester: only the requester can give permission.".into(),
+                ));
+            }
+            if !c.public || progress.get("posted_comment_id").and_then(Value::as_u64) == Some(c.id) {
+                return Err(Error::InvalidInput(
+                    "Pick the customer's public reply, not the request itself or an internal note.".into(),
                 ));
             }
             if c.created_at.get(..19) < requested_at.get(..19) {
@@ -640,6 +658,9 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
                 t.audit.push(("case_blocked".into(), json!({"why": why})));
                 t.finish = Some("blocked");
             } else {
+                for (k, template) in &o.sets {
+                    st.facts.insert(k.clone(), texts::render(template, &st.facts)?);
+                }
                 done(&mut st, step_id, &agent, StepStatus::Done, data);
                 advance(&pb, &mut st, index, o.next.as_deref(), &agent);
             }
@@ -684,6 +705,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             Transition::new("reply_sent", json!({"posted": post, "comment_id": comment_id}))
         }
         (StepKind::Manual { .. }, StepInput::ManualDone { evidence }) => {
+            ensure_ready(&pb, &st, index)?;
             let evidence = evidence.trim().to_owned();
             let summary = if evidence.is_empty() { "done in the other tool".to_owned() } else { format!("done: {evidence}") };
             done(&mut st, step_id, &agent, StepStatus::Done, json!({"evidence": evidence, "summary": summary}));

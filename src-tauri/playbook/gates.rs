@@ -13,6 +13,9 @@ pub const NAMES: &[&str] = &[
     "no_contribution_events",
     "no_memberships",
     "ownership_verified",
+    "requester_can_change_target",
+    "permission_giver_can_change_target",
+    "two_factor_eligible",
 ];
 
 /// A gate's verdict and what it was based on.
@@ -106,6 +109,38 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
                 None => verdict(false, "Ownership has not been verified in this case."),
             }
         }
+        "requester_can_change_target" => access_gate(state.evidence.get("gitlab_membership").map(|e| &e.data)),
+        "permission_giver_can_change_target" => access_gate(state.evidence.get("gitlab_owner_membership").map(|e| &e.data)),
+        "two_factor_eligible" => match (user, account.map(|a| &a["paid_namespaces"])) {
+            (Some(u), _) if u["two_factor_enabled"] != Value::Bool(true) => {
+                verdict(false, "Two-factor authentication is not on for this account.")
+            }
+            (Some(_), Some(Value::Array(paid))) if !paid.is_empty() => verdict(
+                true,
+                format!(
+                    "Seat in a paid namespace: {}.",
+                    paid.iter().filter_map(|p| p["path"].as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            (Some(_), _) => verdict(false, "No seat in a paid namespace: 2FA is never reset for free users."),
+            (None, _) => need_account(),
+        },
         other => verdict(false, format!("Unknown gate {other}.")),
+    }
+}
+
+/// Group Owner (50) or project Maintainer (40) and above, inherited membership counting.
+fn access_gate(data: Option<&Value>) -> Verdict {
+    let Some(d) = data else { return verdict(false, "The membership lookup has not run yet.") };
+    let (level, needed) = (d["access_level"].as_u64().unwrap_or(0), d["needed"].as_u64().unwrap_or(50));
+    let who = d["username"].as_str().unwrap_or("?");
+    let what = format!("{} {}", d["kind"].as_str().unwrap_or("?"), d["path"].as_str().unwrap_or("?"));
+    if level >= needed {
+        verdict(true, format!("@{who} has access level {level} on {what} ({needed} needed)."))
+    } else {
+        verdict(
+            false,
+            format!("@{who} has access level {level} on {what}; {needed} (Owner of a group, Maintainer of a project) is needed."),
+        )
     }
 }

@@ -13,7 +13,7 @@ use crate::connectors::session::Connections;
 use crate::{Error, Result};
 
 /// Every lookup a playbook may name.
-pub const NAMES: &[&str] = &["gitlab_account", "mailgun_delivery"];
+pub const NAMES: &[&str] = &["gitlab_account", "mailgun_delivery", "gitlab_membership", "gitlab_owner_membership"];
 
 /// What a lookup found, and the facts it derives for later steps.
 pub struct Found {
@@ -26,6 +26,10 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<F
     match name {
         "gitlab_account" => gitlab_account(&conns.gitlab()?, state).await,
         "mailgun_delivery" => mailgun_delivery(conns, state).await,
+        "gitlab_membership" => gitlab_membership(&conns.gitlab()?, state, "username", "Requester's access").await,
+        "gitlab_owner_membership" => {
+            gitlab_membership(&conns.gitlab()?, state, "owner_username", "Permission giver's access").await
+        }
         other => Err(Error::Internal(format!("unknown lookup {other}"))),
     }
 }
@@ -74,6 +78,14 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
     let events = gl.events(user.id, &EventQuery { per_page: 20, ..Default::default() }).await?;
     let memberships = gl.memberships(user.id).await?;
     let emails = gl.emails(user.id).await?;
+    // Paid namespaces decide which answers count and whether 2FA may be reset.
+    let mut paid = Vec::new();
+    for m in memberships.iter().filter(|m| m.source_type == "Namespace") {
+        let ns = gl.namespace(m.source_id).await?;
+        if ns.plan.as_deref().is_some_and(|p| p != "free") {
+            paid.push(json!({"id": ns.id, "path": ns.path, "plan": ns.plan}));
+        }
+    }
     let primary = user.email.clone().unwrap_or_default();
     let username_matches = claimed.is_empty() || claimed.eq_ignore_ascii_case(&user.username);
 
@@ -131,6 +143,18 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
             },
         ),
     ];
+    rows.push(Fact::new(
+        "Paid namespaces",
+        if paid.is_empty() {
+            "none".to_owned()
+        } else {
+            paid.iter()
+                .map(|p| format!("{} ({})", p["path"].as_str().unwrap_or("?"), p["plan"].as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    ));
+    rows.push(Fact::new("Two-factor authentication", if user.two_factor_enabled == Some(true) { "on" } else { "off" }));
     if !username_matches {
         rows.insert(1, Fact::judged("Username the requester gave", format!("@{claimed}"), false));
     }
@@ -142,6 +166,7 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
         "events": events,
         "memberships": memberships,
         "emails": emails,
+        "paid_namespaces": paid,
     });
     let mut facts = BTreeMap::new();
     facts.insert("user_id".to_owned(), user.id.to_string());
@@ -195,4 +220,41 @@ async fn mailgun_delivery(conns: &Connections, state: &CaseState) -> Result<Foun
     let mut facts = BTreeMap::new();
     facts.insert("suppressed".to_owned(), bounce.is_some().to_string());
     Ok(Found { evidence: Evidence { title: "Mail delivery (Mailgun)".into(), at: clock::now(), data, rows, links }, facts })
+}
+
+/// A user's access to a group or project, inherited membership included: what the project and
+/// group change gate reads. `who` names the fact holding the username.
+async fn gitlab_membership(gl: &GitLab, state: &CaseState, who: &str, title: &str) -> Result<Found> {
+    let username = fact(state, who)?;
+    let kind = fact(state, "target_kind")?;
+    let target = fact(state, "target")?;
+    let base = gl.base_url().as_str().trim_end_matches('/').to_owned();
+    let user = gl
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("No GitLab user is named @{username}. Check the username with the requester.")))?;
+    let is_group = kind.eq_ignore_ascii_case("group");
+    let source = if is_group { gl.group(target).await? } else { gl.project(target).await? };
+    let member =
+        if is_group { gl.group_member(source.id, user.id).await? } else { gl.project_member(source.id, user.id).await? };
+    let level = member.as_ref().map_or(0, |m| m.access_level);
+    let needed = if is_group { 50 } else { 40 };
+    let rows = vec![
+        Fact::new("User", format!("@{} (id {})", user.username, user.id)),
+        Fact::new(if is_group { "Group" } else { "Project" }, format!("{} (id {})", source.path, source.id)),
+        Fact::judged(
+            "Access, inherited included",
+            format!("{} ({level}); {} ({needed}) or above needed", access_level_name(level), access_level_name(needed)),
+            level >= needed,
+        ),
+    ];
+    let data = json!({"user_id": user.id, "username": user.username, "kind": if is_group { "group" } else { "project" },
+                      "source_id": source.id, "path": source.path, "access_level": level, "needed": needed});
+    let links = vec![
+        Link { label: format!("GitLab: {}", source.path), url: source.web_url.clone() },
+        Link { label: format!("GitLab admin: @{}", user.username), url: format!("{base}/admin/users/{}", user.username) },
+    ];
+    let mut facts = BTreeMap::new();
+    facts.insert("target_path".to_owned(), source.path.clone());
+    Ok(Found { evidence: Evidence { title: title.into(), at: clock::now(), data, rows, links }, facts })
 }

@@ -41,6 +41,8 @@ const FILES: &[&str] = &[
     include_str!("../playbooks/release-email.json"),
     include_str!("../playbooks/account-ownership-verification.json"),
     include_str!("../playbooks/confirmation-email.json"),
+    include_str!("../playbooks/account-access.json"),
+    include_str!("../playbooks/project-group-change.json"),
 ];
 
 static BUILTIN: LazyLock<Catalog> =

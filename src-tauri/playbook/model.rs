@@ -35,6 +35,12 @@ pub struct Step {
     /// The handbook's reason for the step, shown with it.
     #[serde(default)]
     pub help: String,
+    /// The step after this one when it is not the next in the list (ends a branch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The step runs only when these facts have these values; otherwise it is skipped.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub only_if: BTreeMap<String, String>,
     #[serde(flatten)]
     pub kind: StepKind,
 }
@@ -56,8 +62,13 @@ pub enum StepKind {
     Gate { gates: Vec<GateSpec> },
     /// Ownership-verification challenges, judged, with an outcome by rule.
     Verify { challenges: Vec<Challenge>, required_passes: BTreeMap<String, u32> },
-    /// The request text (a template over the case facts) and the customer's recorded reply.
-    Permission { request: String },
+    /// The request text (a template over the case facts) and the customer's recorded reply:
+    /// from the ticket's requester, or (`from: "anyone"`) from whoever the request was for.
+    Permission {
+        request: String,
+        #[serde(default = "requester")]
+        from: String,
+    },
     /// A choice between named options.
     Decision { options: Vec<DecisionOption> },
     /// A change through an API: previewed, confirmed, re-read, executed, verified.
@@ -102,6 +113,10 @@ pub struct Field {
 
 fn yes() -> bool {
     true
+}
+
+fn requester() -> String {
+    "requester".into()
 }
 
 /// A gate in a playbook: which predicate, why (the handbook's words), and where a block leads.
@@ -149,6 +164,9 @@ pub struct DecisionOption {
     /// The step to continue at; the next one when absent.
     #[serde(default)]
     pub next: Option<String>,
+    /// Facts the choice records (templates over the case facts), e.g. the change to ask about.
+    #[serde(default)]
+    pub sets: BTreeMap<String, String>,
 }
 
 /// What the engine can run; the catalog refuses a playbook naming anything else.
@@ -185,6 +203,9 @@ impl Playbook {
             return bad("the last step must be the summary".into());
         }
         for s in &self.steps {
+            if s.next.as_deref().is_some_and(|n| !ids.contains(n)) {
+                return bad(format!("step {} continues at a missing step", s.id));
+            }
             match &s.kind {
                 StepKind::Lookup { lookup } if !known.lookups.contains(&lookup.as_str()) => {
                     return bad(format!("step {} names an unknown lookup {lookup}", s.id))
@@ -227,9 +248,9 @@ impl Playbook {
         self.steps.iter().enumerate().find(|(_, s)| s.id == id)
     }
 
-    /// Whether a permission step comes before step `index`.
-    pub fn permission_before(&self, index: usize) -> Option<&Step> {
-        self.steps[..index].iter().find(|s| matches!(s.kind, StepKind::Permission { .. }))
+    /// The permission steps before step `index`.
+    pub fn permissions_before(&self, index: usize) -> impl Iterator<Item = &Step> {
+        self.steps[..index].iter().filter(|s| matches!(s.kind, StepKind::Permission { .. }))
     }
 }
 

@@ -36,6 +36,7 @@ pub fn ticket_link(facts: &BTreeMap<String, String>, row: &CaseRow) -> String {
 
 /// `YYYY-MM-DD | what was done | why / case | ticket link`.
 pub fn admin_note_line(what: &str, row: &CaseRow, facts: &BTreeMap<String, String>) -> String {
+    let what = render(what, facts).unwrap_or_else(|_| what.to_owned());
     format!("{} | {what} | user requested, Casekit case {} | {}", clock::today(), row.id, ticket_link(facts, row))
 }
 

@@ -172,6 +172,9 @@ const FACT_LABELS: &[(&str, &str)] = &[
     ("gitlab_username", "GitLab account"),
     ("release_email", "Release address"),
     ("verification_outcome", "Ownership verification"),
+    ("change", "Change asked for"),
+    ("target", "Group or project"),
+    ("owner_username", "Owner or maintainer giving permission"),
     ("reviewer_name", "Peer reviewer"),
 ];
 
@@ -235,7 +238,7 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                     })
                     .collect();
             }
-            StepKind::Permission { request } => {
+            StepKind::Permission { request, .. } => {
                 v.text = texts::render(request, &st.facts).ok();
                 v.permission = Some(PermissionView {
                     requested_at: progress.get("requested_at").and_then(Value::as_str).map(str::to_owned),

@@ -34,6 +34,9 @@ pub(super) fn router() -> Router<Ctx> {
         .route("/api/v4/users/{id}/gpg_keys", get(gpg_keys))
         .route("/api/v4/users/{id}/disable_two_factor", patch(disable_two_factor))
         .route("/api/v4/users/{id}/support_pin", get(support_pin))
+        .route("/api/v4/groups/{id}", get(show_group))
+        .route("/api/v4/projects/{id}", get(show_project))
+        .route("/api/v4/namespaces/{id}", get(show_namespace))
         .route("/api/v4/groups/{id}/members/all/{user_id}", get(group_member))
         .route("/api/v4/projects/{id}/members/all/{user_id}", get(project_member))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "404 Not Found") })
@@ -586,4 +589,63 @@ async fn project_member(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, us
     let direct = p.members.iter().find(|m| m.user_id == user_id).map(|m| m.access_level);
     let level = direct.max(group_access(&w.gitlab, p.namespace_id, user_id));
     member_reply(&w.gitlab, &headers, user_id, level)
+}
+
+/// A group by id or full path (`acme-corp`, URL-encoded in the path).
+fn find_group<'a>(data: &'a GitLabData, id: &str) -> Option<&'a super::world::GlGroup> {
+    data.groups.iter().find(|g| id.parse::<u64>().map_or(g.full_path.eq_ignore_ascii_case(id), |n| g.id == n))
+}
+
+fn group_json(g: &super::world::GlGroup, base: &str, with_plan: bool) -> Value {
+    let mut v = json!({"id": g.id, "name": g.name, "full_path": g.full_path, "parent_id": g.parent_id,
+                       "web_url": format!("{base}/groups/{}", g.full_path), "visibility": "private"});
+    if with_plan {
+        v["plan"] = json!(g.plan);
+        v["kind"] = json!("group");
+    }
+    v
+}
+
+async fn show_group(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    if let Err(r) = caller(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    match find_group(&w.gitlab, &id) {
+        Some(g) => ok(StatusCode::OK, group_json(g, &base_url(&headers), false)),
+        None => error(StatusCode::NOT_FOUND, "404 Group Not Found"),
+    }
+}
+
+/// `GET /namespaces/:id`: for admins, the namespace's plan (free, premium, ultimate).
+async fn show_namespace(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    let as_admin = match caller(&ctx, &headers) {
+        Ok(c) => matches!(c, Caller::Admin(_)),
+        Err(r) => return r,
+    };
+    let w = ctx.world();
+    match find_group(&w.gitlab, &id) {
+        Some(g) => ok(StatusCode::OK, group_json(g, &base_url(&headers), as_admin)),
+        None => error(StatusCode::NOT_FOUND, "404 Namespace Not Found"),
+    }
+}
+
+async fn show_project(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+    if let Err(r) = caller(&ctx, &headers) {
+        return r;
+    }
+    let w = ctx.world();
+    let found = w
+        .gitlab
+        .projects
+        .iter()
+        .find(|p| id.parse::<u64>().map_or(p.path_with_namespace.eq_ignore_ascii_case(&id), |n| p.id == n));
+    match found {
+        Some(p) => ok(
+            StatusCode::OK,
+            json!({"id": p.id, "name": p.name, "path_with_namespace": p.path_with_namespace,
+                   "namespace": {"id": p.namespace_id}, "web_url": format!("{}/{}", base_url(&headers), p.path_with_namespace)}),
+        ),
+        None => error(StatusCode::NOT_FOUND, "404 Project Not Found"),
+    }
 }

@@ -235,6 +235,12 @@ impl Sandbox {
     /// Adds a public comment from a ticket's requester (the customer's side of a conversation,
     /// for training and tests); returns the comment id.
     pub fn customer_reply(&self, instance: Service, ticket_id: u64, body: &str) -> Result<u64> {
+        self.comment_from(instance, ticket_id, None, body)
+    }
+
+    /// Adds a public comment by `author` (the requester when `None`), e.g. an owner CC'd on the
+    /// ticket giving permission; returns the comment id.
+    pub fn comment_from(&self, instance: Service, ticket_id: u64, author: Option<u64>, body: &str) -> Result<u64> {
         let mut w = self.shared.world.lock().unwrap_or_else(|p| p.into_inner());
         let id = w.id();
         let data = if instance == Service::ZendeskUsGov { &mut w.zendesk_us_gov } else { &mut w.zendesk };
@@ -246,7 +252,7 @@ impl Sandbox {
         if ticket.status == "closed" {
             return Err(Error::InvalidInput(format!("Sandbox ticket #{ticket_id} is closed.")));
         }
-        let author_id = ticket.requester_id;
+        let author_id = author.unwrap_or(ticket.requester_id);
         ticket.comments.push(world::ZdComment {
             id,
             author_id,
