@@ -500,3 +500,20 @@ async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     let case = h.step(&case, StepInput::ManualDone { evidence: "re-ran pipeline".into() }).await;
     assert_eq!(case.current.unwrap().id, "summary");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_keeps_the_playbook_version_it_started_with() {
+    let h = Harness::new().await;
+    let case = h.open(8001, "release-email").await;
+    // Stand-in for a newer Casekit whose shipped playbook differs: the case's own copy is used.
+    h.store
+        .conn()
+        .execute(
+            "UPDATE cases SET state = replace(state, 'Requester confirms username and email', 'Older wording') WHERE id = ?1",
+            [case.id],
+        )
+        .unwrap();
+    let view = engine::case_view(&h.env(), case.id).unwrap();
+    assert_eq!(view.steps[0].title, "Older wording");
+    assert_eq!(view.playbook_version, case.playbook_version);
+}
