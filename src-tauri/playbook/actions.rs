@@ -39,12 +39,7 @@ pub struct Outcome {
 }
 
 fn fact<'a>(state: &'a CaseState, key: &str) -> Result<&'a str> {
-    state
-        .facts
-        .get(key)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| Error::OutOfOrder(format!("The action needs the {key} from the lookup; run the lookup first.")))
+    state.fact(key, "The action")
 }
 
 fn call(method: &str, path: String, change: String) -> PlannedCall {

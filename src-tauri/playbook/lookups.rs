@@ -35,12 +35,7 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<F
 }
 
 fn fact<'a>(state: &'a CaseState, key: &str) -> Result<&'a str> {
-    state
-        .facts
-        .get(key)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| Error::OutOfOrder(format!("This lookup needs the {key}, recorded in an earlier step.")))
+    state.fact(key, "This lookup")
 }
 
 /// `local+release@domain` for `local@domain` (an existing `+tag` is kept before it).

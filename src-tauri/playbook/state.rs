@@ -26,6 +26,15 @@ pub struct CaseState {
     pub progress: BTreeMap<String, Value>,
 }
 
+impl CaseState {
+    /// A recorded fact, or an error saying that `who` needs it from an earlier step.
+    pub fn fact(&self, key: &str, who: &str) -> crate::Result<&str> {
+        self.facts.get(key).map(String::as_str).filter(|v| !v.is_empty()).ok_or_else(|| {
+            crate::Error::OutOfOrder(format!("{who} needs the {key}, which an earlier step records; complete that step first."))
+        })
+    }
+}
+
 /// A lookup's snapshot: raw data for the gates, rows and links for the agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
