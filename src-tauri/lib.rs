@@ -14,6 +14,7 @@ pub mod playbook;
 pub mod sandbox;
 pub mod secrets;
 pub mod store;
+pub mod summary;
 pub mod validate;
 
 pub use error::{Error, ErrorCode, IpcError, Result};

@@ -233,7 +233,14 @@ pub async fn open_case(env: &Env<'_>, new: &NewCase) -> Result<CaseView> {
     audit::append(
         &tx,
         &agent,
-        &entry(&row, pb, None, "case_opened", json!({"requester_id": ticket.requester_id, "playbook_title": pb.title})),
+        &entry(
+            &row,
+            pb,
+            None,
+            "case_opened",
+            json!({"requester_id": ticket.requester_id, "requester": requester, "subject": ticket.subject,
+                   "ticket_url": ticket.url, "playbook_title": pb.title}),
+        ),
     )?;
     tx.commit()?;
     drop(conn);
@@ -579,7 +586,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             let requested_at = clock::now();
             st.progress
                 .insert(step_id.to_owned(), json!({"requested_at": requested_at, "posted_comment_id": comment_id, "text": text}));
-            Transition::new("permission_requested", json!({"posted": post, "comment_id": comment_id}))
+            Transition::new("permission_requested", json!({"posted": post, "comment_id": comment_id, "text": text}))
         }
         (StepKind::Permission { from, .. }, StepInput::ConfirmPermission { comment_id }) => {
             let progress = st.progress.get(step_id).cloned().unwrap_or(Value::Null);
@@ -750,7 +757,8 @@ fn finish_write(
             let data = json!({"action": name, "calls": outcome.calls, "verified": checks, "summary": summary});
             done(st, step_id, agent, StepStatus::Done, data);
             advance(pb, st, index, None, agent);
-            Ok(Transition::new("action_result", json!({"action": name, "status": "verified", "calls": outcome.calls})))
+            let verified: Vec<String> = checks.iter().map(|c| format!("{}: {}", c.label, c.value)).collect();
+            Ok(Transition::new("action_result", json!({"action": name, "status": "verified", "calls": outcome.calls, "verified": verified})))
         }
         Err(e) => {
             let error = IpcError::from(e);

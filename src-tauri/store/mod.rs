@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cases;
 mod migrations;
 pub mod profiles;
+pub mod search;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -1,0 +1,163 @@
+//! Case summaries from the audit log, posted once to the ticket, waiting in the outbox while
+//! Zendesk is down, and found again by search.
+
+mod support;
+
+use casekit::connectors::Service;
+use casekit::playbook::engine::StepInput;
+use casekit::sandbox::faults::{Fault, FaultRule};
+use casekit::store::audit;
+use casekit::store::search::{self, AuditFilter};
+use casekit::summary::{self, outbox, outbox::Posted};
+use support::Harness;
+
+async fn released(h: &Harness) -> i64 {
+    let case = h.open(8001, "release-email").await;
+    let case = h.identify(&case, "quiet-quinn", "quinn@example.com").await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.get_permission(&case, 8001).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
+    let case = h.step(&case, StepInput::WriteNote).await;
+    h.step(&case, StepInput::Finish).await.id
+}
+
+fn zendesk_down(h: &Harness) {
+    h.sandbox.arm_fault(FaultRule { service: Some(Service::Zendesk), method: None, path: "/api/v2/*".into(), fault: Fault::Drop, times: None });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_of_a_release_is_the_case_as_the_audit_log_recorded_it() {
+    let h = Harness::new().await;
+    let id = released(&h).await;
+    let s = summary::render(&h.store.conn(), id).unwrap();
+    let md = &s.markdown;
+    for expected in [
+        "**Ticket:** #8001 (global)",
+        "Please release my email address",
+        "**Requester:** Quinn Quiet <quinn@example.com>",
+        "Release an email address (`release-email`, version `",
+        "**Agent:** Sam Agent <sam@support.example>",
+        "**Outcome:** completed",
+        "passed: no associations — 0 groups, 0 projects, 0 issues, 0 merge requests.",
+        "passed: never signed in — Never signed in; no last activity.",
+        "Could you please confirm that you would like us to change the email address",
+        "“Yes, I confirm, please go ahead.”",
+        "release_email — **verified**",
+        "Accounts holding the old address: none: released",
+        "| email released (+release) | user requested, Casekit case",
+    ] {
+        assert!(md.contains(expected), "missing {expected:?} in:\n{md}");
+    }
+    let last = audit::for_case(&h.store.conn(), id).unwrap().pop().unwrap();
+    assert_eq!(s.head_hash, last.hash);
+    assert!(md.contains(&last.hash), "the chain hash of the last row is quoted");
+    assert!(md.contains(&s.marker));
+    let c = h.sandbox.credentials();
+    for token in [&c.gitlab.admin_token, &c.zendesk.token, &c.mailgun.api_key, &c.customersdot.token] {
+        assert!(!md.contains(token.as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switched_case_summary_shows_the_blocking_evidence() {
+    let h = Harness::new().await;
+    let case = h.open(8001, "release-email").await;
+    let case = h.identify(&case, "one-comment-casey", "casey@example.com").await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    h.step(&case, StepInput::FollowBlock).await;
+    let md = summary::render(&h.store.conn(), case.id).unwrap().markdown;
+    assert!(md.contains("**blocked** at never_signed_in: Signed in 1 time(s)"), "{md}");
+    assert!(md.contains("switch:account-ownership-verification"), "{md}");
+    assert!(md.contains("**Outcome:** switched"), "{md}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posting_twice_leaves_one_internal_note() {
+    let h = Harness::new().await;
+    let id = released(&h).await;
+    let first = outbox::post_summary(&h.env(), id).await.unwrap();
+    let second = outbox::post_summary(&h.env(), id).await.unwrap();
+    let (Posted::Sent { comment_id: a, already: false }, Posted::Sent { comment_id: b, already: true }) = (first, second) else {
+        panic!("expected one post and one recognised repeat");
+    };
+    assert_eq!(a, b);
+    let comments = h.conns.zendesk(Service::Zendesk).unwrap().comments(8001).await.unwrap();
+    let notes: Vec<_> = comments.iter().filter(|c| c.body.contains("Casekit case summary")).collect();
+    assert_eq!(notes.len(), 1);
+    assert!(!notes[0].public, "an internal note");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_zendesk_down_the_note_waits_in_the_outbox_and_is_posted_once_it_comes_back() {
+    let h = Harness::new().await;
+    let id = released(&h).await;
+    zendesk_down(&h);
+    let Posted::Queued { outbox_id, error } = outbox::post_summary(&h.env(), id).await.unwrap() else { panic!("expected queued") };
+    assert_eq!(error.code, casekit::ErrorCode::Unreachable);
+    let again = outbox::post_summary(&h.env(), id).await.unwrap();
+    assert!(matches!(again, Posted::Queued { outbox_id: o, .. } if o == outbox_id), "one waiting item per summary");
+
+    let still = outbox::flush(&h.env(), true, None).await.unwrap();
+    assert_eq!((still.sent, still.waiting), (0, 1));
+    let item = &outbox::list(&h.store.conn()).unwrap()[0];
+    assert_eq!((item.state.as_str(), item.attempts), ("pending", 2));
+    assert!(item.last_error.as_deref().unwrap().contains("Zendesk"));
+
+    h.sandbox.clear_faults();
+    assert_eq!(outbox::flush(&h.env(), false, None).await.unwrap().sent, 0, "not due yet: backoff");
+    assert_eq!(outbox::flush(&h.env(), true, None).await.unwrap().sent, 1);
+    assert_eq!(outbox::flush(&h.env(), true, None).await.unwrap().sent, 0, "nothing left");
+    let item = &outbox::list(&h.store.conn()).unwrap()[0];
+    assert_eq!(item.state, "sent");
+    let comments = h.conns.zendesk(Service::Zendesk).unwrap().comments(8001).await.unwrap();
+    assert_eq!(comments.iter().filter(|c| c.body.contains("Casekit case summary")).count(), 1);
+    let kinds: Vec<String> = audit::for_case(&h.store.conn(), id).unwrap().into_iter().map(|r| r.kind).collect();
+    assert!(kinds.ends_with(&["summary_queued".into(), "summary_queued".into(), "summary_posted".into()]), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discarded_item_is_recorded_and_never_sent() {
+    let h = Harness::new().await;
+    let id = released(&h).await;
+    zendesk_down(&h);
+    let Posted::Queued { outbox_id, .. } = outbox::post_summary(&h.env(), id).await.unwrap() else { panic!() };
+    outbox::discard(&h.env(), outbox_id, "posted by hand").unwrap();
+    h.sandbox.clear_faults();
+    assert_eq!(outbox::flush(&h.env(), true, None).await.unwrap().sent, 0);
+    let last = audit::for_case(&h.store.conn(), id).unwrap().pop().unwrap();
+    assert_eq!((last.kind.as_str(), last.payload["reason"].as_str()), ("summary_discarded", Some("posted by hand")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_a_case_by_ticket_number_email_and_a_word_from_a_note() {
+    let h = Harness::new().await;
+    let released = released(&h).await;
+    let other = h.open(8010, "confirmation-email").await.id;
+    let find = |text: &str| {
+        let page = search::query(&h.store.conn(), &AuditFilter { text: Some(text.into()), ..Default::default() }).unwrap();
+        let mut cases: Vec<i64> = page.rows.iter().filter_map(|r| r.case_id).collect();
+        cases.sort_unstable();
+        cases.dedup();
+        cases
+    };
+    assert_eq!(find("#8001"), [released]);
+    assert_eq!(find("quinn@example.com"), [released]);
+    assert_eq!(find("released"), [released], "a word from the admin note");
+    assert_eq!(find("Uma"), [other], "by the requester's name");
+    assert!(find("nothing-like-this").is_empty());
+
+    let by_ticket = search::query(&h.store.conn(), &AuditFilter { ticket: Some("8010".into()), ..Default::default() }).unwrap();
+    assert!(by_ticket.rows.iter().all(|r| r.case_id == Some(other)) && by_ticket.total == 1);
+    let by_playbook = search::query(&h.store.conn(), &AuditFilter { playbook: Some("release-email".into()), limit: Some(3), ..Default::default() }).unwrap();
+    assert_eq!(by_playbook.rows.len(), 3);
+    assert_eq!(by_playbook.total, 10);
+    let future = search::query(&h.store.conn(), &AuditFilter { from: Some("2999-01-01".into()), ..Default::default() }).unwrap();
+    assert_eq!(future.total, 0);
+    let mut out = Vec::new();
+    let n = search::export_jsonl(&h.store.conn(), &AuditFilter { case_id: Some(released), ..Default::default() }, &mut out).unwrap();
+    assert_eq!(n, 10);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 10);
+    assert!(!text.contains(&h.sandbox.credentials().gitlab.admin_token));
+}
