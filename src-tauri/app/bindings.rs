@@ -15,6 +15,10 @@ use crate::playbook::view::{
     StepLine, StepView,
 };
 use crate::playbook::PlaybookInfo;
+use crate::store::audit::{AuditRow, BadRow, Verification};
+use crate::store::search::{AuditFilter, AuditPage};
+use crate::summary::outbox::{Flushed, OutboxItem, Posted};
+use crate::summary::CaseSummary;
 use crate::store::cases::CaseListItem;
 use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
 
@@ -110,6 +114,15 @@ pub fn typescript() -> String {
         declaration::<AttemptView>(&cfg),
         declaration::<StepView>(&cfg),
         declaration::<CaseView>(&cfg),
+        declaration::<CaseSummary>(&cfg),
+        declaration::<Posted>(&cfg),
+        declaration::<OutboxItem>(&cfg),
+        declaration::<Flushed>(&cfg),
+        declaration::<AuditFilter>(&cfg),
+        declaration::<AuditRow>(&cfg),
+        declaration::<AuditPage>(&cfg),
+        declaration::<BadRow>(&cfg),
+        declaration::<Verification>(&cfg),
         declaration::<CaseListItem>(&cfg),
         declaration::<AppInfo>(&cfg),
     ] {

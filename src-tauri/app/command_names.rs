@@ -20,4 +20,13 @@ pub const COMMANDS: &[&str] = &[
     "ticket_comments",
     "abandon_case",
     "simulate_customer_reply",
+    "case_summary",
+    "post_summary",
+    "save_summary",
+    "list_outbox",
+    "retry_outbox",
+    "discard_outbox",
+    "query_audit",
+    "verify_audit",
+    "export_audit",
 ];

@@ -83,6 +83,24 @@ ipc_commands! {
     network ticket_comments(case_id: i64) -> Vec<crate::playbook::engine::TicketComment>;
     /// Ends an open case without finishing it, with the reason.
     network abandon_case(case_id: i64, reason: String) -> crate::playbook::view::CaseView;
+    /// The case summary (Markdown) rendered from the case's audit rows.
+    blocking case_summary(case_id: i64) -> crate::summary::CaseSummary;
+    /// Posts the summary to the ticket as an internal note, once; queues it in the outbox when offline.
+    network post_summary(case_id: i64) -> crate::summary::outbox::Posted;
+    /// Saves the summary as a Markdown file chosen in the native dialog.
+    blocking save_summary(case_id: i64) -> Option<String>;
+    /// Ticket writes waiting for the network, and recent ones.
+    blocking list_outbox() -> Vec<crate::summary::outbox::OutboxItem>;
+    /// Tries one waiting ticket write now.
+    network retry_outbox(id: i64) -> crate::summary::outbox::Flushed;
+    /// Gives up on a waiting ticket write, with the reason.
+    network discard_outbox(id: i64, reason: String) -> Vec<crate::summary::outbox::OutboxItem>;
+    /// Audit rows matching the filter and search words.
+    blocking query_audit(filter: crate::store::search::AuditFilter) -> crate::store::search::AuditPage;
+    /// Checks the audit log's hash chain.
+    blocking verify_audit() -> crate::store::audit::Verification;
+    /// Exports the matching audit rows as JSON Lines to a file chosen in the native dialog.
+    blocking export_audit(filter: crate::store::search::AuditFilter) -> Option<String>;
     /// Sandbox only: the ticket's requester replies, as a customer would in Zendesk.
     network simulate_customer_reply(case_id: i64, body: String) -> Vec<crate::playbook::engine::TicketComment>;
 }

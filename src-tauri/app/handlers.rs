@@ -10,6 +10,10 @@ use crate::connectors::Service;
 use crate::playbook::engine::{self, Env, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
 use crate::playbook::view::CaseView;
 use crate::playbook::{Catalog, PlaybookInfo};
+use crate::store::audit::{self, Verification};
+use crate::store::search::{self, AuditFilter, AuditPage};
+use crate::summary::outbox::{self, Flushed, OutboxItem, Posted};
+use crate::summary::{self, CaseSummary};
 use crate::secrets::Secret;
 use crate::store::cases::{self, CaseListItem};
 use crate::store::profiles::{self, Profile, ProfileInput, ProfileKind};
@@ -199,4 +203,61 @@ pub async fn simulate_customer_reply(state: &AppState, case_id: i64, body: Strin
     let service = if view.ticket_instance == "us_gov" { Service::ZendeskUsGov } else { Service::Zendesk };
     state.sandbox().await?.customer_reply(service, view.ticket_id as u64, &body)?;
     ticket_comments(state, case_id).await
+}
+
+/// The case summary, rendered from its audit rows.
+pub fn case_summary(state: &AppState, case_id: i64) -> Reply<CaseSummary> {
+    Ok(summary::render(&state.store()?.conn(), case_id)?)
+}
+
+/// Posts the summary to the ticket as an internal note (once), or queues it when offline.
+pub async fn post_summary(state: &AppState, case_id: i64) -> Reply<Posted> {
+    with_env(state, async |env| outbox::post_summary(env, case_id).await).await
+}
+
+/// Saves the summary as Markdown where the agent chooses; the path, or `None` if cancelled.
+pub fn save_summary(state: &AppState, case_id: i64) -> Reply<Option<String>> {
+    let s = summary::render(&state.store()?.conn(), case_id)?;
+    let Some(path) = state.pick_save_path(&format!("casekit-case-{case_id}.md"), "Markdown", "md")? else { return Ok(None) };
+    std::fs::write(&path, s.markdown).map_err(|e| Error::io(format!("Could not write {}", path.display()), e))?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// The outbox: waiting ticket writes first.
+pub fn list_outbox(state: &AppState) -> Reply<Vec<OutboxItem>> {
+    Ok(outbox::list(&state.store()?.conn())?)
+}
+
+/// Tries due outbox items now (all pending with `force`, or only one).
+pub async fn flush_outbox(state: &AppState, force: bool, only: Option<i64>) -> Reply<Flushed> {
+    with_env(state, async |env| outbox::flush(env, force, only).await).await
+}
+
+/// Retries one outbox item now.
+pub async fn retry_outbox(state: &AppState, id: i64) -> Reply<Flushed> {
+    flush_outbox(state, true, Some(id)).await
+}
+
+/// Gives up on an outbox item, with the reason (recorded).
+pub async fn discard_outbox(state: &AppState, id: i64, reason: String) -> Reply<Vec<OutboxItem>> {
+    with_env(state, async |env| outbox::discard(env, id, &reason)).await?;
+    list_outbox(state)
+}
+
+/// Audit rows matching a filter (and full-text search), newest first.
+pub fn query_audit(state: &AppState, filter: AuditFilter) -> Reply<AuditPage> {
+    Ok(search::query(&state.store()?.conn(), &filter)?)
+}
+
+/// Checks the audit log's hash chain.
+pub fn verify_audit(state: &AppState) -> Reply<Verification> {
+    Ok(audit::verify(&state.store()?.conn())?)
+}
+
+/// Exports the matching rows as JSON Lines where the agent chooses; the path, or `None`.
+pub fn export_audit(state: &AppState, filter: AuditFilter) -> Reply<Option<String>> {
+    let Some(path) = state.pick_save_path("casekit-audit.jsonl", "JSON Lines", "jsonl")? else { return Ok(None) };
+    let mut file = std::fs::File::create(&path).map_err(|e| Error::io(format!("Could not create {}", path.display()), e))?;
+    search::export_jsonl(&state.store()?.conn(), &filter, &mut file)?;
+    Ok(Some(path.display().to_string()))
 }

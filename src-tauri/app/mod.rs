@@ -17,13 +17,33 @@ include!("command_names.rs");
 pub fn run() -> ExitCode {
     webkit_workarounds();
     let state = AppState::start();
-    let result = tauri::Builder::default().manage(state).invoke_handler(commands::handler()).run(tauri::generate_context!());
+    let worker = state.clone();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(move |app| {
+            worker.attach(app.handle().clone());
+            tauri::async_runtime::spawn(outbox_worker(worker));
+            Ok(())
+        })
+        .manage(state)
+        .invoke_handler(commands::handler())
+        .run(tauri::generate_context!());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the window could not be started");
             eprintln!("Casekit could not open its window: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Retries the outbox's due items every half minute while the window is open.
+async fn outbox_worker(state: AppState) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        if let Err(e) = handlers::flush_outbox(&state, false, None).await {
+            tracing::debug!(error = %e, "outbox not flushed");
         }
     }
 }

@@ -30,6 +30,8 @@ struct Inner {
     /// The built-in sandbox, started the first time a Sandbox profile needs it.
     sandbox: tokio::sync::OnceCell<Sandbox>,
     http: HttpSettings,
+    /// The running app, once the window exists (native dialogs need it).
+    handle: std::sync::OnceLock<tauri::AppHandle>,
 }
 
 impl AppState {
@@ -77,7 +79,21 @@ impl AppState {
             keychain: Mutex::new(None),
             sandbox: tokio::sync::OnceCell::new(),
             http: HttpSettings::default(),
+            handle: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Remembers the running app (for native dialogs).
+    pub fn attach(&self, handle: tauri::AppHandle) {
+        let _ = self.0.handle.set(handle);
+    }
+
+    /// Asks where to save a file with the native dialog; `None` when the agent cancels.
+    pub fn pick_save_path(&self, default_name: &str, kind: &str, extension: &str) -> Result<Option<std::path::PathBuf>, IpcError> {
+        use tauri_plugin_dialog::DialogExt;
+        let handle = self.0.handle.get().ok_or_else(|| IpcError::from(Error::Internal("the window is not ready yet".into())))?;
+        let picked = handle.dialog().file().set_file_name(default_name).add_filter(kind, &[extension]).blocking_save_file();
+        Ok(picked.and_then(|p| p.into_path().ok()))
     }
 
     /// The OS keychain, or why it cannot be used and how to fix that.

@@ -35,3 +35,51 @@ pub fn verify(args: &[String]) -> ExitCode {
         }
     }
 }
+
+/// `casekit audit export [--data-dir DIR] [--ticket T] [--case N] [--agent A] [--playbook P]
+/// [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--text WORDS]`: matching rows as JSON Lines on stdout.
+pub fn export(args: &[String]) -> ExitCode {
+    let mut filter = crate::store::search::AuditFilter::default();
+    let mut dir = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let Some(value) = it.next() else { return super::usage_error(&format!("{flag} needs a value")) };
+        match flag.as_str() {
+            "--data-dir" => dir = vec![flag.clone(), value.clone()],
+            "--ticket" => filter.ticket = Some(value.clone()),
+            "--case" => match value.parse() {
+                Ok(n) => filter.case_id = Some(n),
+                Err(_) => return super::usage_error("--case expects a case number"),
+            },
+            "--agent" => filter.agent = Some(value.clone()),
+            "--playbook" => filter.playbook = Some(value.clone()),
+            "--from" => filter.from = Some(value.clone()),
+            "--to" => filter.to = Some(value.clone()),
+            "--text" => filter.text = Some(value.clone()),
+            other => return super::usage_error(&format!("unknown option '{other}'")),
+        }
+    }
+    let paths = match super::data_dir_option(&dir) {
+        Ok(p) => p,
+        Err(why) => return super::usage_error(&why),
+    };
+    let store = match Store::open(&paths.database()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("casekit: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let result = crate::store::search::export_jsonl(&store.conn(), &filter, &mut out);
+    match result {
+        Ok(n) => {
+            eprintln!("casekit: exported {n} audit rows");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("casekit: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -19,6 +19,9 @@ Commands:
   audit verify [--data-dir DIR]
                             check the audit log's hash chain; exits 1 naming the first
                             edited, deleted or reordered row
+  audit export [--data-dir DIR] [--ticket T] [--case N] [--agent A] [--playbook P]
+               [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--text WORDS]
+                            print the matching audit rows as JSON Lines
   sandbox serve [--bind ADDR] [--base-port N|0] [--fixtures FILE]
                             run the simulated GitLab, Zendesk (global, US Gov), Mailgun and
                             CustomersDot servers; prints one JSON line with their URLs and
@@ -36,7 +39,8 @@ pub fn main(args: &[String]) -> ExitCode {
         Some("doctor") => doctor(&args[1..]),
         Some("audit") => match args.get(1).map(String::as_str) {
             Some("verify") => audit::verify(&args[2..]),
-            _ => usage_error("expected `audit verify`"),
+            Some("export") => audit::export(&args[2..]),
+            _ => usage_error("expected `audit verify` or `audit export`"),
         },
         Some("sandbox") => match args.get(1).map(String::as_str) {
             Some("serve") => sandbox::serve(&args[2..]),

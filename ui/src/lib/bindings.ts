@@ -232,6 +232,96 @@ outcome: string | null, originCaseId: number | null,
 continuedIn: number | null, steps: Array<StepLine>, current: StepView | null, facts: Array<Fact>, evidence: Array<EvidenceView>, updatedAt: string, };
 
 /**
+ * A rendered summary.
+ */
+export type CaseSummary = { caseId: number, 
+/**
+ * Markdown, readable in a Zendesk internal note.
+ */
+markdown: string, 
+/**
+ * `[casekit:case-N:XXXXXXXX]`: how a posted summary is recognised on the ticket.
+ */
+marker: string, 
+/**
+ * The hash of the case's last audit row.
+ */
+headHash: string, };
+
+/**
+ * What posting a summary did.
+ */
+export type Posted = { "result": "sent", comment_id: number, already: boolean, } | { "result": "queued", outbox_id: number, error: IpcError, };
+
+/**
+ * One queued write.
+ */
+export type OutboxItem = { id: number, caseId: number, ticketInstance: string, ticketId: number, 
+/**
+ * `pending`, `sent` or `discarded`.
+ */
+state: string, attempts: number, lastError: string | null, 
+/**
+ * RFC 3339: when the next automatic try is due.
+ */
+nextAttemptAt: string, sentCommentId: number | null, createdAt: string, updatedAt: string, };
+
+/**
+ * What a flush did.
+ */
+export type Flushed = { sent: number, waiting: number, };
+
+/**
+ * What the audit viewer (and `casekit audit export`) filter by; every field is optional.
+ */
+export type AuditFilter = { 
+/**
+ * `8001`, `#8001` or `us_gov#9001`.
+ */
+ticket: string | null, caseId: number | null, 
+/**
+ * Part of the agent's name or email.
+ */
+agent: string | null, playbook: string | null, 
+/**
+ * `YYYY-MM-DD`, inclusive.
+ */
+from: string | null, 
+/**
+ * `YYYY-MM-DD`, inclusive.
+ */
+to: string | null, 
+/**
+ * Words to find anywhere (each must occur); an email or a ticket number works too.
+ */
+text: string | null, limit: number | null, };
+
+/**
+ * A stored row.
+ */
+export type AuditRow = { id: number, at: string, agent: string, caseId: number | null, ticket: string | null, playbookId: string | null, playbookVersion: string | null, step: string | null, kind: string, payload: unknown, prevHash: string, hash: string, };
+
+/**
+ * One page of matching rows, newest first, and how many matched in all.
+ */
+export type AuditPage = { rows: Array<AuditRow>, total: number, };
+
+export type BadRow = { id: number, problem: string, };
+
+/**
+ * The outcome of checking the whole chain.
+ */
+export type Verification = { rows: number, 
+/**
+ * The hash of the newest row (what a summary quotes).
+ */
+head: string, 
+/**
+ * The first row found wrong and why; `None` when the chain holds.
+ */
+firstBad: BadRow | null, };
+
+/**
  * One row of the Cases view.
  */
 export type CaseListItem = { id: number, 
@@ -341,6 +431,51 @@ export function ticketComments(caseId: number): Promise<Array<TicketComment>> {
 /** Ends an open case without finishing it, with the reason. Rejects with an `IpcError`. */
 export function abandonCase(caseId: number, reason: string): Promise<CaseView> {
   return invoke<CaseView>('abandon_case', { caseId, reason });
+}
+
+/** The case summary (Markdown) rendered from the case's audit rows. Rejects with an `IpcError`. */
+export function caseSummary(caseId: number): Promise<CaseSummary> {
+  return invoke<CaseSummary>('case_summary', { caseId });
+}
+
+/** Posts the summary to the ticket as an internal note, once; queues it in the outbox when offline. Rejects with an `IpcError`. */
+export function postSummary(caseId: number): Promise<Posted> {
+  return invoke<Posted>('post_summary', { caseId });
+}
+
+/** Saves the summary as a Markdown file chosen in the native dialog. Rejects with an `IpcError`. */
+export function saveSummary(caseId: number): Promise<string | null> {
+  return invoke<string | null>('save_summary', { caseId });
+}
+
+/** Ticket writes waiting for the network, and recent ones. Rejects with an `IpcError`. */
+export function listOutbox(): Promise<Array<OutboxItem>> {
+  return invoke<Array<OutboxItem>>('list_outbox');
+}
+
+/** Tries one waiting ticket write now. Rejects with an `IpcError`. */
+export function retryOutbox(id: number): Promise<Flushed> {
+  return invoke<Flushed>('retry_outbox', { id });
+}
+
+/** Gives up on a waiting ticket write, with the reason. Rejects with an `IpcError`. */
+export function discardOutbox(id: number, reason: string): Promise<Array<OutboxItem>> {
+  return invoke<Array<OutboxItem>>('discard_outbox', { id, reason });
+}
+
+/** Audit rows matching the filter and search words. Rejects with an `IpcError`. */
+export function queryAudit(filter: AuditFilter): Promise<AuditPage> {
+  return invoke<AuditPage>('query_audit', { filter });
+}
+
+/** Checks the audit log's hash chain. Rejects with an `IpcError`. */
+export function verifyAudit(): Promise<Verification> {
+  return invoke<Verification>('verify_audit');
+}
+
+/** Exports the matching audit rows as JSON Lines to a file chosen in the native dialog. Rejects with an `IpcError`. */
+export function exportAudit(filter: AuditFilter): Promise<string | null> {
+  return invoke<string | null>('export_audit', { filter });
 }
 
 /** Sandbox only: the ticket's requester replies, as a customer would in Zendesk. Rejects with an `IpcError`. */
