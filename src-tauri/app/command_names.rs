@@ -19,7 +19,6 @@ pub const COMMANDS: &[&str] = &[
     "submit_step",
     "ticket_comments",
     "abandon_case",
-    "simulate_customer_reply",
     "case_summary",
     "post_summary",
     "save_summary",
@@ -29,4 +28,5 @@ pub const COMMANDS: &[&str] = &[
     "query_audit",
     "verify_audit",
     "export_audit",
+    "simulate_customer_reply",
 ];
