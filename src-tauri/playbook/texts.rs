@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use super::model::Playbook;
-use super::state::{CaseState, StepStatus};
 use crate::store::cases::CaseRow;
 use crate::{clock, Error, Result};
 
@@ -38,31 +36,4 @@ pub fn ticket_link(facts: &BTreeMap<String, String>, row: &CaseRow) -> String {
 pub fn admin_note_line(what: &str, row: &CaseRow, facts: &BTreeMap<String, String>) -> String {
     let what = render(what, facts).unwrap_or_else(|_| what.to_owned());
     format!("{} | {what} | user requested, Casekit case {} | {}", clock::today(), row.id, ticket_link(facts, row))
-}
-
-/// A readable account of the case so far (the full summary export builds on the audit log).
-pub fn summary(row: &CaseRow, pb: &Playbook, st: &CaseState) -> String {
-    let mut out = format!(
-        "### {} — ticket {}\n\nPlaybook **{}** (version {}), case {}.\n\n",
-        pb.title,
-        ticket_link(&st.facts, row),
-        pb.id,
-        pb.version,
-        row.id
-    );
-    for s in &pb.steps {
-        let Some(r) = st.records.get(&s.id) else { continue };
-        let status = match r.status {
-            StepStatus::Done => "done",
-            StepStatus::Skipped => "skipped",
-            StepStatus::Blocked => "blocked",
-            StepStatus::Failed => "failed",
-        };
-        out.push_str(&format!("- **{}** — {status}, {} by {}", s.title, &r.at[..r.at.len().min(16)], r.agent));
-        if let Some(line) = r.data.get("summary").and_then(|v| v.as_str()) {
-            out.push_str(&format!(": {line}"));
-        }
-        out.push('\n');
-    }
-    out
 }

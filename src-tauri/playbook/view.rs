@@ -83,8 +83,6 @@ pub struct StepView {
     pub risk_levels: Vec<RiskLevel>,
     pub options: Vec<OptionView>,
     pub last_attempt: Option<AttemptView>,
-    /// Markdown, on the summary step.
-    pub summary: Option<String>,
     /// Text from an earlier problem the agent must see (e.g. why a gate reopened).
     pub notice: Option<String>,
 }
@@ -274,8 +272,7 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                     })
                     .collect();
             }
-            StepKind::Lookup { .. } => {}
-            StepKind::Summary => v.summary = Some(texts::summary(row, pb, st)),
+            StepKind::Lookup { .. } | StepKind::Summary => {}
         }
         if let Some(attempt) = progress.get("attempt") {
             v.last_attempt = Some(AttemptView {

@@ -44,7 +44,7 @@ fn an_agent_moves_between_views_by_keyboard_and_their_identity_is_saved() {
         s.wait_text("[data-testid=sandbox-banner]", "no real account is touched");
         desktop.screenshot(&artifact("cases.png"));
 
-        s.chord(&[CONTROL, "2"]);
+        s.chord(&[CONTROL, "4"]);
         s.wait_text("[data-testid=settings-view]", "Sandbox");
         s.wait_for("#agent-name").fill("Ada Lovelace");
         s.wait_for("#agent-email").fill("ada at example");
@@ -57,7 +57,7 @@ fn an_agent_moves_between_views_by_keyboard_and_their_identity_is_saved() {
         s.wait_text("[data-testid=profile-status]", "Saved");
         desktop.screenshot(&artifact("settings.png"));
 
-        s.chord(&[CONTROL, "3"]);
+        s.chord(&[CONTROL, "5"]);
         let about = s.wait_text("[data-testid=about-view]", &data.path().display().to_string());
         assert!(about.contains(env!("CARGO_PKG_VERSION")), "{about}");
         desktop.screenshot(&artifact("about.png"));
@@ -76,7 +76,7 @@ fn an_agent_moves_between_views_by_keyboard_and_their_identity_is_saved() {
 
     // ... and a restarted app shows it again.
     let s = launch(&desktop);
-    s.chord(&[CONTROL, "2"]);
+    s.chord(&[CONTROL, "4"]);
     assert_eq!(s.wait_for("#agent-email").value(), "ada@example.com");
 }
 
@@ -86,7 +86,7 @@ fn settings_test_connection_reaches_every_sandbox_service_over_http() {
     let data = tempfile::tempdir().unwrap();
     let desktop = Desktop::start(&data_dir_env(data.path()), &artifact("test-connection.log"));
     let s = launch(&desktop);
-    s.chord(&[CONTROL, "2"]);
+    s.chord(&[CONTROL, "4"]);
     s.wait_text("[data-testid=connections]", "127.0.0.1 (simulated)");
     s.wait_for("[data-testid=test-all]").click();
     let gitlab = s.wait_text("[data-testid=check-gitlab]", "connected");
@@ -107,7 +107,7 @@ fn settings_test_connection_reaches_every_sandbox_service_over_http() {
 
 /// Cases record who did what: the agent's identity comes first.
 fn set_identity(s: &Session) {
-    s.chord(&[CONTROL, "2"]);
+    s.chord(&[CONTROL, "4"]);
     s.wait_for("#agent-name").fill("Ada Lovelace");
     s.wait_for("#agent-email").fill("ada@example.com");
     s.wait_for("[data-testid=save-profile]").click();
@@ -166,17 +166,40 @@ fn an_agent_releases_an_email_address_end_to_end() {
         s.wait_for("[data-testid=step-submit]").click();
         s.wait_text("[data-testid=step-text]", "email released (+release)");
         s.wait_for("[data-testid=step-submit]").click();
-        s.wait_text("[data-testid=summary-text]", "Release the address");
+        s.wait_text("[data-testid=summary-text]", "email released (+release)");
         desktop.screenshot(&artifact("release-summary.png"));
         s.wait_for("[data-testid=step-submit]").click();
         s.wait_text("[data-testid=case-finished]", "completed");
         let steps = s.wait_for("[data-testid=step-list]").text();
         assert!(!steps.contains("pending") && !steps.contains("current"), "{steps}");
+
+        // The summary goes to the ticket once; a second post finds it among the ticket's comments.
+        let summary = s.wait_text("[data-testid=summary-text]", "Audit chain");
+        assert!(summary.contains("**Outcome:** completed") && summary.contains("Yes, please go ahead"), "{summary}");
+        s.wait_for("[data-testid=post-summary]").click();
+        let posted = s.wait_text("[data-testid=summary-posted]", "Posted as comment");
+        let comment: String = posted.chars().filter(char::is_ascii_digit).collect();
+        s.wait_for("[data-testid=post-summary]").click();
+        let again = s.wait_text("[data-testid=summary-posted]", "not posted twice");
+        assert!(again.contains(&comment), "{again} vs {posted}");
+        s.wait_for("[data-testid=case-finished]").scroll_into_view();
+        desktop.screenshot(&artifact("case-summary.png"));
+
+        // The audit viewer finds the case by the email and vouches for the chain.
+        s.chord(&[CONTROL, "2"]);
+        s.wait_for("[data-testid=audit-search]").fill("quinn@example.com");
+        s.wait_for("[data-testid=audit-view] button[type=submit]").click();
+        s.wait_text("[data-testid=audit-rows]", "summary posted");
+        s.wait_for("[data-testid=audit-rows] button.link").click();
+        s.wait_text("[data-testid=audit-detail]", "Hash");
+        s.wait_for("[data-testid=verify-chain]").click();
+        s.wait_text("[data-testid=verify-result]", "Intact: 12 rows");
+        desktop.screenshot(&artifact("audit-viewer.png"));
     }
     // The record the window wrote holds up.
     let out = std::process::Command::new(app()).args(["audit", "verify", "--data-dir"]).arg(data.path()).output().unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && printed.contains("audit log intact: 10 rows"), "{printed}");
+    assert!(out.status.success() && printed.contains("audit log intact: 12 rows"), "{printed}");
 }
 
 #[test]

@@ -80,7 +80,7 @@ describe('the shell', () => {
     const user = userEvent.setup();
     render(App);
     await screen.findByText('No open cases');
-    await user.keyboard('{Control>}2{/Control}');
+    await user.keyboard('{Control>}4{/Control}');
     const heading = await screen.findByRole('heading', { name: 'Settings' });
     expect(document.activeElement).toBe(heading);
 

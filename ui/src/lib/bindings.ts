@@ -206,10 +206,6 @@ link: string | null, permission: PermissionView | null, calls: Array<PlannedCall
  */
 confirmText: string | null, challenges: Array<ChallengeView>, riskLevels: Array<RiskLevel>, options: Array<OptionView>, lastAttempt: AttemptView | null, 
 /**
- * Markdown, on the summary step.
- */
-summary: string | null, 
-/**
  * Text from an earlier problem the agent must see (e.g. why a gate reopened).
  */
 notice: string | null, };

@@ -8,8 +8,9 @@ const key = (k: string, mods: Partial<KeyboardEvent> = {}) => ({
 describe('navigation shortcuts', () => {
   it('maps Ctrl or ⌘ with a digit to its view', () => {
     expect(viewForShortcut(key('1', { ctrlKey: true }))).toBe('cases');
-    expect(viewForShortcut(key('2', { metaKey: true }))).toBe('settings');
-    expect(viewForShortcut(key('3', { ctrlKey: true }))).toBe('about');
+    expect(viewForShortcut(key('2', { metaKey: true }))).toBe('audit');
+    expect(viewForShortcut(key('4', { ctrlKey: true }))).toBe('settings');
+    expect(viewForShortcut(key('5', { ctrlKey: true }))).toBe('about');
   });
 
   it('ignores plain digits, other modifiers and unknown digits so typing is never hijacked', () => {
@@ -20,7 +21,7 @@ describe('navigation shortcuts', () => {
   });
 
   it('moves through the navigation with wrap-around', () => {
-    expect(neighbour('cases', 1)).toBe('settings');
+    expect(neighbour('cases', 1)).toBe('audit');
     expect(neighbour('about', 1)).toBe('cases');
     expect(neighbour('cases', -1)).toBe('about');
   });

@@ -1,6 +1,6 @@
 // The top-level views, their order in the navigation and their keyboard shortcuts.
 
-export type ViewId = 'cases' | 'settings' | 'about';
+export type ViewId = 'cases' | 'audit' | 'outbox' | 'settings' | 'about';
 
 export interface View {
   id: ViewId;
@@ -11,8 +11,10 @@ export interface View {
 
 export const VIEWS: readonly View[] = [
   { id: 'cases', label: 'Cases', key: '1' },
-  { id: 'settings', label: 'Settings', key: '2' },
-  { id: 'about', label: 'About', key: '3' },
+  { id: 'audit', label: 'Audit log', key: '2' },
+  { id: 'outbox', label: 'Outbox', key: '3' },
+  { id: 'settings', label: 'Settings', key: '4' },
+  { id: 'about', label: 'About', key: '5' },
 ];
 
 /** The view a key press asks for, or null when it is not a navigation shortcut. */

@@ -8,7 +8,7 @@ import type { CaseView, StepView } from '../lib/bindings';
 const blank: StepView = {
   id: '', title: '', help: '', kind: '', items: [], fields: [], gates: [], text: null, link: null, permission: null,
   calls: [], destructive: false, confirmText: null, challenges: [], riskLevels: [], options: [], lastAttempt: null,
-  summary: null, notice: null,
+  notice: null,
 };
 
 function caseAt(current: Partial<StepView>, id = 1): CaseView {
