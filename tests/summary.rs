@@ -23,7 +23,13 @@ async fn released(h: &Harness) -> i64 {
 }
 
 fn zendesk_down(h: &Harness) {
-    h.sandbox.arm_fault(FaultRule { service: Some(Service::Zendesk), method: None, path: "/api/v2/*".into(), fault: Fault::Drop, times: None });
+    h.sandbox.arm_fault(FaultRule {
+        service: Some(Service::Zendesk),
+        method: None,
+        path: "/api/v2/*".into(),
+        fault: Fault::Drop,
+        times: None,
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +99,9 @@ async fn with_zendesk_down_the_note_waits_in_the_outbox_and_is_posted_once_it_co
     let h = Harness::new().await;
     let id = released(&h).await;
     zendesk_down(&h);
-    let Posted::Queued { outbox_id, error } = outbox::post_summary(&h.env(), id).await.unwrap() else { panic!("expected queued") };
+    let Posted::Queued { outbox_id, error } = outbox::post_summary(&h.env(), id).await.unwrap() else {
+        panic!("expected queued")
+    };
     assert_eq!(error.code, casekit::ErrorCode::Unreachable);
     let again = outbox::post_summary(&h.env(), id).await.unwrap();
     assert!(matches!(again, Posted::Queued { outbox_id: o, .. } if o == outbox_id), "one waiting item per summary");
@@ -149,15 +157,93 @@ async fn search_finds_a_case_by_ticket_number_email_and_a_word_from_a_note() {
 
     let by_ticket = search::query(&h.store.conn(), &AuditFilter { ticket: Some("8010".into()), ..Default::default() }).unwrap();
     assert!(by_ticket.rows.iter().all(|r| r.case_id == Some(other)) && by_ticket.total == 1);
-    let by_playbook = search::query(&h.store.conn(), &AuditFilter { playbook: Some("release-email".into()), limit: Some(3), ..Default::default() }).unwrap();
+    let by_playbook = search::query(
+        &h.store.conn(),
+        &AuditFilter { playbook: Some("release-email".into()), limit: Some(3), ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(by_playbook.rows.len(), 3);
     assert_eq!(by_playbook.total, 10);
     let future = search::query(&h.store.conn(), &AuditFilter { from: Some("2999-01-01".into()), ..Default::default() }).unwrap();
     assert_eq!(future.total, 0);
     let mut out = Vec::new();
-    let n = search::export_jsonl(&h.store.conn(), &AuditFilter { case_id: Some(released), ..Default::default() }, &mut out).unwrap();
+    let n =
+        search::export_jsonl(&h.store.conn(), &AuditFilter { case_id: Some(released), ..Default::default() }, &mut out).unwrap();
     assert_eq!(n, 10);
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.lines().count(), 10);
     assert!(!text.contains(&h.sandbox.credentials().gitlab.admin_token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summaries_of_account_access_and_project_change_match_their_cases() {
+    let h = Harness::new().await;
+    let ticked = |c: &casekit::playbook::view::CaseView| {
+        c.current.as_ref().unwrap().items.iter().map(|i| i.id.clone()).collect::<Vec<_>>()
+    };
+    let fields = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+
+    let case = h.open(8002, "account-access").await;
+    let case = h
+        .step(
+            &case,
+            StepInput::Checklist {
+                ticked: ticked(&case),
+                fields: fields(&[("username", "paid-pat"), ("email", "pat@acme.example")]),
+            },
+        )
+        .await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    let case = h.step(&case, StepInput::Decide { option: "paid-user".into(), reason: String::new() }).await;
+    let results = vec![
+        casekit::playbook::engine::ChallengeResult { id: "ssh-gpg-key".into(), passed: true },
+        casekit::playbook::engine::ChallengeResult { id: "support-pin".into(), passed: true },
+    ];
+    let case = h.step(&case, StepInput::Verify { risk: "low".into(), results }).await;
+    let case = h
+        .step(
+            &case,
+            StepInput::Checklist {
+                ticked: vec!["reviewed".into()],
+                fields: fields(&[("reviewer_name", "Riley"), ("reviewer_email", "riley@support.example")]),
+            },
+        )
+        .await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::Decide { option: "disable-2fa".into(), reason: "lost device".into() }).await;
+    let case = h.get_permission(&case, 8002).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: "paid-pat".into() }).await;
+    let case = h.step(&case, StepInput::WriteNote).await;
+    let id = h.step(&case, StepInput::Finish).await.id;
+    let md = summary::render(&h.store.conn(), id).unwrap().markdown;
+    for expected in [
+        "Account access request (`account-access`",
+        "2 of 2 challenges matched, 2 required at low risk: **passed**",
+        "passed: two factor eligible — Seat in a paid namespace: acme-corp.",
+        "disable two-factor authentication on the GitLab.com account `paid-pat`",
+        "disable_two_factor — **verified** (Two-factor authentication: off)",
+        "| disable two-factor authentication after ownership verification |",
+        "- reviewer name: Riley",
+    ] {
+        assert!(md.contains(expected), "missing {expected:?} in:\n{md}");
+    }
+
+    let case = h.open(8008, "project-group-change").await;
+    let f = fields(&[
+        ("username", "maint-mario"),
+        ("target_kind", "project"),
+        ("target", "acme-corp/api"),
+        ("change", "re-run the failed pipeline"),
+    ]);
+    let case = h.step(&case, StepInput::Checklist { ticked: ticked(&case), fields: f }).await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.get_permission(&case, 8008).await;
+    let case = h.step(&case, StepInput::ManualDone { evidence: "pipeline 42 re-run, green".into() }).await;
+    let id = h.step(&case, StepInput::Finish).await.id;
+    let md = summary::render(&h.store.conn(), id).unwrap().markdown;
+    assert!(md.contains("@maint-mario has access level 40 on project acme-corp/api (40 needed)."), "{md}");
+    assert!(md.contains("done by hand: pipeline 42 re-run, green"), "{md}");
+    assert!(md.contains("permission for Support to re-run the failed pipeline in the project `acme-corp/api`"), "{md}");
 }

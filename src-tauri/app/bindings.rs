@@ -16,11 +16,11 @@ use crate::playbook::view::{
 };
 use crate::playbook::PlaybookInfo;
 use crate::store::audit::{AuditRow, BadRow, Verification};
+use crate::store::cases::CaseListItem;
+use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
 use crate::store::search::{AuditFilter, AuditPage};
 use crate::summary::outbox::{Flushed, OutboxItem, Posted};
 use crate::summary::CaseSummary;
-use crate::store::cases::CaseListItem;
-use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
 
 use super::handlers::AppInfo;
 

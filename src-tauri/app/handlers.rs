@@ -10,13 +10,13 @@ use crate::connectors::Service;
 use crate::playbook::engine::{self, Env, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
 use crate::playbook::view::CaseView;
 use crate::playbook::{Catalog, PlaybookInfo};
+use crate::secrets::Secret;
 use crate::store::audit::{self, Verification};
+use crate::store::cases::{self, CaseListItem};
+use crate::store::profiles::{self, Profile, ProfileInput, ProfileKind};
 use crate::store::search::{self, AuditFilter, AuditPage};
 use crate::summary::outbox::{self, Flushed, OutboxItem, Posted};
 use crate::summary::{self, CaseSummary};
-use crate::secrets::Secret;
-use crate::store::cases::{self, CaseListItem};
-use crate::store::profiles::{self, Profile, ProfileInput, ProfileKind};
 use crate::{Error, IpcError};
 
 type Reply<T> = Result<T, IpcError>;

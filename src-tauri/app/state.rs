@@ -89,7 +89,12 @@ impl AppState {
     }
 
     /// Asks where to save a file with the native dialog; `None` when the agent cancels.
-    pub fn pick_save_path(&self, default_name: &str, kind: &str, extension: &str) -> Result<Option<std::path::PathBuf>, IpcError> {
+    pub fn pick_save_path(
+        &self,
+        default_name: &str,
+        kind: &str,
+        extension: &str,
+    ) -> Result<Option<std::path::PathBuf>, IpcError> {
         use tauri_plugin_dialog::DialogExt;
         let handle = self.0.handle.get().ok_or_else(|| IpcError::from(Error::Internal("the window is not ready yet".into())))?;
         let picked = handle.dialog().file().set_file_name(default_name).add_filter(kind, &[extension]).blocking_save_file();

@@ -758,7 +758,10 @@ fn finish_write(
             done(st, step_id, agent, StepStatus::Done, data);
             advance(pb, st, index, None, agent);
             let verified: Vec<String> = checks.iter().map(|c| format!("{}: {}", c.label, c.value)).collect();
-            Ok(Transition::new("action_result", json!({"action": name, "status": "verified", "calls": outcome.calls, "verified": verified})))
+            Ok(Transition::new(
+                "action_result",
+                json!({"action": name, "status": "verified", "calls": outcome.calls, "verified": verified}),
+            ))
         }
         Err(e) => {
             let error = IpcError::from(e);

@@ -36,8 +36,12 @@ pub struct AuditPage {
 
 /// The FTS5 query for what an agent typed: each word a quoted phrase, all required.
 pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> =
-        text.split_whitespace().map(|t| t.trim_start_matches('#')).filter(|t| !t.is_empty()).map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
+    let terms: Vec<String> = text
+        .split_whitespace()
+        .map(|t| t.trim_start_matches('#'))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
@@ -105,7 +109,8 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Sql>) {
     (sql, params)
 }
 
-const COLUMNS: &str = "a.id, a.at, a.agent, a.case_id, a.ticket, a.playbook_id, a.playbook_version, a.step, a.kind, a.payload, a.prev_hash, a.hash";
+const COLUMNS: &str =
+    "a.id, a.at, a.agent, a.case_id, a.ticket, a.playbook_id, a.playbook_version, a.step, a.kind, a.payload, a.prev_hash, a.hash";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     let payload: String = r.get(9)?;
@@ -128,7 +133,10 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
 /// The rows matching the filter, newest first (at most `limit`, default 200).
 pub fn query(conn: &rusqlite::Connection, f: &AuditFilter) -> Result<AuditPage> {
     let (clause, params) = conditions(f);
-    let total: i64 = conn.query_row(&format!("SELECT count(*) FROM audit a{clause}"), rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
+    let total: i64 =
+        conn.query_row(&format!("SELECT count(*) FROM audit a{clause}"), rusqlite::params_from_iter(params.iter()), |r| {
+            r.get(0)
+        })?;
     let limit = f.limit.unwrap_or(200).clamp(1, 10_000);
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit a{clause} ORDER BY a.id DESC LIMIT {limit}"))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), from_row)?;

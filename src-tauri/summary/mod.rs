@@ -60,7 +60,10 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
         case.ticket_subject
     ));
     out.push_str(&format!("- **Requester:** {}\n", case.requester));
-    out.push_str(&format!("- **Playbook:** {} (`{}`, version `{}`)\n", case.playbook_title, case.playbook_id, case.playbook_version));
+    out.push_str(&format!(
+        "- **Playbook:** {} (`{}`, version `{}`)\n",
+        case.playbook_title, case.playbook_id, case.playbook_version
+    ));
     let agents: Vec<&str> = rows.iter().map(|r| r.agent.as_str()).fold(Vec::new(), |mut v, a| {
         if !v.contains(&a) {
             v.push(a);
@@ -68,7 +71,10 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
         v
     });
     out.push_str(&format!("- **Agent:** {}\n", agents.join(", ")));
-    let end = rows.iter().rev().find(|r| matches!(r.kind.as_str(), "case_finished" | "case_switched" | "case_abandoned" | "case_blocked"));
+    let end = rows
+        .iter()
+        .rev()
+        .find(|r| matches!(r.kind.as_str(), "case_finished" | "case_switched" | "case_abandoned" | "case_blocked"));
     out.push_str(&format!(
         "- **Started:** {} · **{}:** {}\n",
         when(&rows[0].at),
@@ -101,7 +107,12 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
         .filter(|r| r.kind == "gate_passed" || r.kind == "gate_blocked")
         .flat_map(|r| {
             if r.kind == "gate_blocked" {
-                vec![format!("- **blocked** at {}: {} → {}", s(&r.payload, "gate"), s(&r.payload, "detail"), s(&r.payload, "follow"))]
+                vec![format!(
+                    "- **blocked** at {}: {} → {}",
+                    s(&r.payload, "gate"),
+                    s(&r.payload, "detail"),
+                    s(&r.payload, "follow")
+                )]
             } else {
                 r.payload["gates"]
                     .as_array()
@@ -120,7 +131,10 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
         .map(|r| {
             format!(
                 "- {} of {} challenges matched, {} required at {} risk: **{}**",
-                r.payload["passes"], r.payload["results"].as_array().map_or(0, Vec::len), r.payload["required"], s(&r.payload, "risk"),
+                r.payload["passes"],
+                r.payload["results"].as_array().map_or(0, Vec::len),
+                r.payload["required"],
+                s(&r.payload, "risk"),
                 s(&r.payload, "outcome")
             )
         })
@@ -132,7 +146,10 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
             "permission_requested" => permission.push(format!(
                 "- Requested {}{}: “{}”",
                 when(&r.at),
-                r.payload["comment_id"].as_u64().map(|c| format!(" (public reply, comment {c})")).unwrap_or_else(|| " (sent by the agent)".into()),
+                r.payload["comment_id"]
+                    .as_u64()
+                    .map(|c| format!(" (public reply, comment {c})"))
+                    .unwrap_or_else(|| " (sent by the agent)".into()),
                 s(&r.payload, "text")
             )),
             "permission_confirmed" => permission.push(format!(
@@ -159,13 +176,24 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
                     .iter()
                     .map(|c| format!("`{} {}` {}", s(c, "method"), s(c, "path"), s(c, "result")))
                     .collect();
-                let verified: Vec<&str> = r.payload["verified"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let verified: Vec<&str> =
+                    r.payload["verified"].as_array().map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
                 format!("- {} — **verified** ({}): {}", s(&r.payload, "action"), verified.join("; "), calls.join("; "))
             }
-            "action_failed" => format!("- {} — failed ({}), retried later in the case", s(&r.payload, "action"), s(&r.payload, "code")),
+            "action_failed" => {
+                format!("- {} — failed ({}), retried later in the case", s(&r.payload, "action"), s(&r.payload, "code"))
+            }
             "manual_done" => format!("- done by hand: {}", s(&r.payload, "evidence")),
-            "reply_sent" => format!("- reply {}", if r.payload["posted"] == Value::Bool(true) { "posted to the ticket" } else { "sent by the agent" }),
-            _ => format!("- decision at {}: {} {}", r.step.as_deref().unwrap_or(""), s(&r.payload, "option"), s(&r.payload, "reason")),
+            "reply_sent" => format!(
+                "- reply {}",
+                if r.payload["posted"] == Value::Bool(true) { "posted to the ticket" } else { "sent by the agent" }
+            ),
+            _ => format!(
+                "- decision at {}: {} {}",
+                r.step.as_deref().unwrap_or(""),
+                s(&r.payload, "option"),
+                s(&r.payload, "reason")
+            ),
         })
         .collect();
     section("Decisions and actions", actions);
@@ -177,6 +205,11 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
         .collect();
     section("Admin note", notes);
     let last = &rows[rows.len() - 1];
-    out.push_str(&format!("\n_Audit chain: {} rows for this case; last row {} has hash `{}`._\n", rows.len(), last.id, last.hash));
+    out.push_str(&format!(
+        "\n_Audit chain: {} rows for this case; last row {} has hash `{}`._\n",
+        rows.len(),
+        last.id,
+        last.hash
+    ));
     out
 }

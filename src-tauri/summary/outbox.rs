@@ -94,7 +94,9 @@ async fn post_once(zd: &Zendesk, ticket: u64, marker: &str, body: &str) -> Resul
     let update = TicketUpdate { comment: Some(NewComment { body: body.to_owned(), public: false }), ..Default::default() };
     zd.update_ticket(ticket, &update).await?;
     let posted = zd.comments(ticket).await?.into_iter().rev().find(|c| c.body.contains(marker));
-    posted.map(|c| (c.id, false)).ok_or_else(|| Error::InvalidResponse("Zendesk accepted the note but it is not on the ticket.".into()))
+    posted
+        .map(|c| (c.id, false))
+        .ok_or_else(|| Error::InvalidResponse("Zendesk accepted the note but it is not on the ticket.".into()))
 }
 
 /// Posts the case summary to its ticket as an internal note, once; queues it when the network
@@ -105,7 +107,12 @@ pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
     let zd = env.conns.zendesk(instance_service(&case.ticket_instance))?;
     match post_once(&zd, case.ticket_id as u64, &summary.marker, &summary.markdown).await {
         Ok((comment_id, already)) => {
-            record(env, &case, "summary_posted", json!({"comment_id": comment_id, "already": already, "marker": summary.marker}))?;
+            record(
+                env,
+                &case,
+                "summary_posted",
+                json!({"comment_id": comment_id, "already": already, "marker": summary.marker}),
+            )?;
             Ok(Posted::Sent { comment_id, already })
         }
         Err(e) if is_network(&e) => {
@@ -152,7 +159,9 @@ pub fn list(conn: &rusqlite::Connection) -> Result<Vec<OutboxItem>> {
             state: r.get(4)?,
             attempts: r.get(5)?,
             last_error: r.get(6)?,
-            next_attempt_at: clock::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.get::<_, i64>(7)?.max(0) as u64)),
+            next_attempt_at: clock::rfc3339(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.get::<_, i64>(7)?.max(0) as u64),
+            ),
             sent_comment_id: r.get(8)?,
             created_at: r.get(9)?,
             updated_at: r.get(10)?,
