@@ -38,6 +38,16 @@ async fn an_intact_log_verifies_and_the_triggers_refuse_changes() {
     let (code, out) = verify(&h);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("audit log intact: 6 rows"), "{out}");
+    let export = Command::new(env!("CARGO_BIN_EXE_casekit"))
+        .args(["audit", "export", "--ticket", "8001", "--text", "quinn@example.com", "--data-dir"])
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&export.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6, "every row of the case, found by the requester's email");
+    assert!(lines.windows(2).all(|w| w[0]["id"].as_i64() < w[1]["id"].as_i64()), "oldest first");
     let conn = Connection::open(h.db_path()).unwrap();
     let err = conn.execute("UPDATE audit SET payload = '{}' WHERE id = 2", []).unwrap_err().to_string();
     assert!(err.contains("append-only"), "{err}");

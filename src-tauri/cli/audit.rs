@@ -4,18 +4,20 @@ use std::process::ExitCode;
 
 use crate::store::{audit, Store};
 
+/// The database of `--data-dir DIR` (or the app's own), or the exit code to end with.
+fn open(data_dir: &[String]) -> Result<Store, ExitCode> {
+    let paths = super::data_dir_option(data_dir).map_err(|why| super::usage_error(&why))?;
+    Store::open(&paths.database()).map_err(|e| {
+        eprintln!("casekit: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// Exit 0 when the chain holds; 1 naming the first bad row; 2 on usage errors.
 pub fn verify(args: &[String]) -> ExitCode {
-    let paths = match super::data_dir_option(args) {
-        Ok(p) => p,
-        Err(why) => return super::usage_error(&why),
-    };
-    let store = match Store::open(&paths.database()) {
+    let store = match open(args) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("casekit: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = audit::verify(&store.conn());
     match result {
@@ -59,16 +61,9 @@ pub fn export(args: &[String]) -> ExitCode {
             other => return super::usage_error(&format!("unknown option '{other}'")),
         }
     }
-    let paths = match super::data_dir_option(&dir) {
-        Ok(p) => p,
-        Err(why) => return super::usage_error(&why),
-    };
-    let store = match Store::open(&paths.database()) {
+    let store = match open(&dir) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("casekit: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let mut out = std::io::stdout().lock();
     let result = crate::store::search::export_jsonl(&store.conn(), &filter, &mut out);

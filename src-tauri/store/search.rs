@@ -5,7 +5,7 @@ use rusqlite::types::Value as Sql;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::audit::AuditRow;
+use super::audit::{from_row, AuditRow, COLUMNS};
 use crate::Result;
 
 /// What the audit viewer (and `casekit audit export`) filter by; every field is optional.
@@ -107,27 +107,6 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Sql>) {
         sql.push_str(&c);
     }
     (sql, params)
-}
-
-const COLUMNS: &str =
-    "a.id, a.at, a.agent, a.case_id, a.ticket, a.playbook_id, a.playbook_version, a.step, a.kind, a.payload, a.prev_hash, a.hash";
-
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
-    let payload: String = r.get(9)?;
-    Ok(AuditRow {
-        id: r.get(0)?,
-        at: r.get(1)?,
-        agent: r.get(2)?,
-        case_id: r.get(3)?,
-        ticket: r.get(4)?,
-        playbook_id: r.get(5)?,
-        playbook_version: r.get(6)?,
-        step: r.get(7)?,
-        kind: r.get(8)?,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
-        prev_hash: r.get(10)?,
-        hash: r.get(11)?,
-    })
 }
 
 /// The rows matching the filter, newest first (at most `limit`, default 200).
