@@ -48,6 +48,9 @@ fn call(method: &str, path: String, change: String) -> PlannedCall {
 
 /// The preview: each call with its path and before → after.
 pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
+    if super::portal::ACTIONS.contains(&name) {
+        return super::portal::plan(name, state);
+    }
     match name {
         "release_email" => {
             let (id, old, new) = (fact(state, "user_id")?, fact(state, "primary_email")?, fact(state, "release_email")?);
@@ -83,6 +86,9 @@ pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
 
 /// The text the agent types to confirm a destructive action.
 pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
+    if super::portal::ACTIONS.contains(&name) {
+        return super::portal::confirmation_text(name, state);
+    }
     match name {
         "release_email" | "make_primary_email" | "disable_two_factor" => state.facts.get("gitlab_username").cloned(),
         "remove_suppression" => state.facts.get("email").cloned(),
@@ -90,10 +96,12 @@ pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
     }
 }
 
-/// Re-reads, runs and verifies the action.
-pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Outcome {
+/// Re-reads, runs and verifies the action; `typed` is the agent's confirmation (or, for a
+/// manual-mode portal action, the evidence pasted from the admin screen).
+pub async fn run(name: &str, conns: &Connections, state: &CaseState, typed: &str) -> Outcome {
     let mut calls = Vec::new();
     let result = match name {
+        _ if super::portal::ACTIONS.contains(&name) => super::portal::run(name, conns, state, typed, &mut calls).await,
         "release_email" => release_email(conns, state, &mut calls).await,
         "remove_suppression" => remove_suppression(conns, state, &mut calls).await,
         "make_primary_email" => make_primary_email(conns, state, &mut calls).await,

@@ -651,14 +651,25 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             advance(&pb, &mut st, index, None, &agent);
             Transition::new("verification_judged", data)
         }
-        (StepKind::Decision { options }, StepInput::Decide { option, reason }) => {
+        (StepKind::Decision { options, propose_from }, StepInput::Decide { option, reason }) => {
             let Some(o) = options.iter().find(|o| o.id == option) else {
                 return Err(Error::InvalidInput("Choose one of the listed options.".into()));
             };
             let reason = reason.trim().to_owned();
+            let proposed = propose_from.as_ref().and_then(|f| st.facts.get(f)).cloned();
+            if proposed.as_ref().is_some_and(|p| p != &o.id) && reason.is_empty() {
+                return Err(Error::InvalidInput(format!(
+                    "The evidence points to “{}”: say why you choose otherwise (it is recorded).",
+                    options.iter().find(|x| Some(&x.id) == proposed.as_ref()).map_or("another option", |x| x.label.as_str())
+                )));
+            }
             let data = json!({"option": o.id, "label": o.label, "reason": reason, "summary": format!("{}{}", o.label,
                               if reason.is_empty() { String::new() } else { format!(" — {reason}") })});
-            let mut t = Transition::new("decision_made", json!({"option": o.id, "reason": reason}));
+            let overridden = proposed.as_ref().map(|p| p != &o.id);
+            let mut t = Transition::new(
+                "decision_made",
+                json!({"option": o.id, "reason": reason, "proposed": proposed, "overridden": overridden}),
+            );
             if let Some(why) = &o.blocks {
                 done(&mut st, step_id, &agent, StepStatus::Blocked, data);
                 st.cursor.clear();
@@ -675,9 +686,8 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
         }
         (StepKind::Action { action, destructive }, StepInput::RunAction { confirmation }) => {
             ensure_ready(&pb, &st, index)?;
-            if *destructive {
-                let expected = actions::confirmation_text(action, &st).unwrap_or_default();
-                if expected.is_empty() || !confirmation.trim().eq_ignore_ascii_case(&expected) {
+            if let Some(expected) = destructive.then(|| actions::confirmation_text(action, &st)).flatten() {
+                if !confirmation.trim().eq_ignore_ascii_case(&expected) {
                     return Err(Error::InvalidInput(format!("Type {expected} exactly to confirm this change.")));
                 }
             }
@@ -694,7 +704,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
                 step_id,
                 Transition::new("action_started", json!({"action": action, "calls": planned})),
             )?;
-            let outcome = actions::run(action, env.conns, &st).await;
+            let outcome = actions::run(action, env.conns, &st, &confirmation).await;
             finish_write(&pb, &mut st, step_id, index, &agent, action, outcome)?
         }
         (StepKind::Note { what }, StepInput::WriteNote) => {

@@ -30,6 +30,7 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<F
         "gitlab_owner_membership" => {
             gitlab_membership(&conns.gitlab()?, state, "owner_username", "Permission giver's access").await
         }
+        "customersdot_diagnosis" => super::portal::diagnosis(conns, state).await,
         other => Err(Error::Internal(format!("unknown lookup {other}"))),
     }
 }

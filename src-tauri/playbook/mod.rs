@@ -8,6 +8,7 @@ pub mod engine;
 pub mod gates;
 pub mod lookups;
 pub mod model;
+pub mod portal;
 pub mod state;
 pub mod texts;
 pub mod view;
@@ -43,6 +44,7 @@ const FILES: &[&str] = &[
     include_str!("../playbooks/confirmation-email.json"),
     include_str!("../playbooks/account-access.json"),
     include_str!("../playbooks/project-group-change.json"),
+    include_str!("../playbooks/customersdot-sign-in.json"),
 ];
 
 static BUILTIN: LazyLock<Catalog> =
@@ -56,7 +58,9 @@ impl Catalog {
 
     /// Loads and checks playbook files against the engine's lookups, gates and actions.
     pub fn load(files: &[&str]) -> Result<Catalog> {
-        let known = Known { lookups: lookups::NAMES, gates: gates::NAMES, actions: actions::NAMES };
+        let lookup_names: Vec<&str> = lookups::NAMES.iter().chain(portal::LOOKUPS).copied().collect();
+        let action_names: Vec<&str> = actions::NAMES.iter().chain(portal::ACTIONS).copied().collect();
+        let known = Known { lookups: &lookup_names, gates: gates::NAMES, actions: &action_names };
         let playbooks = files.iter().map(|f| Playbook::load(f, &known)).collect::<Result<Vec<_>>>()?;
         for p in &playbooks {
             for s in &p.steps {

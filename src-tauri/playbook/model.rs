@@ -69,8 +69,13 @@ pub enum StepKind {
         #[serde(default = "requester")]
         from: String,
     },
-    /// A choice between named options.
-    Decision { options: Vec<DecisionOption> },
+    /// A choice between named options; `propose_from` names the fact holding the option the
+    /// evidence points to (and `{fact}_reason` why), which the agent confirms or overrides.
+    Decision {
+        options: Vec<DecisionOption>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        propose_from: Option<String>,
+    },
     /// A change through an API: previewed, confirmed, re-read, executed, verified.
     Action {
         action: String,
@@ -225,7 +230,7 @@ impl Playbook {
                         }
                     }
                 }
-                StepKind::Decision { options } => {
+                StepKind::Decision { options, .. } => {
                     for o in options {
                         if o.next.as_deref().is_some_and(|n| !ids.contains(n)) {
                             return bad(format!("option {} leads to a missing step", o.id));

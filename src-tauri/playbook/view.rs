@@ -143,6 +143,8 @@ pub struct OptionView {
     pub label: String,
     pub reason: String,
     pub blocks: Option<String>,
+    /// The option the evidence points to.
+    pub proposed: bool,
 }
 
 /// The last run of an action or note: the calls made and, if it failed, why.
@@ -261,7 +263,8 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                     .collect();
                 v.risk_levels = required_passes.iter().map(|(l, n)| RiskLevel { level: l.clone(), required: *n }).collect();
             }
-            StepKind::Decision { options } => {
+            StepKind::Decision { options, propose_from } => {
+                let proposed = propose_from.as_ref().and_then(|f| st.facts.get(f));
                 v.options = options
                     .iter()
                     .map(|o| OptionView {
@@ -269,8 +272,10 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                         label: o.label.clone(),
                         reason: o.reason.clone(),
                         blocks: o.blocks.clone(),
+                        proposed: proposed == Some(&o.id),
                     })
                     .collect();
+                v.text = propose_from.as_ref().and_then(|f| st.facts.get(&format!("{f}_reason"))).cloned();
             }
             StepKind::Lookup { .. } | StepKind::Summary => {}
         }

@@ -263,6 +263,37 @@ impl Sandbox {
         Ok(id)
     }
 
+    /// The customer side of the customers portal: signing in with a GitLab account creates a
+    /// portal account linked to it (for training and tests); returns its id.
+    pub fn portal_sign_up_with_gitlab(&self, gitlab_user_id: u64) -> Result<u64> {
+        let mut w = self.shared.world.lock().unwrap_or_else(|p| p.into_inner());
+        let user = w
+            .gitlab
+            .users
+            .iter()
+            .find(|u| u.id == gitlab_user_id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("The sandbox has no GitLab user {gitlab_user_id}.")))?;
+        if w.customersdot.customers.iter().any(|c| c.uid == Some(user.id) || c.email.eq_ignore_ascii_case(&user.email)) {
+            return Err(Error::InvalidInput(format!("{} already has a portal account.", user.email)));
+        }
+        let id = w.id();
+        let (first, last) = user.name.split_once(' ').unwrap_or((&user.name, ""));
+        w.customersdot.customers.push(world::CdCustomer {
+            id,
+            email: user.email.clone(),
+            first_name: first.to_owned(),
+            last_name: last.to_owned(),
+            confirmed_at: Some(crate::clock::now()),
+            login_activated: false,
+            uid: Some(user.id),
+            created_via: "self_signup".into(),
+            created_at: crate::clock::now(),
+            confirmation_sent_at: None,
+        });
+        Ok(id)
+    }
+
     /// Puts every record back as the fixture has it.
     pub fn reset(&self) {
         reset(&self.shared);

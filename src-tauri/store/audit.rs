@@ -131,7 +131,8 @@ pub fn append(conn: &Connection, agent: &str, entry: &Entry) -> Result<AuditRow>
     Ok(row)
 }
 
-pub(crate) const COLUMNS: &str = "id, at, agent, case_id, ticket, playbook_id, playbook_version, step, kind, payload, prev_hash, hash";
+pub(crate) const COLUMNS: &str =
+    "id, at, agent, case_id, ticket, playbook_id, playbook_version, step, kind, payload, prev_hash, hash";
 
 pub(crate) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     let payload: String = r.get(9)?;
