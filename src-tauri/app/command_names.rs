@@ -29,4 +29,5 @@ pub const COMMANDS: &[&str] = &[
     "verify_audit",
     "export_audit",
     "simulate_customer_reply",
+    "simulate_portal_sign_up",
 ];

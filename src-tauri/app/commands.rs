@@ -103,4 +103,6 @@ ipc_commands! {
     blocking export_audit(filter: crate::store::search::AuditFilter) -> Option<String>;
     /// Sandbox only: the ticket's requester replies, as a customer would in Zendesk.
     network simulate_customer_reply(case_id: i64, body: String) -> Vec<crate::playbook::engine::TicketComment>;
+    /// Sandbox only: the customer creates a portal account by signing in with the case's GitLab account.
+    network simulate_portal_sign_up(case_id: i64) -> String;
 }

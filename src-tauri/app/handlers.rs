@@ -261,3 +261,20 @@ pub fn export_audit(state: &AppState, filter: AuditFilter) -> Reply<Option<Strin
     search::export_jsonl(&state.store()?.conn(), &filter, &mut file)?;
     Ok(Some(path.display().to_string()))
 }
+
+/// Sandbox only: the customer signs in to the portal with the case's unlinked GitLab account,
+/// which creates their new portal account (the customer's side of the unlink sequence).
+pub async fn simulate_portal_sign_up(state: &AppState, case_id: i64) -> Reply<String> {
+    let active = profiles::active(&state.store()?.conn())?;
+    if active.kind != ProfileKind::Sandbox {
+        return Err(Error::InvalidInput("Only the Sandbox can play the customer.".into()).into());
+    }
+    let row = crate::store::cases::get(&state.store()?.conn(), case_id)?;
+    let facts: serde_json::Value = serde_json::from_str(&row.state).unwrap_or_default();
+    let uid = facts["facts"]["gitlab_uid"]
+        .as_str()
+        .and_then(|u| u.parse().ok())
+        .ok_or_else(|| Error::InvalidInput("This case has no GitLab account to sign up with: run the diagnosis first.".into()))?;
+    state.sandbox().await?.portal_sign_up_with_gitlab(uid)?;
+    Ok(facts["facts"]["gitlab_email"].as_str().unwrap_or_default().to_owned())
+}

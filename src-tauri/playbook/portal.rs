@@ -199,6 +199,9 @@ pub async fn diagnosis(conns: &Connections, state: &CaseState) -> Result<Found> 
         if let Some(g) = gl {
             facts.insert("gitlab_email".to_owned(), g.clone());
         }
+        if let Some(uid) = c.uid {
+            facts.insert("gitlab_uid".to_owned(), uid.to_string());
+        }
         if let Some(m) = &c.billing_account_membership {
             facts.insert("billing_account_id".to_owned(), m.billing_account_id.to_string());
         }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 /// Xvfb and tauri-driver, killed on drop (driver first, so the app goes before its display).
 pub struct Desktop {
     display: String,
-    driver: KillOnDrop,
-    xvfb: KillOnDrop,
+    _driver: KillOnDrop,
+    _xvfb: KillOnDrop,
     pub driver_url: String,
 }
 
@@ -80,7 +80,8 @@ impl Desktop {
         let driver = KillOnDrop(cmd.spawn().unwrap_or_else(|e| {
             panic!("cannot start tauri-driver ({}): {e}; run `make test`, which installs it", tauri_driver().display())
         }));
-        let desktop = Desktop { display: format!(":{n}"), xvfb, driver, driver_url: format!("http://127.0.0.1:{port}") };
+        let desktop =
+            Desktop { display: format!(":{n}"), _xvfb: xvfb, _driver: driver, driver_url: format!("http://127.0.0.1:{port}") };
         wait_until("tauri-driver", || TcpStream::connect(("127.0.0.1", port)).is_ok());
         desktop
     }

@@ -48,12 +48,12 @@ fn an_agent_moves_between_views_by_keyboard_and_their_identity_is_saved() {
         s.wait_text("[data-testid=settings-view]", "Sandbox");
         s.wait_for("#agent-name").fill("Ada Lovelace");
         s.wait_for("#agent-email").fill("ada at example");
-        s.wait_for("[data-testid=save-profile]").click();
+        s.click("[data-testid=save-profile]");
         let err = s.wait_text("[data-testid=profile-error]", "not an email address");
         assert!(err.contains("ada at example"), "{err}");
 
         s.wait_for("#agent-email").fill("ada@example.com");
-        s.wait_for("[data-testid=save-profile]").click();
+        s.click("[data-testid=save-profile]");
         s.wait_text("[data-testid=profile-status]", "Saved");
         desktop.screenshot(&artifact("settings.png"));
 
@@ -88,7 +88,7 @@ fn settings_test_connection_reaches_every_sandbox_service_over_http() {
     let s = launch(&desktop);
     s.chord(&[CONTROL, "4"]);
     s.wait_text("[data-testid=connections]", "127.0.0.1 (simulated)");
-    s.wait_for("[data-testid=test-all]").click();
+    s.click("[data-testid=test-all]");
     let gitlab = s.wait_text("[data-testid=check-gitlab]", "connected");
     assert!(gitlab.contains("@casekit-sandbox-admin") && gitlab.contains("api"), "{gitlab}");
     s.wait_text("[data-testid=connection-gitlab]", "http://127.0.0.1:");
@@ -110,30 +110,30 @@ fn set_identity(s: &Session) {
     s.chord(&[CONTROL, "4"]);
     s.wait_for("#agent-name").fill("Ada Lovelace");
     s.wait_for("#agent-email").fill("ada@example.com");
-    s.wait_for("[data-testid=save-profile]").click();
+    s.click("[data-testid=save-profile]");
     s.wait_text("[data-testid=profile-status]", "Saved");
     s.chord(&[CONTROL, "1"]);
 }
 
 /// From the Cases list to the first step of a case on a sandbox ticket.
 fn open_case(s: &Session, ticket: &str, playbook: &str) {
-    s.wait_for("[data-testid=new-case-button]").click();
+    s.click("[data-testid=new-case-button]");
     s.wait_for("#ticket-number").fill(ticket);
-    s.wait_for("[data-testid=fetch-ticket]").click();
+    s.click("[data-testid=fetch-ticket]");
     s.wait_text("[data-testid=ticket-preview]", "Requester");
-    s.wait_for(&format!("input[value={playbook}]")).click();
-    s.wait_for("[data-testid=open-case]").click();
+    s.click(&format!("input[value={playbook}]"));
+    s.click("[data-testid=open-case]");
     s.wait_for("[data-testid=case-wizard]");
 }
 
 fn identify(s: &Session, username: &str, email: &str) {
     s.wait_for("#field-username").fill(username);
     s.wait_for("#field-email").fill(email);
-    s.wait_for("#field-how_confirmed option:nth-child(2)").click();
-    s.wait_for("input[value=both-stated]").click();
-    s.wait_for("[data-testid=step-submit]").click();
+    s.click("#field-how_confirmed option:nth-child(2)");
+    s.click("input[value=both-stated]");
+    s.click("[data-testid=step-submit]");
     s.wait_text("[data-testid=current-step]", "Fetch");
-    s.wait_for("[data-testid=step-submit]").click();
+    s.click("[data-testid=step-submit]");
     s.wait_for("[data-testid=gates]");
 }
 
@@ -151,24 +151,24 @@ fn an_agent_releases_an_email_address_end_to_end() {
         let evidence = s.wait_text("[data-testid=evidence]", "Sign-ins");
         assert!(evidence.contains("0 (last: never)"), "{evidence}");
         desktop.screenshot(&artifact("release-gates.png"));
-        s.wait_for("[data-testid=step-submit]").click();
+        s.click("[data-testid=step-submit]");
 
         let request = s.wait_text("[data-testid=permission-text]", "quinn+release@example.com");
         assert!(request.starts_with("Could you please confirm"), "{request}");
-        s.wait_for("[data-testid=post-request]").click();
-        s.wait_for("[data-testid=simulate-reply]").click();
+        s.click("[data-testid=post-request]");
+        s.click("[data-testid=simulate-reply]");
         s.wait_text("[data-testid=current-step]", "Yes, please go ahead");
-        s.wait_for("[data-testid=step-submit]").click();
+        s.click("[data-testid=step-submit]");
 
         s.wait_text("[data-testid=action-preview]", "PUT /api/v4/users/101");
         s.wait_for("#confirm-text").fill("quiet-quinn");
         desktop.screenshot(&artifact("release-action.png"));
-        s.wait_for("[data-testid=step-submit]").click();
+        s.click("[data-testid=step-submit]");
         s.wait_text("[data-testid=step-text]", "email released (+release)");
-        s.wait_for("[data-testid=step-submit]").click();
+        s.click("[data-testid=step-submit]");
         s.wait_text("[data-testid=summary-text]", "email released (+release)");
         desktop.screenshot(&artifact("release-summary.png"));
-        s.wait_for("[data-testid=step-submit]").click();
+        s.click("[data-testid=step-submit]");
         s.wait_text("[data-testid=case-finished]", "completed");
         let steps = s.wait_for("[data-testid=step-list]").text();
         assert!(!steps.contains("pending") && !steps.contains("current"), "{steps}");
@@ -176,10 +176,10 @@ fn an_agent_releases_an_email_address_end_to_end() {
         // The summary goes to the ticket once; a second post finds it among the ticket's comments.
         let summary = s.wait_text("[data-testid=summary-text]", "Audit chain");
         assert!(summary.contains("**Outcome:** completed") && summary.contains("Yes, please go ahead"), "{summary}");
-        s.wait_for("[data-testid=post-summary]").click();
+        s.click("[data-testid=post-summary]");
         let posted = s.wait_text("[data-testid=summary-posted]", "Posted as comment");
         let comment: String = posted.chars().filter(char::is_ascii_digit).collect();
-        s.wait_for("[data-testid=post-summary]").click();
+        s.click("[data-testid=post-summary]");
         let again = s.wait_text("[data-testid=summary-posted]", "not posted twice");
         assert!(again.contains(&comment), "{again} vs {posted}");
         s.wait_for("[data-testid=case-finished]").scroll_into_view();
@@ -188,11 +188,11 @@ fn an_agent_releases_an_email_address_end_to_end() {
         // The audit viewer finds the case by the email and vouches for the chain.
         s.chord(&[CONTROL, "2"]);
         s.wait_for("[data-testid=audit-search]").fill("quinn@example.com");
-        s.wait_for("[data-testid=audit-view] button[type=submit]").click();
+        s.click("[data-testid=audit-view] button[type=submit]");
         s.wait_text("[data-testid=audit-rows]", "summary posted");
-        s.wait_for("[data-testid=audit-rows] button.link").click();
+        s.click("[data-testid=audit-rows] button.link");
         s.wait_text("[data-testid=audit-detail]", "Hash");
-        s.wait_for("[data-testid=verify-chain]").click();
+        s.click("[data-testid=verify-chain]");
         s.wait_text("[data-testid=verify-result]", "Intact: 12 rows");
         desktop.screenshot(&artifact("audit-viewer.png"));
     }
@@ -214,7 +214,7 @@ fn an_active_account_is_redirected_to_ownership_verification() {
     let gates = s.wait_text("[data-testid=current-step]", "Follow the block");
     assert!(gates.contains("Signed in 1 time"), "{gates}");
     desktop.screenshot(&artifact("release-blocked.png"));
-    s.wait_for("[data-testid=step-submit]").click();
+    s.click("[data-testid=step-submit]");
     s.wait_text("#case-title", "Account ownership verification");
     s.wait_text("[data-testid=case-wizard]", "Continues case 1");
     assert_eq!(s.wait_for("#field-username").value(), "one-comment-casey");
@@ -222,10 +222,60 @@ fn an_active_account_is_redirected_to_ownership_verification() {
     desktop.screenshot(&artifact("ownership-verification.png"));
 
     // The Cases list shows the new case open and resumes it.
-    s.wait_for("[data-testid=back-to-cases]").click();
+    s.click("[data-testid=back-to-cases]");
     s.wait_text("[data-testid=cases-view]", "Account ownership verification");
-    s.wait_for("[data-testid=resume-2]").click();
+    s.click("[data-testid=resume-2]");
     s.wait_text("[data-testid=current-step]", "Which account");
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: run `make test`"]
+fn linked_portal_accounts_with_different_emails_are_resolved_end_to_end() {
+    let data = tempfile::tempdir().unwrap();
+    let desktop = Desktop::start(&data_dir_env(data.path()), &artifact("customersdot-scenario-6.log"));
+    let s = launch(&desktop);
+    set_identity(&s);
+    open_case(&s, "8004", "customersdot-sign-in");
+    assert_eq!(s.wait_for("#field-requester_email").value(), "lena.billing@example.com");
+    s.click("input[value=console-needed]");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=current-step]", "Fetch");
+    s.click("[data-testid=step-submit]");
+    let proposal = s.wait_text("[data-testid=proposal]", "Linked accounts have different emails");
+    assert!(proposal.contains("lena.gitlab@example.com"), "{proposal}");
+    desktop.screenshot(&artifact("customersdot-diagnosis.png"));
+    s.click("[data-testid=step-submit]");
+
+    s.wait_text("[data-testid=step-text]", "We keep one portal account per GitLab account email");
+    s.click("[data-testid=step-submit]");
+    s.click("[data-testid=post-request]");
+    s.click("[data-testid=simulate-reply]");
+    s.wait_text("[data-testid=current-step]", "Yes, please go ahead");
+    s.click("[data-testid=step-submit]");
+
+    s.wait_text("[data-testid=action-preview]", "unlink_gitlab_user");
+    s.wait_for("#confirm-text").fill("lena.billing@example.com");
+    s.click("[data-testid=step-submit]");
+
+    s.click("[data-testid=simulate-portal-sign-up]");
+    s.wait_text("[data-testid=sandbox-portal]", "Portal account created for lena.gitlab@example.com");
+    s.wait_for("#field-new_customer_email").fill("lena.gitlab@example.com");
+    s.click("input[value=created]");
+    s.click("[data-testid=step-submit]");
+
+    s.wait_text("[data-testid=action-preview]", "billing account 2: + lena.gitlab@example.com");
+    s.wait_for("#confirm-text").fill("lena.billing@example.com");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=step-text]", "is now on your billing account");
+    s.click("[data-testid=step-submit]");
+    s.click("[data-testid=step-submit]");
+    let summary = s.wait_text("[data-testid=case-finished]", "completed");
+    assert!(
+        summary.contains("unlink_gitlab_user — **verified**")
+            && summary.contains("add_billing_account_membership — **verified**"),
+        "{summary}"
+    );
+    desktop.screenshot(&artifact("customersdot-resolved.png"));
 }
 
 #[test]

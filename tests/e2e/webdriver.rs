@@ -60,6 +60,22 @@ impl Session {
         }
     }
 
+    /// Clicks the element matching `css`, finding it again if it was re-rendered meanwhile.
+    pub fn click(&self, css: &str) {
+        let start = Instant::now();
+        loop {
+            if let Some(e) = self.try_find(css) {
+                let url = format!("{}/element/{}/click", self.base, e.id);
+                match try_call(&self.agent, "POST", &url, Some(json!({}))) {
+                    Ok(_) => return,
+                    Err(err) => assert!(start.elapsed() < WAIT, "could not click {css}: {err}"),
+                }
+            }
+            assert!(start.elapsed() < WAIT, "no element {css} after {WAIT:?}; page text:\n{}", self.page_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits until the element matching `css` shows text containing `needle`, ignoring case
     /// (the text is as rendered, after CSS `text-transform`); returns the text.
     pub fn wait_text(&self, css: &str, needle: &str) -> String {
@@ -99,11 +115,6 @@ impl Drop for Session {
 impl Element<'_> {
     fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         self.session.cmd(method, &format!("/element/{}{path}", self.id), body)
-    }
-
-    /// Clicks it.
-    pub fn click(&self) {
-        self.cmd("POST", "/click", Some(json!({})));
     }
 
     /// Replaces an input's value with `text`.

@@ -182,7 +182,11 @@ export type ChallengeView = { id: string, label: string, hint: string, };
 
 export type RiskLevel = { level: string, required: number, };
 
-export type OptionView = { id: string, label: string, reason: string, blocks: string | null, };
+export type OptionView = { id: string, label: string, reason: string, blocks: string | null, 
+/**
+ * The option the evidence points to.
+ */
+proposed: boolean, };
 
 /**
  * The last run of an action or note: the calls made and, if it failed, why.
@@ -477,4 +481,9 @@ export function exportAudit(filter: AuditFilter): Promise<string | null> {
 /** Sandbox only: the ticket's requester replies, as a customer would in Zendesk. Rejects with an `IpcError`. */
 export function simulateCustomerReply(caseId: number, body: string): Promise<Array<TicketComment>> {
   return invoke<Array<TicketComment>>('simulate_customer_reply', { caseId, body });
+}
+
+/** Sandbox only: the customer creates a portal account by signing in with the case's GitLab account. Rejects with an `IpcError`. */
+export function simulatePortalSignUp(caseId: number): Promise<string> {
+  return invoke<string>('simulate_portal_sign_up', { caseId });
 }
