@@ -51,6 +51,9 @@ pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
     if super::portal::ACTIONS.contains(&name) {
         return super::portal::plan(name, state);
     }
+    if super::support_ops::ACTIONS.contains(&name) {
+        return super::support_ops::plan(name, state);
+    }
     match name {
         "release_email" => {
             let (id, old, new) = (fact(state, "user_id")?, fact(state, "primary_email")?, fact(state, "release_email")?);
@@ -89,6 +92,9 @@ pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
     if super::portal::ACTIONS.contains(&name) {
         return super::portal::confirmation_text(name, state);
     }
+    if super::support_ops::ACTIONS.contains(&name) {
+        return super::support_ops::confirmation_text(name, state);
+    }
     match name {
         "release_email" | "make_primary_email" | "disable_two_factor" => state.facts.get("gitlab_username").cloned(),
         "remove_suppression" => state.facts.get("email").cloned(),
@@ -102,6 +108,7 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState, typed: &str
     let mut calls = Vec::new();
     let result = match name {
         _ if super::portal::ACTIONS.contains(&name) => super::portal::run(name, conns, state, typed, &mut calls).await,
+        _ if super::support_ops::ACTIONS.contains(&name) => super::support_ops::run(name, conns, state, &mut calls).await,
         "release_email" => release_email(conns, state, &mut calls).await,
         "remove_suppression" => remove_suppression(conns, state, &mut calls).await,
         "make_primary_email" => make_primary_email(conns, state, &mut calls).await,

@@ -220,6 +220,8 @@ pub async fn open_case(env: &Env<'_>, new: &NewCase) -> Result<CaseView> {
     facts.insert("requester_id".to_owned(), ticket.requester_id.to_string());
     facts.insert("requester_name".to_owned(), ticket.requester_name.clone());
     facts.insert("requester_email".to_owned(), ticket.requester_email.clone());
+    facts.insert("ticket_instance".to_owned(), new.ticket_instance.key().to_owned());
+    facts.insert("ticket_id".to_owned(), ticket.id.to_string());
     let state = CaseState {
         cursor: pb.steps[0].id.clone(),
         facts,

@@ -16,6 +16,8 @@ pub const NAMES: &[&str] = &[
     "requester_can_change_target",
     "permission_giver_can_change_target",
     "two_factor_eligible",
+    "requester_is_end_user",
+    "organization_below_contact_limit",
 ];
 
 /// A gate's verdict and what it was based on.
@@ -124,6 +126,32 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
             ),
             (Some(_), _) => verdict(false, "No seat in a paid namespace: 2FA is never reset for free users."),
             (None, _) => need_account(),
+        },
+        "requester_is_end_user" => match state.evidence.get("zendesk_requester").map(|e| &e.data["user"]) {
+            None => verdict(false, "The requester lookup has not run yet."),
+            Some(u) if u["role"] == "end-user" => verdict(true, format!("{} is an end user.", u["name"].as_str().unwrap_or("?"))),
+            Some(u) => verdict(
+                false,
+                format!(
+                    "{} is a Zendesk {}: never suspend staff; escalate instead.",
+                    u["name"].as_str().unwrap_or("?"),
+                    u["role"].as_str().unwrap_or("?")
+                ),
+            ),
+        },
+        "organization_below_contact_limit" => match state.evidence.get("zendesk_organization").map(|e| &e.data) {
+            None => verdict(false, "The organization lookup has not run yet."),
+            Some(d) if d["already_member"] == Value::Bool(true) => {
+                verdict(true, "The requester is already a contact of the organization.")
+            }
+            Some(d) => {
+                let n = d["contacts"].as_u64().unwrap_or(0);
+                let limit = super::support_ops::CONTACT_LIMIT as u64;
+                verdict(
+                    n < limit,
+                    format!("{n} of {limit} support contacts{}.", if n < limit { "" } else { ": the limit is reached" }),
+                )
+            }
         },
         other => verdict(false, format!("Unknown gate {other}.")),
     }

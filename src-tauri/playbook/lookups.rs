@@ -31,6 +31,7 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<F
             gitlab_membership(&conns.gitlab()?, state, "owner_username", "Permission giver's access").await
         }
         "customersdot_diagnosis" => super::portal::diagnosis(conns, state).await,
+        _ if super::support_ops::LOOKUPS.contains(&name) => super::support_ops::lookup(name, conns, state).await,
         other => Err(Error::Internal(format!("unknown lookup {other}"))),
     }
 }

@@ -10,6 +10,7 @@ pub mod lookups;
 pub mod model;
 pub mod portal;
 pub mod state;
+pub mod support_ops;
 pub mod texts;
 pub mod view;
 
@@ -45,6 +46,8 @@ const FILES: &[&str] = &[
     include_str!("../playbooks/account-access.json"),
     include_str!("../playbooks/project-group-change.json"),
     include_str!("../playbooks/customersdot-sign-in.json"),
+    include_str!("../playbooks/malicious-user.json"),
+    include_str!("../playbooks/association-request.json"),
 ];
 
 static BUILTIN: LazyLock<Catalog> =
@@ -58,8 +61,8 @@ impl Catalog {
 
     /// Loads and checks playbook files against the engine's lookups, gates and actions.
     pub fn load(files: &[&str]) -> Result<Catalog> {
-        let lookup_names: Vec<&str> = lookups::NAMES.iter().chain(portal::LOOKUPS).copied().collect();
-        let action_names: Vec<&str> = actions::NAMES.iter().chain(portal::ACTIONS).copied().collect();
+        let lookup_names: Vec<&str> = lookups::NAMES.iter().chain(portal::LOOKUPS).chain(support_ops::LOOKUPS).copied().collect();
+        let action_names: Vec<&str> = actions::NAMES.iter().chain(portal::ACTIONS).chain(support_ops::ACTIONS).copied().collect();
         let known = Known { lookups: &lookup_names, gates: gates::NAMES, actions: &action_names };
         let playbooks = files.iter().map(|f| Playbook::load(f, &known)).collect::<Result<Vec<_>>>()?;
         for p in &playbooks {

@@ -1,0 +1,255 @@
+//! Zendesk support operations behind the "Working tickets" playbooks: the lookups of the
+//! ticket's requester and organization, and the user, organization and ticket changes. Each
+//! change re-reads first, skips what is already so, and verifies afterwards.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::actions::{CallRecord, PlannedCall};
+use super::lookups::Found;
+use super::state::{CaseState, Evidence, Fact, Link};
+use crate::clock;
+use crate::connectors::session::Connections;
+use crate::connectors::zendesk::{NewComment, TicketUpdate, UserUpdate, Zendesk};
+use crate::connectors::Service;
+use crate::{Error, Result};
+
+pub const LOOKUPS: &[&str] = &["zendesk_requester", "zendesk_organization"];
+pub const ACTIONS: &[&str] =
+    &["suspend_user", "add_user_note", "delete_user_sessions", "close_ticket", "solve_ticket", "associate_organization"];
+
+/// The support contacts an organization may have.
+pub const CONTACT_LIMIT: usize = 30;
+
+fn fact<'a>(state: &'a CaseState, key: &str) -> Result<&'a str> {
+    state.fact(key, "This step")
+}
+
+fn number(state: &CaseState, key: &str) -> Result<u64> {
+    fact(state, key)?
+        .trim()
+        .trim_start_matches('#')
+        .parse()
+        .map_err(|_| Error::InvalidInput(format!("The {} must be a number.", key.replace('_', " "))))
+}
+
+fn zendesk(conns: &Connections, state: &CaseState) -> Result<Zendesk> {
+    let service = if state.facts.get("ticket_instance").map(String::as_str) == Some("us_gov") {
+        Service::ZendeskUsGov
+    } else {
+        Service::Zendesk
+    };
+    conns.zendesk(service)
+}
+
+fn base(state: &CaseState) -> String {
+    let url = state.facts.get("ticket_url").cloned().unwrap_or_default();
+    url.split("/agent/").next().unwrap_or_default().to_owned()
+}
+
+/// The ticket's requester: role, suspension, sessions, notes.
+async fn requester(conns: &Connections, state: &CaseState) -> Result<Found> {
+    let zd = zendesk(conns, state)?;
+    let id = number(state, "requester_id")?;
+    let user = zd.user(id).await?;
+    let sessions = zd.sessions(id).await?.len();
+    let rows = vec![
+        Fact::new("User", format!("{} <{}>, id {}", user.name, user.email.clone().unwrap_or_default(), user.id)),
+        Fact::judged("Role", user.role.clone(), user.role == "end-user"),
+        Fact::new("Suspended", if user.suspended { "yes" } else { "no" }),
+        Fact::new("Active sessions", sessions.to_string()),
+        Fact::new("User notes", user.notes.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "none".into())),
+    ];
+    let data = json!({"user": user, "sessions": sessions});
+    let links = vec![Link { label: "Zendesk: the user".into(), url: format!("{}/agent/users/{id}", base(state)) }];
+    Ok(Found { evidence: Evidence { title: "Requester".into(), at: clock::now(), data, rows, links }, facts: BTreeMap::new() })
+}
+
+/// The organization the requester asks to join: its contacts and account manager.
+async fn organization(conns: &Connections, state: &CaseState) -> Result<Found> {
+    let zd = zendesk(conns, state)?;
+    let id = number(state, "organization_id")?;
+    let org = zd.organization(id).await?;
+    let members = zd.organization_memberships(id).await?;
+    let requester = number(state, "requester_id")?;
+    let already = members.iter().any(|m| m.user_id == requester);
+    let manager = org.organization_fields.get("account_manager_email").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let rows = vec![
+        Fact::new("Organization", format!("{} (id {})", org.name, org.id)),
+        Fact::judged("Support contacts", format!("{} of {CONTACT_LIMIT}", members.len()), members.len() < CONTACT_LIMIT),
+        Fact::new("Requester already a member", if already { "yes" } else { "no" }),
+        Fact::new("Account manager", if manager.is_empty() { "not set on the organization".to_owned() } else { manager.clone() }),
+    ];
+    let mut facts = BTreeMap::new();
+    facts.insert("organization_name".to_owned(), org.name.clone());
+    if !manager.is_empty() {
+        facts.insert("account_manager_email".to_owned(), manager);
+    }
+    let data = json!({"organization": org, "contacts": members.len(), "already_member": already});
+    let links = vec![Link { label: format!("Zendesk: {}", org.name), url: format!("{}/agent/organizations/{id}", base(state)) }];
+    Ok(Found { evidence: Evidence { title: "Organization".into(), at: clock::now(), data, rows, links }, facts })
+}
+
+/// Runs one of this module's lookups.
+pub async fn lookup(name: &str, conns: &Connections, state: &CaseState) -> Result<Found> {
+    match name {
+        "zendesk_requester" => requester(conns, state).await,
+        "zendesk_organization" => organization(conns, state).await,
+        other => Err(Error::Internal(format!("unknown lookup {other}"))),
+    }
+}
+
+fn call(method: &str, path: String, change: String) -> PlannedCall {
+    PlannedCall { method: method.into(), path, change }
+}
+
+/// The user note line: the ticket and the reason.
+fn user_note(state: &CaseState) -> String {
+    format!(
+        "{} | suspended as malicious: {} | {}",
+        clock::today(),
+        state.facts.get("malicious_reason").cloned().unwrap_or_default(),
+        state.facts.get("ticket_url").cloned().unwrap_or_default()
+    )
+}
+
+/// The preview of a change.
+pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
+    let user = fact(state, "requester_id").unwrap_or(":id");
+    let ticket = fact(state, "ticket_id").unwrap_or(":id");
+    Ok(vec![match name {
+        "suspend_user" => call("PUT", format!("/api/v2/users/{user}"), "suspended: false → true".into()),
+        "add_user_note" => call("PUT", format!("/api/v2/users/{user}"), format!("notes: + “{}”", user_note(state))),
+        "delete_user_sessions" => call("DELETE", format!("/api/v2/users/{user}/sessions"), "sessions: all → none".into()),
+        "close_ticket" => call(
+            "PUT",
+            format!("/api/v2/tickets/{ticket}"),
+            "status → closed (it can never change again), with an internal note".into(),
+        ),
+        "solve_ticket" => call("PUT", format!("/api/v2/tickets/{ticket}"), "status → solved".into()),
+        "associate_organization" => call(
+            "POST",
+            "/api/v2/organization_memberships".into(),
+            format!("{}: + the requester (user {user})", state.facts.get("organization_name").cloned().unwrap_or_default()),
+        ),
+        other => return Err(Error::Internal(format!("unknown support action {other}"))),
+    }])
+}
+
+/// What to type to confirm: the requester's email for changes to their user.
+pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
+    match name {
+        "suspend_user" | "delete_user_sessions" | "close_ticket" => state.facts.get("requester_email").cloned(),
+        _ => None,
+    }
+}
+
+fn record(calls: &mut Vec<CallRecord>, method: &str, path: String, result: impl Into<String>) {
+    calls.push(CallRecord { method: method.into(), path, result: result.into() });
+}
+
+/// Runs a support change: re-read, change unless already so, verify.
+pub async fn run(name: &str, conns: &Connections, state: &CaseState, calls: &mut Vec<CallRecord>) -> Result<Vec<Fact>> {
+    let zd = zendesk(conns, state)?;
+    let user_id = number(state, "requester_id")?;
+    let ticket_id = number(state, "ticket_id")?;
+    let user_path = format!("/api/v2/users/{user_id}");
+    let ticket_path = format!("/api/v2/tickets/{ticket_id}");
+    match name {
+        "suspend_user" => {
+            let user = zd.user(user_id).await?;
+            if user.role != "end-user" {
+                return Err(Error::StaleEvidence(format!(
+                    "{} is a Zendesk {} now, not an end user: do not suspend; escalate.",
+                    user.name, user.role
+                )));
+            }
+            if user.suspended {
+                record(calls, "PUT", user_path, "skipped: already suspended");
+            } else {
+                zd.update_user(user_id, &UserUpdate { suspended: Some(true), notes: None }).await?;
+                record(calls, "PUT", user_path, "done");
+            }
+            let ok = zd.user(user_id).await?.suspended;
+            if !ok {
+                return Err(Error::InvalidResponse("Zendesk does not show the user as suspended.".into()));
+            }
+            Ok(vec![Fact::judged("Suspended", "yes", true)])
+        }
+        "add_user_note" => {
+            let line = user_note(state);
+            let before = zd.user(user_id).await?.notes.unwrap_or_default();
+            if before.lines().any(|l| l.trim() == line) {
+                record(calls, "PUT", user_path, "skipped: the note is there");
+            } else {
+                let notes = if before.trim().is_empty() { line.clone() } else { format!("{}\n{line}", before.trim_end()) };
+                zd.update_user(user_id, &UserUpdate { suspended: None, notes: Some(notes) }).await?;
+                record(calls, "PUT", user_path, "done: note appended");
+            }
+            let after = zd.user(user_id).await?.notes.unwrap_or_default();
+            if !(after.starts_with(before.trim_end()) && after.contains(&line)) {
+                return Err(Error::InvalidResponse("The user note does not read back as written.".into()));
+            }
+            Ok(vec![Fact::judged("User note", line, true)])
+        }
+        "delete_user_sessions" => {
+            let before = zd.sessions(user_id).await?.len();
+            if before == 0 {
+                record(calls, "DELETE", format!("{user_path}/sessions"), "skipped: no sessions");
+            } else {
+                zd.delete_sessions(user_id).await?;
+                record(calls, "DELETE", format!("{user_path}/sessions"), format!("done: {before} deleted"));
+            }
+            let left = zd.sessions(user_id).await?.len();
+            if left > 0 {
+                return Err(Error::InvalidResponse(format!("{left} session(s) are still active.")));
+            }
+            Ok(vec![Fact::judged("Active sessions", "none", true)])
+        }
+        "close_ticket" | "solve_ticket" => {
+            let target = if name == "close_ticket" { "closed" } else { "solved" };
+            let status = zd.ticket(ticket_id).await?.status;
+            if status == target || status == "closed" {
+                record(calls, "PUT", ticket_path, format!("skipped: the ticket is {status}"));
+            } else {
+                let comment = (name == "close_ticket").then(|| NewComment {
+                    body: format!(
+                        "Closed by Casekit: the requester was suspended as malicious after investigation. {}",
+                        user_note(state)
+                    ),
+                    public: false,
+                });
+                zd.update_ticket(ticket_id, &TicketUpdate { status: Some(target.into()), comment, ..Default::default() }).await?;
+                record(calls, "PUT", ticket_path, "done");
+            }
+            let now = zd.ticket(ticket_id).await?.status;
+            if now != target && now != "closed" {
+                return Err(Error::InvalidResponse(format!("The ticket is {now}, not {target}.")));
+            }
+            Ok(vec![Fact::judged("Ticket status", now, true)])
+        }
+        "associate_organization" => {
+            let org = number(state, "organization_id")?;
+            let members = zd.organization_memberships(org).await?;
+            if members.iter().any(|m| m.user_id == user_id) {
+                record(calls, "POST", "/api/v2/organization_memberships".into(), "skipped: already a member");
+            } else {
+                if members.len() >= CONTACT_LIMIT {
+                    return Err(Error::StaleEvidence(format!(
+                        "The organization has {} contacts now: the limit is {CONTACT_LIMIT}.",
+                        members.len()
+                    )));
+                }
+                let m = zd.add_organization_membership(user_id, org).await?;
+                record(calls, "POST", "/api/v2/organization_memberships".into(), format!("done: membership {}", m.id));
+            }
+            let ok = zd.organization_memberships(org).await?.iter().any(|m| m.user_id == user_id);
+            if !ok {
+                return Err(Error::InvalidResponse("The organization does not list the requester.".into()));
+            }
+            Ok(vec![Fact::judged("Organization membership", "added", true)])
+        }
+        other => Err(Error::Internal(format!("unknown support action {other}"))),
+    }
+}

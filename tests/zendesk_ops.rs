@@ -1,0 +1,116 @@
+//! "Working tickets" playbooks against the sandbox: the malicious-user ban and its escalation
+//! branch, and association requests on the global and US Government instances.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use casekit::connectors::Service;
+use casekit::playbook::engine::{self, NewCase, StepInput, TicketInstance};
+use casekit::sandbox::faults::{Fault, FaultRule};
+use support::Harness;
+
+fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn ticks(case: &casekit::playbook::view::CaseView) -> Vec<String> {
+    case.current.as_ref().unwrap().items.iter().map(|i| i.id.clone()).collect()
+}
+
+async fn investigated(h: &Harness) -> casekit::playbook::view::CaseView {
+    let case = h.open(8009, "malicious-user").await;
+    let f = fields(&[
+        ("findings", "phishing links in the ticket and comment"),
+        ("evidence_links", "ticket 8009 comments"),
+        ("malicious_reason", "phishing"),
+    ]);
+    let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
+    h.step(&case, StepInput::RunLookup).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malicious_user_is_suspended_noted_blocklisted_signed_out_and_the_ticket_closed_last() {
+    let h = Harness::new().await;
+    let case = investigated(&h).await;
+    assert!(case.evidence[0].rows.iter().any(|r| r.label == "Active sessions" && r.value == "3"));
+    let case = h.step(&case, StepInput::Decide { option: "malicious".into(), reason: "phishing".into() }).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: "mallory@spam.example".into() }).await;
+
+    // The note's write loses its connection; the retry appends it once.
+    h.sandbox.arm_fault(FaultRule {
+        service: Some(Service::Zendesk),
+        method: Some("PUT".into()),
+        path: "/api/v2/users/6003".into(),
+        fault: Fault::Drop,
+        times: Some(1),
+    });
+    let failed = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
+    assert!(failed.current.as_ref().unwrap().last_attempt.is_some());
+    let case = h.step(&failed, StepInput::RunAction { confirmation: String::new() }).await;
+
+    let blocklist = case.current.clone().unwrap();
+    assert!(blocklist.text.unwrap().contains("reject:mallory@spam.example"));
+    let case = h.step(&case, StepInput::ManualDone { evidence: "reject:mallory@spam.example".into() }).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: "mallory@spam.example".into() }).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "close");
+    let case = h.step(&case, StepInput::RunAction { confirmation: "mallory@spam.example".into() }).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "summary");
+
+    let zd = h.conns.zendesk(Service::Zendesk).unwrap();
+    let user = zd.user(6003).await.unwrap();
+    assert!(user.suspended);
+    let notes = user.notes.unwrap();
+    assert_eq!(notes.lines().filter(|l| l.contains("suspended as malicious: phishing")).count(), 1, "{notes}");
+    assert!(notes.contains("/agent/tickets/8009"));
+    assert!(zd.sessions(6003).await.unwrap().is_empty());
+    assert_eq!(zd.ticket(8009).await.unwrap().status, "closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_doubt_the_case_escalates_and_nothing_changes() {
+    let h = Harness::new().await;
+    let case = investigated(&h).await;
+    let case =
+        h.step(&case, StepInput::Decide { option: "escalate".into(), reason: "could be a compromised account".into() }).await;
+    let step = case.current.clone().unwrap();
+    assert_eq!(step.id, "escalate");
+    assert!(step.text.unwrap().contains("Findings: phishing links"));
+    let case = h.step(&case, StepInput::ManualDone { evidence: "sent to #security".into() }).await;
+    assert_eq!(case.current.unwrap().id, "summary");
+    assert!(!h.conns.zendesk(Service::Zendesk).unwrap().user(6003).await.unwrap().suspended);
+}
+
+async fn association(h: &Harness, instance: TicketInstance, ticket: u64, org: &str) -> casekit::playbook::view::CaseView {
+    let new = NewCase { ticket_instance: instance, ticket_id: ticket, playbook_id: "association-request".into() };
+    let case = engine::open_case(&h.env(), &new).await.unwrap();
+    let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: fields(&[("organization_id", org)]) }).await;
+    h.step(&case, StepInput::RunLookup).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_requests_on_each_instance_and_the_contact_limit() {
+    let h = Harness::new().await;
+    let case = association(&h, TicketInstance::Global, 8005, "7001").await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "associated-reply");
+    let zd = h.conns.zendesk(Service::Zendesk).unwrap();
+    assert!(zd.organization_memberships(7001).await.unwrap().iter().any(|m| m.user_id == 6014));
+
+    let full = association(&h, TicketInstance::Global, 8016, "7002").await;
+    let gate = &full.current.as_ref().unwrap().gates[0];
+    assert!(!gate.passed && gate.detail.contains("30 of 30"), "{gate:?}");
+    let reply = h.step(&full, StepInput::FollowBlock).await;
+    assert_eq!(reply.current.as_ref().unwrap().id, "limit-reply");
+
+    let gov = association(&h, TicketInstance::UsGov, 9001, "7101").await;
+    let step = gov.current.clone().unwrap();
+    assert_eq!(step.id, "us-gov-reply");
+    assert!(step.text.unwrap().contains("am.federal@gitlab.example"));
+    let gov = h.step(&gov, StepInput::SendReply { post: true }).await;
+    let gov = h.step(&gov, StepInput::RunAction { confirmation: String::new() }).await;
+    assert_eq!(gov.current.unwrap().id, "summary");
+    assert_eq!(h.conns.zendesk(Service::ZendeskUsGov).unwrap().ticket(9001).await.unwrap().status, "solved");
+}
