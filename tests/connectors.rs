@@ -238,7 +238,7 @@ async fn zendesk_tickets_users_and_organizations_change_as_the_api_says() {
     assert_eq!(again.code(), ErrorCode::Rejected);
     assert!(again.to_string().contains("closed prevents ticket update"), "{again}");
 
-    let tess = zd.users_by_email("tess.work@example.com").await.unwrap()[0].id;
+    let tess = zd.users_by_email("tess@example.com").await.unwrap()[0].id;
     let added = zd.add_email_identity(tess, "tess.second@example.com", false).await.unwrap();
     assert!(!added.primary && !added.verified);
     zd.verify_identity(tess, added.id).await.unwrap();

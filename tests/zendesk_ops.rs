@@ -114,3 +114,77 @@ async fn association_requests_on_each_instance_and_the_contact_limit() {
     assert_eq!(gov.current.unwrap().id, "summary");
     assert_eq!(h.conns.zendesk(Service::ZendeskUsGov).unwrap().ticket(9001).await.unwrap().status, "solved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_troubleshooting_asks_only_for_what_is_missing() {
+    let h = Harness::new().await;
+    let case = h.open(8006, "portal-troubleshooting").await;
+    let case = h
+        .step(&case, StepInput::Checklist { ticked: vec!["cookies".into(), "browser-type".into()], fields: BTreeMap::new() })
+        .await;
+    let reply = case.current.clone().unwrap();
+    assert_eq!(reply.id, "reply-missing");
+    let text = reply.text.unwrap();
+    assert!(text.contains("- All plugins, extensions and add-ons disabled") && text.contains("JavaScript console"), "{text}");
+    assert!(!text.contains("Third-party cookies") && !text.contains("Browser type sent"), "{text}");
+
+    let all: Vec<String> =
+        ["cookies", "plugins", "themes", "cache", "retried", "browser-version", "browser-type", "os", "other-info", "console"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    engine::abandon(&h.env(), case.id, "replied").unwrap();
+    let case = h.open(8006, "portal-troubleshooting").await;
+    let case = h.step(&case, StepInput::Checklist { ticked: all, fields: BTreeMap::new() }).await;
+    assert_eq!(case.current.unwrap().id, "analyze", "everything provided: analyze it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
+    let h = Harness::new().await;
+    let zd = h.conns.zendesk(Service::Zendesk).unwrap();
+
+    // GitLab.com user: an unverified address is refused, a verified one is added.
+    for (address, verified) in [("tess.old@example.com", false), ("tess.work@example.com", true)] {
+        let case = h.open(8007, "secondary-email").await;
+        let case = h.step(&case, StepInput::Decide { option: "gitlab-com".into(), reason: String::new() }).await;
+        let f = fields(&[("gitlab_username", "two-emails-tess"), ("new_email", address)]);
+        let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
+        let case = h.step(&case, StepInput::RunLookup).await;
+        let gate = case.current.clone().unwrap().gates.remove(0);
+        assert_eq!(gate.passed, verified, "{gate:?}");
+        if verified {
+            let case = h.step(&case, StepInput::Continue).await;
+            assert!(case.current.as_ref().unwrap().calls[0].change.contains("never primary"));
+            let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
+            let current = case.current.unwrap();
+            assert_eq!(current.id, "summary", "{:?}", current.last_attempt);
+        } else {
+            let case = h.step(&case, StepInput::FollowBlock).await;
+            assert_eq!(case.current.as_ref().unwrap().id, "not-verified-reply");
+            engine::abandon(&h.env(), case.id, "asked to verify first").unwrap();
+        }
+    }
+    // The requester's profile (6004, primary tess@example.com) gained tess.work@… as a secondary.
+    let ids = zd.identities(6004).await.unwrap();
+    assert!(ids.iter().any(|i| i.value == "tess.work@example.com" && !i.primary));
+    assert!(ids.iter().any(|i| i.value == "tess@example.com" && i.primary));
+
+    // Self-Managed: ticket from the new address, entitlement, and the primary's confirming comment.
+    let case = h.open(8008, "secondary-email").await;
+    let case = h.step(&case, StepInput::Decide { option: "self-managed".into(), reason: String::new() }).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "entitlement");
+    let f = fields(&[("new_email", "gus.second@globex.example"), ("primary_email", "olga@acme.example")]);
+    let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    let early = h.submit(&case, StepInput::RunAction { confirmation: String::new() }).await.unwrap_err();
+    assert_eq!(early.code(), casekit::ErrorCode::OutOfOrder);
+    let case = h.step(&case, StepInput::RequestPermission { post: true }).await;
+    let confirm = h.sandbox.comment_from(Service::Zendesk, 8008, Some(6002), "I confirm, please add it.").unwrap();
+    let case = h.step(&case, StepInput::ConfirmPermission { comment_id: confirm }).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
+    assert_eq!(case.current.unwrap().id, "summary");
+    let olga = zd.identities(6002).await.unwrap();
+    let added = olga.iter().find(|i| i.value == "gus.second@globex.example").unwrap();
+    assert!(!added.primary && olga.iter().any(|i| i.primary && i.value == "olga@acme.example"));
+}

@@ -474,7 +474,9 @@ fn ensure_ready(pb: &Playbook, st: &CaseState, index: usize) -> Result<()> {
             }
         }
     }
-    let mut permissions = pb.permissions_before(index).peekable();
+    // Permission steps the playbook routed around (skipped by its own conditions) ask nothing.
+    let mut permissions =
+        pb.permissions_before(index).filter(|p| st.records.get(&p.id).is_none_or(|r| r.status != StepStatus::Skipped)).peekable();
     if permissions.peek().is_some()
         && !permissions
             .any(|p| st.records.get(&p.id).is_some_and(|r| r.status == StepStatus::Done && r.data.get("comment_id").is_some()))
@@ -506,8 +508,15 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
     let t = match (&step.kind, input) {
         (_, StepInput::Refresh) => refresh(env, &pb, &mut st).await?,
         (StepKind::Checklist { items, fields }, StepInput::Checklist { ticked, fields: values }) => {
-            if let Some(missing) = items.iter().find(|i| !ticked.contains(&i.id)) {
+            if let Some(missing) = items.iter().find(|i| i.required && !ticked.contains(&i.id)) {
                 return Err(Error::InvalidInput(format!("Tick “{}” first: {}", missing.label, missing.reason)));
+            }
+            if items.iter().any(|i| !i.required) {
+                let open: Vec<String> =
+                    items.iter().filter(|i| !i.required && !ticked.contains(&i.id)).map(|i| format!("- {}", i.label)).collect();
+                let key = step_id.replace('-', "_");
+                st.facts.insert(format!("{key}_complete"), if open.is_empty() { "yes" } else { "no" }.to_owned());
+                st.facts.insert(format!("{key}_missing"), open.join("\n"));
             }
             let mut recorded = BTreeMap::new();
             for f in fields {

@@ -18,6 +18,7 @@ pub const NAMES: &[&str] = &[
     "two_factor_eligible",
     "requester_is_end_user",
     "organization_below_contact_limit",
+    "email_verified_on_gitlab",
 ];
 
 /// A gate's verdict and what it was based on.
@@ -152,6 +153,16 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
                     format!("{n} of {limit} support contacts{}.", if n < limit { "" } else { ": the limit is reached" }),
                 )
             }
+        },
+        "email_verified_on_gitlab" => match state.evidence.get("gitlab_secondary_emails").map(|e| &e.data) {
+            None => verdict(false, "The GitLab.com lookup has not run yet."),
+            Some(d) if d["verified"] == Value::Bool(true) => {
+                verdict(true, format!("{} is a verified secondary email on GitLab.com.", d["email"].as_str().unwrap_or("?")))
+            }
+            Some(d) if d["listed"] == Value::Bool(true) => {
+                verdict(false, format!("{} is on the GitLab.com account but not verified.", d["email"].as_str().unwrap_or("?")))
+            }
+            Some(d) => verdict(false, format!("{} is not on the GitLab.com account.", d["email"].as_str().unwrap_or("?"))),
         },
         other => verdict(false, format!("Unknown gate {other}.")),
     }

@@ -48,6 +48,8 @@ const FILES: &[&str] = &[
     include_str!("../playbooks/customersdot-sign-in.json"),
     include_str!("../playbooks/malicious-user.json"),
     include_str!("../playbooks/association-request.json"),
+    include_str!("../playbooks/portal-troubleshooting.json"),
+    include_str!("../playbooks/secondary-email.json"),
 ];
 
 static BUILTIN: LazyLock<Catalog> =

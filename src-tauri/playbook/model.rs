@@ -99,6 +99,10 @@ pub struct ChecklistItem {
     pub label: String,
     #[serde(default)]
     pub reason: String,
+    /// Required items must be ticked; optional ones record what is already done, and the
+    /// unticked ones become the facts `{step}_missing` (a list) and `{step}_complete` (yes/no).
+    #[serde(default = "yes")]
+    pub required: bool,
 }
 
 /// A fact the agent records in a checklist step; becomes `facts[id]`.

@@ -15,9 +15,16 @@ use crate::connectors::zendesk::{NewComment, TicketUpdate, UserUpdate, Zendesk};
 use crate::connectors::Service;
 use crate::{Error, Result};
 
-pub const LOOKUPS: &[&str] = &["zendesk_requester", "zendesk_organization"];
-pub const ACTIONS: &[&str] =
-    &["suspend_user", "add_user_note", "delete_user_sessions", "close_ticket", "solve_ticket", "associate_organization"];
+pub const LOOKUPS: &[&str] = &["zendesk_requester", "zendesk_organization", "gitlab_secondary_emails", "zendesk_target_user"];
+pub const ACTIONS: &[&str] = &[
+    "suspend_user",
+    "add_user_note",
+    "delete_user_sessions",
+    "close_ticket",
+    "solve_ticket",
+    "associate_organization",
+    "add_zendesk_identity",
+];
 
 /// The support contacts an organization may have.
 pub const CONTACT_LIMIT: usize = 30;
@@ -91,11 +98,74 @@ async fn organization(conns: &Connections, state: &CaseState) -> Result<Found> {
     Ok(Found { evidence: Evidence { title: "Organization".into(), at: clock::now(), data, rows, links }, facts })
 }
 
+/// GitLab.com users: the address must be a verified secondary email on their GitLab.com account.
+async fn gitlab_emails(conns: &Connections, state: &CaseState) -> Result<Found> {
+    let gl = conns.gitlab()?;
+    let username = fact(state, "gitlab_username")?;
+    let wanted = fact(state, "new_email")?.to_lowercase();
+    let user = gl
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("No GitLab.com user is named @{username}.")))?;
+    let emails = gl.emails(user.id).await?;
+    let listed = emails.iter().find(|e| e.email.eq_ignore_ascii_case(&wanted));
+    let verified = listed.is_some_and(|e| e.confirmed_at.is_some());
+    let rows = vec![
+        Fact::new("GitLab.com account", format!("@{} (id {})", user.username, user.id)),
+        Fact::judged(
+            &format!("{wanted} on the account"),
+            match listed {
+                Some(e) if e.confirmed_at.is_some() => "verified secondary email".to_owned(),
+                Some(_) => "listed but not verified".to_owned(),
+                None => "not listed".to_owned(),
+            },
+            verified,
+        ),
+    ];
+    let mut facts = BTreeMap::new();
+    facts.insert("target_user_id".to_owned(), fact(state, "requester_id")?.to_owned());
+    let gitlab = gl.base_url().as_str().trim_end_matches('/').to_owned();
+    let links =
+        vec![Link { label: format!("GitLab admin: @{}", user.username), url: format!("{gitlab}/admin/users/{}", user.username) }];
+    let data = json!({"verified": verified, "listed": listed.is_some(), "email": wanted});
+    Ok(Found { evidence: Evidence { title: "GitLab.com emails".into(), at: clock::now(), data, rows, links }, facts })
+}
+
+/// Self-Managed, Dedicated, Partners: the support-portal profile of the primary address.
+async fn target_user(conns: &Connections, state: &CaseState) -> Result<Found> {
+    let zd = zendesk(conns, state)?;
+    let primary = fact(state, "primary_email")?;
+    let users = zd.users_by_email(primary).await?;
+    let user = users.first().ok_or_else(|| Error::NotFound(format!("No support-portal user has {primary}.")))?;
+    let identities = zd.identities(user.id).await?;
+    let rows = vec![
+        Fact::new(
+            "Support-portal profile",
+            format!("{} <{}>, id {}", user.name, user.email.clone().unwrap_or_default(), user.id),
+        ),
+        Fact::new(
+            "Email identities",
+            identities
+                .iter()
+                .map(|i| format!("{}{}", i.value, if i.primary { " (primary)" } else { "" }))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    ];
+    let mut facts = BTreeMap::new();
+    facts.insert("target_user_id".to_owned(), user.id.to_string());
+    let data = json!({"user": user, "identities": identities});
+    let links = vec![Link { label: "Zendesk: the profile".into(), url: format!("{}/agent/users/{}", base(state), user.id) }];
+    Ok(Found { evidence: Evidence { title: "Support-portal profile".into(), at: clock::now(), data, rows, links }, facts })
+}
+
 /// Runs one of this module's lookups.
 pub async fn lookup(name: &str, conns: &Connections, state: &CaseState) -> Result<Found> {
     match name {
         "zendesk_requester" => requester(conns, state).await,
         "zendesk_organization" => organization(conns, state).await,
+        "gitlab_secondary_emails" => gitlab_emails(conns, state).await,
+        "zendesk_target_user" => target_user(conns, state).await,
         other => Err(Error::Internal(format!("unknown lookup {other}"))),
     }
 }
@@ -128,6 +198,14 @@ pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
             "status → closed (it can never change again), with an internal note".into(),
         ),
         "solve_ticket" => call("PUT", format!("/api/v2/tickets/{ticket}"), "status → solved".into()),
+        "add_zendesk_identity" => call(
+            "POST",
+            format!("/api/v2/users/{}/identities", state.facts.get("target_user_id").cloned().unwrap_or_default()),
+            format!(
+                "email identities: + {} (secondary, never primary)",
+                state.facts.get("new_email").cloned().unwrap_or_default()
+            ),
+        ),
         "associate_organization" => call(
             "POST",
             "/api/v2/organization_memberships".into(),
@@ -249,6 +327,31 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState, calls: &mut
                 return Err(Error::InvalidResponse("The organization does not list the requester.".into()));
             }
             Ok(vec![Fact::judged("Organization membership", "added", true)])
+        }
+        "add_zendesk_identity" => {
+            let target = number(state, "target_user_id")?;
+            let email = fact(state, "new_email")?;
+            let path = format!("/api/v2/users/{target}/identities");
+            let before = zd.identities(target).await?.into_iter().find(|i| i.value.eq_ignore_ascii_case(email));
+            if let Some(existing) = &before {
+                let what = if existing.primary { "primary" } else { "secondary" };
+                record(calls, "POST", path, format!("skipped: the address is on the profile already ({what})"));
+                return Ok(vec![Fact::judged("Email on the profile", format!("{email} (already there, {what})"), true)]);
+            }
+            let added = zd.add_email_identity(target, email, true).await?;
+            record(calls, "POST", path, format!("done: identity {}", added.id));
+            let identities = zd.identities(target).await?;
+            match identities.iter().find(|i| i.value.eq_ignore_ascii_case(email)) {
+                Some(i) if !i.primary => Ok(vec![Fact::judged(
+                    "Secondary email",
+                    format!("{email} (not primary: the primary stays the submitter)"),
+                    true,
+                )]),
+                Some(_) => {
+                    Err(Error::InvalidResponse(format!("{email} became primary; make the original address primary again.")))
+                }
+                None => Err(Error::InvalidResponse("The profile does not list the new address.".into())),
+            }
         }
         other => Err(Error::Internal(format!("unknown support action {other}"))),
     }

@@ -92,6 +92,7 @@ pub struct ItemView {
     pub id: String,
     pub label: String,
     pub reason: String,
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -209,7 +210,12 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
             StepKind::Checklist { items, fields } => {
                 v.items = items
                     .iter()
-                    .map(|i| ItemView { id: i.id.clone(), label: i.label.clone(), reason: i.reason.clone() })
+                    .map(|i| ItemView {
+                        id: i.id.clone(),
+                        label: i.label.clone(),
+                        reason: i.reason.clone(),
+                        required: i.required,
+                    })
                     .collect();
                 v.fields = fields
                     .iter()

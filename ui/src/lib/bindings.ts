@@ -158,7 +158,7 @@ status: string, };
 
 export type EvidenceView = { title: string, at: string, rows: Array<Fact>, links: Array<Link>, };
 
-export type ItemView = { id: string, label: string, reason: string, };
+export type ItemView = { id: string, label: string, reason: string, required: boolean, };
 
 export type FieldView = { id: string, label: string, 
 /**

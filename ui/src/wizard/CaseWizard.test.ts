@@ -33,7 +33,7 @@ describe('the wizard', () => {
       if (cmd === 'case_view') {
         return caseAt({
           id: 'confirm-identity', title: 'Requester confirms username and email', kind: 'checklist',
-          items: [{ id: 'both-stated', label: 'Both stated', reason: 'why' }],
+          items: [{ id: 'both-stated', label: 'Both stated', reason: 'why', required: true }],
           fields: [{ id: 'username', label: 'Username', kind: 'username', options: [], required: true, value: '' }],
         });
       }
