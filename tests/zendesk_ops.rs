@@ -188,3 +188,35 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
     let added = olga.iter().find(|i| i.value == "gus.second@globex.example").unwrap();
     assert!(!added.primary && olga.iter().any(|i| i.primary && i.value == "olga@acme.example"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incorrect_form_is_moved_with_all_its_fields_and_the_stage_in_one_update() {
+    let h = Harness::new().await;
+    let case = h.open(8008, "incorrect-form").await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    assert!(case.evidence[0].rows.iter().any(|r| r.label == "Current form" && r.value.contains("360002")));
+    let choose = |values: &str| StepInput::Checklist {
+        ticked: vec!["reviewed".into()],
+        fields: fields(&[
+            ("target_form_id", "360004"),
+            ("field_values", values),
+            ("stage", "FRT"),
+            ("stage_reason", "a technical question that needs a first reply"),
+        ]),
+    };
+    // Field 1006 of the self-managed form is still empty: the gate sends the agent back.
+    let case = h.step(&case, choose("")).await;
+    let gate = case.current.clone().unwrap().gates.remove(0);
+    assert!(!gate.passed && gate.detail.contains("1006"), "{gate:?}");
+    let case = h.step(&case, StepInput::FollowBlock).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "correct");
+    let case = h.step(&case, choose("1006=runner")).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
+    assert_eq!(case.current.unwrap().id, "summary");
+    let ticket = h.conns.zendesk(Service::Zendesk).unwrap().ticket(8008).await.unwrap();
+    assert_eq!(ticket.ticket_form_id, Some(360004));
+    assert!(ticket.tags.contains(&"stage_frt".to_owned()));
+    assert!(ticket.custom_fields.iter().any(|f| f.id == 1006 && f.value == "runner"));
+    assert!(ticket.custom_fields.iter().any(|f| f.id == 1001), "existing field values are kept");
+}

@@ -19,6 +19,7 @@ pub const NAMES: &[&str] = &[
     "requester_is_end_user",
     "organization_below_contact_limit",
     "email_verified_on_gitlab",
+    "form_fields_complete",
 ];
 
 /// A gate's verdict and what it was based on.
@@ -163,6 +164,14 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
                 verdict(false, format!("{} is on the GitLab.com account but not verified.", d["email"].as_str().unwrap_or("?")))
             }
             Some(d) => verdict(false, format!("{} is not on the GitLab.com account.", d["email"].as_str().unwrap_or("?"))),
+        },
+        "form_fields_complete" => match super::support_ops::missing_fields(state) {
+            Ok(missing) if missing.is_empty() => verdict(true, "Every field of the chosen form has a value."),
+            Ok(missing) => verdict(
+                false,
+                format!("The chosen form still needs fields {missing:?}: fill them in the previous step (id=value)."),
+            ),
+            Err(e) => verdict(false, e.to_string()),
         },
         other => verdict(false, format!("Unknown gate {other}.")),
     }

@@ -50,6 +50,7 @@ const FILES: &[&str] = &[
     include_str!("../playbooks/association-request.json"),
     include_str!("../playbooks/portal-troubleshooting.json"),
     include_str!("../playbooks/secondary-email.json"),
+    include_str!("../playbooks/incorrect-form.json"),
 ];
 
 static BUILTIN: LazyLock<Catalog> =

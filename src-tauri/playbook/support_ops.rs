@@ -11,11 +11,12 @@ use super::lookups::Found;
 use super::state::{CaseState, Evidence, Fact, Link};
 use crate::clock;
 use crate::connectors::session::Connections;
-use crate::connectors::zendesk::{NewComment, TicketUpdate, UserUpdate, Zendesk};
+use crate::connectors::zendesk::{CustomField, NewComment, TicketUpdate, UserUpdate, Zendesk};
 use crate::connectors::Service;
 use crate::{Error, Result};
 
-pub const LOOKUPS: &[&str] = &["zendesk_requester", "zendesk_organization", "gitlab_secondary_emails", "zendesk_target_user"];
+pub const LOOKUPS: &[&str] =
+    &["zendesk_requester", "zendesk_organization", "gitlab_secondary_emails", "zendesk_target_user", "zendesk_ticket_form"];
 pub const ACTIONS: &[&str] = &[
     "suspend_user",
     "add_user_note",
@@ -24,6 +25,7 @@ pub const ACTIONS: &[&str] = &[
     "solve_ticket",
     "associate_organization",
     "add_zendesk_identity",
+    "update_ticket_form",
 ];
 
 /// The support contacts an organization may have.
@@ -159,6 +161,79 @@ async fn target_user(conns: &Connections, state: &CaseState) -> Result<Found> {
     Ok(Found { evidence: Evidence { title: "Support-portal profile".into(), at: clock::now(), data, rows, links }, facts })
 }
 
+/// The ticket's form, tags and fields, and the forms it could move to.
+async fn ticket_form(conns: &Connections, state: &CaseState) -> Result<Found> {
+    let zd = zendesk(conns, state)?;
+    let ticket = zd.ticket(number(state, "ticket_id")?).await?;
+    let forms = zd.ticket_forms().await?;
+    let name =
+        |id: Option<u64>| forms.iter().find(|f| Some(f.id) == id).map_or("none".to_owned(), |f| format!("{} ({})", f.name, f.id));
+    let rows = vec![
+        Fact::new("Current form", name(ticket.ticket_form_id)),
+        Fact::new("Tags", if ticket.tags.is_empty() { "none".to_owned() } else { ticket.tags.join(", ") }),
+        Fact::new(
+            "Fields with values",
+            if ticket.custom_fields.is_empty() {
+                "none".to_owned()
+            } else {
+                ticket.custom_fields.iter().map(|f| format!("{}={}", f.id, f.value)).collect::<Vec<_>>().join(", ")
+            },
+        ),
+        Fact::new(
+            "Forms",
+            forms
+                .iter()
+                .filter(|f| f.active)
+                .map(|f| format!("{} ({}): fields {:?}", f.name, f.id, f.ticket_field_ids))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    ];
+    let data = json!({"ticket": ticket, "forms": forms});
+    let links =
+        vec![Link { label: "Zendesk: the ticket".into(), url: state.facts.get("ticket_url").cloned().unwrap_or_default() }];
+    Ok(Found { evidence: Evidence { title: "Ticket form".into(), at: clock::now(), data, rows, links }, facts: BTreeMap::new() })
+}
+
+/// `id=value` lines (or comma-separated) the agent filled in for the target form's fields.
+pub fn field_values(state: &CaseState) -> Result<Vec<(u64, String)>> {
+    let text = state.facts.get("field_values").cloned().unwrap_or_default();
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (id, value) = p.split_once('=').ok_or_else(|| Error::InvalidInput(format!("“{p}” is not field_id=value.")))?;
+            let id = id.trim().parse().map_err(|_| Error::InvalidInput(format!("“{id}” is not a field id.")))?;
+            Ok((id, value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// The target form's fields that have no value on the ticket nor among the agent's values.
+pub fn missing_fields(state: &CaseState) -> Result<Vec<u64>> {
+    let data = &state
+        .evidence
+        .get("zendesk_ticket_form")
+        .ok_or_else(|| Error::OutOfOrder("Look up the ticket's form first.".into()))?
+        .data;
+    let target = number(state, "target_form_id")?;
+    let form = data["forms"].as_array().and_then(|f| f.iter().find(|f| f["id"].as_u64() == Some(target))).ok_or_else(|| {
+        Error::InvalidInput(format!("Form {target} is not one of this instance's forms: pick one from the evidence."))
+    })?;
+    let have: Vec<u64> = data["ticket"]["custom_fields"]
+        .as_array()
+        .map(|f| f.iter().filter(|f| !f["value"].is_null() && f["value"] != "").filter_map(|f| f["id"].as_u64()).collect())
+        .unwrap_or_default();
+    let given: Vec<u64> = field_values(state)?.into_iter().filter(|(_, v)| !v.is_empty()).map(|(id, _)| id).collect();
+    Ok(form["ticket_field_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_u64())
+        .filter(|id| !have.contains(id) && !given.contains(id))
+        .collect())
+}
+
 /// Runs one of this module's lookups.
 pub async fn lookup(name: &str, conns: &Connections, state: &CaseState) -> Result<Found> {
     match name {
@@ -166,6 +241,7 @@ pub async fn lookup(name: &str, conns: &Connections, state: &CaseState) -> Resul
         "zendesk_organization" => organization(conns, state).await,
         "gitlab_secondary_emails" => gitlab_emails(conns, state).await,
         "zendesk_target_user" => target_user(conns, state).await,
+        "zendesk_ticket_form" => ticket_form(conns, state).await,
         other => Err(Error::Internal(format!("unknown lookup {other}"))),
     }
 }
@@ -204,6 +280,16 @@ pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
             format!(
                 "email identities: + {} (secondary, never primary)",
                 state.facts.get("new_email").cloned().unwrap_or_default()
+            ),
+        ),
+        "update_ticket_form" => call(
+            "PUT",
+            format!("/api/v2/tickets/{ticket}"),
+            format!(
+                "form → {}; fields: {}; stage: {} (one update)",
+                state.facts.get("target_form_id").cloned().unwrap_or_default(),
+                state.facts.get("field_values").cloned().unwrap_or_else(|| "unchanged".into()),
+                state.facts.get("stage").cloned().unwrap_or_default()
             ),
         ),
         "associate_organization" => call(
@@ -327,6 +413,34 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState, calls: &mut
                 return Err(Error::InvalidResponse("The organization does not list the requester.".into()));
             }
             Ok(vec![Fact::judged("Organization membership", "added", true)])
+        }
+        "update_ticket_form" => {
+            let form = number(state, "target_form_id")?;
+            let stage_tag = format!("stage_{}", fact(state, "stage")?.to_lowercase());
+            let ticket = zd.ticket(ticket_id).await?;
+            let done = ticket.ticket_form_id == Some(form) && ticket.tags.contains(&stage_tag);
+            let mut tags: Vec<String> = ticket.tags.into_iter().filter(|t| !t.starts_with("stage_")).collect();
+            tags.push(stage_tag.clone());
+            let fields: Vec<CustomField> =
+                field_values(state)?.into_iter().map(|(id, value)| CustomField { id, value: json!(value) }).collect();
+            if done && fields.is_empty() {
+                record(calls, "PUT", ticket_path, "skipped: the ticket already has the form and stage");
+            } else {
+                let update = TicketUpdate {
+                    ticket_form_id: Some(form),
+                    tags: Some(tags),
+                    custom_fields: (!fields.is_empty()).then_some(fields.clone()),
+                    ..Default::default()
+                };
+                zd.update_ticket(ticket_id, &update).await?;
+                record(calls, "PUT", ticket_path, "done");
+            }
+            let after = zd.ticket(ticket_id).await?;
+            let fields_set = fields.iter().all(|f| after.custom_fields.iter().any(|c| c.id == f.id && c.value == f.value));
+            if after.ticket_form_id != Some(form) || !after.tags.contains(&stage_tag) || !fields_set {
+                return Err(Error::InvalidResponse("The ticket does not read back with the new form, fields and stage.".into()));
+            }
+            Ok(vec![Fact::judged("Ticket", format!("form {form}, {stage_tag}, {} field(s) set", fields.len()), true)])
         }
         "add_zendesk_identity" => {
             let target = number(state, "target_user_id")?;
