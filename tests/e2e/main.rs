@@ -280,6 +280,58 @@ fn linked_portal_accounts_with_different_emails_are_resolved_end_to_end() {
 
 #[test]
 #[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: run `make test`"]
+fn a_malicious_user_is_banned_end_to_end() {
+    let data = tempfile::tempdir().unwrap();
+    let desktop = Desktop::start(&data_dir_env(data.path()), &artifact("malicious-user.log"));
+    let s = launch(&desktop);
+    set_identity(&s);
+    open_case(&s, "8009", "malicious-user");
+    s.wait_for("#field-findings").fill("phishing links in the ticket and a follow-up comment");
+    s.wait_for("#field-evidence_links").fill("ticket 8009, comment 880901");
+    s.wait_for("#field-malicious_reason").fill("phishing");
+    s.click("input[value=ticket-read]");
+    s.click("input[value=history-checked]");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=current-step]", "Fetch");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=evidence]", "Active sessions");
+    s.click("input[value=malicious]");
+    s.wait_for("#decision-reason").fill("phishing, confirmed by the links");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=current-step]", "All checks passed");
+    s.click("[data-testid=step-submit]");
+
+    for (expect, confirm) in [
+        ("suspended: false → true", Some("mallory@spam.example")),
+        ("notes: + ", None),
+    ] {
+        s.wait_text("[data-testid=action-preview]", expect);
+        if let Some(text) = confirm {
+            s.wait_for("#confirm-text").fill(text);
+        }
+        s.click("[data-testid=step-submit]");
+    }
+    s.wait_text("[data-testid=current-step]", "reject:mallory@spam.example");
+    s.wait_for("#manual-evidence").fill("reject:mallory@spam.example added to the blocklist");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=action-preview]", "sessions: all → none");
+    s.wait_for("#confirm-text").fill("mallory@spam.example");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=action-preview]", "status → closed");
+    s.wait_for("#confirm-text").fill("mallory@spam.example");
+    desktop.screenshot(&artifact("malicious-close.png"));
+    s.click("[data-testid=step-submit]");
+    let summary = s.wait_text("[data-testid=summary-text]", "close_ticket");
+    for done in ["suspend_user — **verified**", "add_user_note — **verified**", "delete_user_sessions — **verified**", "done by hand: reject:mallory@spam.example"] {
+        assert!(summary.contains(done), "{done}: {summary}");
+    }
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=case-finished]", "completed");
+    desktop.screenshot(&artifact("malicious-summary.png"));
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver and WebKitWebDriver: run `make test`"]
 fn a_database_from_a_newer_casekit_is_explained_not_a_blank_window() {
     let data = tempfile::tempdir().unwrap();
     let conn = rusqlite::Connection::open(data.path().join("casekit.sqlite3")).unwrap();
