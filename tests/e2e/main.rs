@@ -268,6 +268,7 @@ fn linked_portal_accounts_with_different_emails_are_resolved_end_to_end() {
     s.click("[data-testid=step-submit]");
     s.wait_text("[data-testid=step-text]", "is now on your billing account");
     s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=summary-text]", "Casekit case summary");
     s.click("[data-testid=step-submit]");
     let summary = s.wait_text("[data-testid=case-finished]", "completed");
     assert!(
