@@ -60,6 +60,8 @@ async fn an_inactive_account_gets_its_email_released_with_permission_and_a_note(
     let case = h.step(&case, StepInput::WriteNote).await;
     let case = h.step(&case, StepInput::Finish).await;
     assert_eq!((case.status.as_str(), case.outcome.as_deref()), ("finished", Some("completed")));
+    assert!(case.steps[0].detail.as_deref().unwrap().contains("username: quiet-quinn"), "the step list says what was recorded");
+    assert_eq!(case.steps[2].detail.as_deref(), Some("all gates passed"));
 
     // The sandbox account really changed.
     let user = gl.user(101).await.unwrap();

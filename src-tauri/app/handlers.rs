@@ -230,6 +230,15 @@ pub fn list_outbox(state: &AppState) -> Reply<Vec<OutboxItem>> {
 
 /// Tries due outbox items now (all pending with `force`, or only one).
 pub async fn flush_outbox(state: &AppState, force: bool, only: Option<i64>) -> Reply<Flushed> {
+    // Nothing waiting: no profile connections (or sandbox start) for an empty outbox.
+    let waiting: i64 = state
+        .store()?
+        .conn()
+        .query_row("SELECT count(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))
+        .map_err(Error::from)?;
+    if waiting == 0 {
+        return Ok(Flushed::default());
+    }
     with_env(state, async |env| outbox::flush(env, force, only).await).await
 }
 

@@ -48,6 +48,8 @@ pub struct StepLine {
     pub kind: String,
     /// `done`, `skipped`, `blocked`, `failed`, `current` or `pending`.
     pub status: String,
+    /// What was recorded there, in one line.
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -193,7 +195,8 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                 Some(StepStatus::Failed) => "failed",
                 None => "pending",
             };
-            StepLine { id: s.id.clone(), title: s.title.clone(), kind: s.kind.name().into(), status: status.into() }
+            let detail = st.records.get(&s.id).and_then(|r| r.data.get("summary")).and_then(|v| v.as_str()).map(str::to_owned);
+            StepLine { id: s.id.clone(), title: s.title.clone(), kind: s.kind.name().into(), status: status.into(), detail }
         })
         .collect();
     let current = (row.status == "open").then(|| pb.step(&st.cursor)).flatten().map(|(_, s)| {

@@ -302,10 +302,7 @@ fn a_malicious_user_is_banned_end_to_end() {
     s.wait_text("[data-testid=current-step]", "All checks passed");
     s.click("[data-testid=step-submit]");
 
-    for (expect, confirm) in [
-        ("suspended: false → true", Some("mallory@spam.example")),
-        ("notes: + ", None),
-    ] {
+    for (expect, confirm) in [("suspended: false → true", Some("mallory@spam.example")), ("notes: + ", None)] {
         s.wait_text("[data-testid=action-preview]", expect);
         if let Some(text) = confirm {
             s.wait_for("#confirm-text").fill(text);
@@ -323,7 +320,12 @@ fn a_malicious_user_is_banned_end_to_end() {
     desktop.screenshot(&artifact("malicious-close.png"));
     s.click("[data-testid=step-submit]");
     let summary = s.wait_text("[data-testid=summary-text]", "close_ticket");
-    for done in ["suspend_user — **verified**", "add_user_note — **verified**", "delete_user_sessions — **verified**", "done by hand: reject:mallory@spam.example"] {
+    for done in [
+        "suspend_user — **verified**",
+        "add_user_note — **verified**",
+        "delete_user_sessions — **verified**",
+        "done by hand: reject:mallory@spam.example",
+    ] {
         assert!(summary.contains(done), "{done}: {summary}");
     }
     s.click("[data-testid=step-submit]");

@@ -154,7 +154,11 @@ export type StepLine = { id: string, title: string, kind: string,
 /**
  * `done`, `skipped`, `blocked`, `failed`, `current` or `pending`.
  */
-status: string, };
+status: string, 
+/**
+ * What was recorded there, in one line.
+ */
+detail: string | null, };
 
 export type EvidenceView = { title: string, at: string, rows: Array<Fact>, links: Array<Link>, };
 

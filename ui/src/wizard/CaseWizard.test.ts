@@ -16,7 +16,7 @@ function caseAt(current: Partial<StepView>, id = 1): CaseView {
     id, ticketInstance: 'global', ticketId: 8001, ticketSubject: 'Please release my email address', requester: 'Quinn <quinn@example.com>',
     playbookId: 'release-email', playbookTitle: 'Release an email address', playbookVersion: 'abc123def456', status: 'open',
     outcome: null, originCaseId: null, continuedIn: null,
-    steps: [{ id: 'confirm-identity', title: 'Requester confirms username and email', kind: 'checklist', status: 'current' }],
+    steps: [{ id: 'confirm-identity', title: 'Requester confirms username and email', kind: 'checklist', status: 'current', detail: null }],
     current: { ...blank, ...current }, facts: [], evidence: [], updatedAt: '2026-11-22T10:00:00Z',
   };
 }
