@@ -9,7 +9,7 @@ use casekit::playbook::engine::{self, ChallengeResult, StepInput};
 use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::store::audit;
 use casekit::ErrorCode;
-use support::{statuses, Harness};
+use support::{statuses, text, ticks, Harness};
 
 fn gl_fault(method: &str, path: &str, fault: Fault, times: u32) -> FaultRule {
     FaultRule { service: Some(Service::Gitlab), method: Some(method.into()), path: path.into(), fault, times: Some(times) }
@@ -331,10 +331,6 @@ async fn a_case_resumes_at_the_same_step_after_the_process_dies_mid_action() {
     assert_eq!(done.current.unwrap().id, "admin-note");
 }
 
-fn ticks(case: &casekit::playbook::view::CaseView) -> Vec<String> {
-    case.current.as_ref().unwrap().items.iter().map(|i| i.id.clone()).collect()
-}
-
 async fn access_until_change(
     h: &Harness,
     username: &str,
@@ -367,14 +363,7 @@ async fn account_access_disables_2fa_for_a_paid_seat_after_verification_and_perm
     let case = access_until_change(&h, "paid-pat", "pat@acme.example", "", true).await;
     let case = h.step(&case, StepInput::Continue).await;
     let case = h.step(&case, StepInput::Decide { option: "disable-2fa".into(), reason: "lost device and codes".into() }).await;
-    assert!(case
-        .current
-        .as_ref()
-        .unwrap()
-        .text
-        .as_ref()
-        .unwrap()
-        .contains("disable two-factor authentication on the GitLab.com account `paid-pat`"));
+    assert!(text(&case).contains("disable two-factor authentication on the GitLab.com account `paid-pat`"));
     let case = h.get_permission(&case, 8002).await;
     assert_eq!(case.current.as_ref().unwrap().id, "2fa-eligibility");
     assert!(statuses(&case).contains(&"make-primary:skipped".to_owned()));
@@ -455,14 +444,7 @@ async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     let case = project_change(&h, "maint-mario", "project", "acme-corp/api").await;
     assert!(case.current.as_ref().unwrap().gates[0].passed);
     let case = h.step(&case, StepInput::Continue).await;
-    assert!(case
-        .current
-        .as_ref()
-        .unwrap()
-        .text
-        .as_ref()
-        .unwrap()
-        .contains("re-run the failed pipeline in the project `acme-corp/api`"));
+    assert!(text(&case).contains("re-run the failed pipeline in the project `acme-corp/api`"));
     let early = h.submit(&case, StepInput::ManualDone { evidence: String::new() }).await.unwrap_err();
     assert_eq!(early.code(), ErrorCode::OutOfOrder);
     let case = h.get_permission(&case, 8008).await;

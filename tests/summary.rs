@@ -9,7 +9,7 @@ use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::store::audit;
 use casekit::store::search::{self, AuditFilter};
 use casekit::summary::{self, outbox, outbox::Posted};
-use support::Harness;
+use support::{fields, ticks, Harness};
 
 async fn released(h: &Harness) -> i64 {
     let case = h.open(8001, "release-email").await;
@@ -178,17 +178,13 @@ async fn search_finds_a_case_by_ticket_number_email_and_a_word_from_a_note() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_summaries_of_account_access_and_project_change_match_their_cases() {
     let h = Harness::new().await;
-    let ticked = |c: &casekit::playbook::view::CaseView| {
-        c.current.as_ref().unwrap().items.iter().map(|i| i.id.clone()).collect::<Vec<_>>()
-    };
-    let fields = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
 
     let case = h.open(8002, "account-access").await;
     let case = h
         .step(
             &case,
             StepInput::Checklist {
-                ticked: ticked(&case),
+                ticked: ticks(&case),
                 fields: fields(&[("username", "paid-pat"), ("email", "pat@acme.example")]),
             },
         )
@@ -236,7 +232,7 @@ async fn the_summaries_of_account_access_and_project_change_match_their_cases() 
         ("target", "acme-corp/api"),
         ("change", "re-run the failed pipeline"),
     ]);
-    let case = h.step(&case, StepInput::Checklist { ticked: ticked(&case), fields: f }).await;
+    let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
     let case = h.step(&case, StepInput::RunLookup).await;
     let case = h.step(&case, StepInput::Continue).await;
     let case = h.get_permission(&case, 8008).await;

@@ -8,15 +8,7 @@ use std::collections::BTreeMap;
 use casekit::connectors::Service;
 use casekit::playbook::engine::{self, NewCase, StepInput, TicketInstance};
 use casekit::sandbox::faults::{Fault, FaultRule};
-use support::Harness;
-
-fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn ticks(case: &casekit::playbook::view::CaseView) -> Vec<String> {
-    case.current.as_ref().unwrap().items.iter().map(|i| i.id.clone()).collect()
-}
+use support::{fields, ticks, Harness};
 
 async fn investigated(h: &Harness) -> casekit::playbook::view::CaseView {
     let case = h.open(8009, "malicious-user").await;

@@ -111,3 +111,18 @@ impl Harness {
 pub fn statuses(case: &CaseView) -> Vec<String> {
     case.steps.iter().map(|s| format!("{}:{}", s.id, s.status)).collect()
 }
+
+/// Every item of the current checklist step.
+pub fn ticks(case: &CaseView) -> Vec<String> {
+    case.current.as_ref().expect("a current step").items.iter().map(|i| i.id.clone()).collect()
+}
+
+/// Checklist field values from pairs.
+pub fn fields(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The text the current step shows (request, reply, note line).
+pub fn text(case: &CaseView) -> String {
+    case.current.as_ref().and_then(|c| c.text.clone()).unwrap_or_default()
+}
