@@ -24,8 +24,12 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Two distinct free ports: both listeners are held until both are chosen, so the second can
+/// never be the port the first just released.
+fn free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
 }
 
 fn free_display() -> u32 {
@@ -67,7 +71,7 @@ impl Desktop {
         );
         wait_until("Xvfb", || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists());
 
-        let (port, native_port) = (free_port(), free_port());
+        let (port, native_port) = free_ports();
         let mut cmd = Command::new(tauri_driver());
         cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .args(["--native-driver", "/usr/bin/WebKitWebDriver"])

@@ -33,7 +33,21 @@ impl Session {
             "browserName": "wry",
             "tauri:options": {"application": application},
         }}});
-        let reply = call(&agent, "POST", &format!("{driver_url}/session"), Some(caps));
+        // WebKitWebDriver is started by tauri-driver on the first request; a connection it drops
+        // while starting is tried again, a refusal with an HTTP status is not.
+        let url = format!("{driver_url}/session");
+        let mut attempt = 1;
+        let reply = loop {
+            match try_call(&agent, "POST", &url, Some(caps.clone())) {
+                Ok(reply) => break reply,
+                Err(e) if attempt < 3 && !e.contains("HTTP ") => {
+                    eprintln!("WebDriver session attempt {attempt} failed ({e}); trying again");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => panic!("WebDriver: {e}"),
+            }
+        };
         let id = reply["sessionId"].as_str().expect("session id").to_owned();
         Session { base: format!("{driver_url}/session/{id}"), agent }
     }
