@@ -84,7 +84,10 @@ fn tokens_go_to_the_keychain_are_never_returned_and_go_with_their_profile() {
     assert_eq!(stored, [Service::Gitlab]);
     let stored = handlers::store_token(&state, live.id, Service::Mailgun, "key-0123456789abcdef0123456789abcdef".into()).unwrap();
     assert_eq!(stored, [Service::Gitlab, Service::Mailgun]);
-    assert_eq!(state.keychain().unwrap().get(live.id, Service::Gitlab).unwrap().unwrap().expose(), "glpat-0123456789abcdefghij");
+    assert_eq!(
+        state.keychain().unwrap().get(&live.keychain_id, Service::Gitlab).unwrap().unwrap().expose(),
+        "glpat-0123456789abcdefghij"
+    );
 
     let sandbox = handlers::active_profile(&state).unwrap();
     let refused = handlers::store_token(&state, sandbox.id, Service::Gitlab, "glpat-0123456789abcdefghij".into()).unwrap_err();
@@ -93,7 +96,10 @@ fn tokens_go_to_the_keychain_are_never_returned_and_go_with_their_profile() {
     assert_eq!(handlers::remove_token(&state, live.id, Service::Mailgun).unwrap(), [Service::Gitlab]);
     let remaining = handlers::delete_profile(&state, live.id).unwrap();
     assert_eq!(remaining.len(), 1);
-    assert!(state.keychain().unwrap().get(live.id, Service::Gitlab).unwrap().is_none(), "the profile's tokens go with it");
+    assert!(
+        state.keychain().unwrap().get(&live.keychain_id, Service::Gitlab).unwrap().is_none(),
+        "the profile's tokens go with it"
+    );
 }
 
 #[test]

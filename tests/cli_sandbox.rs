@@ -3,32 +3,17 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
 
 use serde_json::Value;
+use support::serve::Served;
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(args: &[&str]) -> (Serve, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_casekit"))
-        .args(["sandbox", "serve"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let printed: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON line ({e}): {line}"));
-    (Serve(child), printed)
+fn serve(args: &[&str]) -> (Served, Value) {
+    let served = Served::start(args);
+    let printed = served.printed.clone();
+    (served, printed)
 }
 
 fn get(url: &str, header: (&str, &str)) -> Result<ureq::Response, ureq::Error> {
@@ -63,9 +48,9 @@ fn the_printed_urls_answer_and_sigterm_ends_it_cleanly() {
     let denied = get(&format!("{}/api/v2/tickets/8001", zd["url"].as_str().unwrap()), ("Authorization", "Basic eDp5"));
     assert!(matches!(denied, Err(ureq::Error::Status(401, _))));
 
-    let pid = server.0.id().to_string();
+    let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = server.0.wait().unwrap();
+    let status = server.child.wait().unwrap();
     assert!(status.success(), "SIGTERM ends it with status 0, got {status}");
 }
 

@@ -12,7 +12,7 @@ use casekit::connectors::{HttpSettings, Service};
 use casekit::playbook::engine::{Env, StepInput};
 use casekit::playbook::view::CaseView;
 use casekit::playbook::Catalog;
-use casekit::secrets::{Keychain, Secret};
+use casekit::secrets::{Keychain, Secret, Tokens};
 use casekit::store::profiles::{self, CustomersDotMode, ProfileInput, ServiceSettings};
 use casekit::ErrorCode;
 use support::Harness;
@@ -173,11 +173,12 @@ async fn manual_mode_points_at_the_admin_screens_and_records_the_agent_s_confirm
     };
     let live = profiles::save(&h.store.conn(), &input).unwrap();
     profiles::activate(&mut h.store.conn(), live.id).unwrap();
-    keychain.set(live.id, Service::Gitlab, &Secret::new(c.gitlab.admin_token.clone())).unwrap();
-    keychain.set(live.id, Service::Zendesk, &Secret::new(c.zendesk.token.clone())).unwrap();
-    keychain.set(live.id, Service::Mailgun, &Secret::new(c.mailgun.api_key.clone())).unwrap();
+    keychain.set(&live.keychain_id, Service::Gitlab, &Secret::new(c.gitlab.admin_token.clone())).unwrap();
+    keychain.set(&live.keychain_id, Service::Zendesk, &Secret::new(c.zendesk.token.clone())).unwrap();
+    keychain.set(&live.keychain_id, Service::Mailgun, &Secret::new(c.mailgun.api_key.clone())).unwrap();
+    let tokens = std::sync::Arc::new(Tokens::read(&keychain, &live.keychain_id).unwrap());
     let conns =
-        Connections::new(profiles::get(&h.store.conn(), live.id).unwrap(), Credentials::Keychain(keychain), support::settings());
+        Connections::new(profiles::get(&h.store.conn(), live.id).unwrap(), Credentials::Live(tokens), support::settings());
     let env = Env { store: &h.store, conns: &conns, catalog: Catalog::builtin() };
 
     let case = diagnose(&h, &env, 8012, "").await;

@@ -6,11 +6,12 @@ use ts_rs::TS;
 
 use super::AppState;
 use crate::connectors::check::ConnectionCheck;
+use crate::connectors::session::service_url;
 use crate::connectors::Service;
 use crate::playbook::engine::{self, Env, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
 use crate::playbook::view::CaseView;
 use crate::playbook::{Catalog, PlaybookInfo};
-use crate::secrets::Secret;
+use crate::secrets::{Secret, Tokens};
 use crate::store::audit::{self, Verification};
 use crate::store::cases::{self, CaseListItem};
 use crate::store::profiles::{self, Profile, ProfileInput, ProfileKind};
@@ -60,14 +61,37 @@ pub fn list_profiles(state: &AppState) -> Reply<Vec<Profile>> {
     Ok(profiles::list(&state.store()?.conn())?)
 }
 
-/// Creates or updates a profile.
+/// Creates or updates a profile. A token is bound to the address it was saved for: when a
+/// service's address changes, its token is deleted in the same transaction (never sent to the
+/// new address).
 pub fn save_profile(state: &AppState, profile: ProfileInput) -> Reply<Profile> {
-    Ok(profiles::save(&state.store()?.conn(), &profile)?)
+    let store = state.store()?;
+    let conn = store.conn();
+    let before = profile.id.map(|id| profiles::get(&conn, id)).transpose()?;
+    let tx = conn.unchecked_transaction().map_err(Error::from)?;
+    let saved = profiles::save(&tx, &profile)?;
+    if let Some(before) = before.filter(|b| b.kind == ProfileKind::Live) {
+        let moved: Vec<Service> =
+            Service::ALL.into_iter().filter(|&s| service_url(&before.services, s) != service_url(&saved.services, s)).collect();
+        if !moved.is_empty() {
+            let keychain = state.keychain()?;
+            for &service in &moved {
+                keychain.delete(&saved.keychain_id, service)?;
+            }
+            state.forget_tokens(Some(saved.id));
+            let moved: Vec<&str> = moved.iter().map(|s| s.key()).collect();
+            tracing::info!(profile_id = saved.id, services = ?moved, "service addresses changed: their tokens were removed");
+        }
+    }
+    tx.commit().map_err(Error::from)?;
+    Ok(saved)
 }
 
-/// Switches Casekit to another profile.
+/// Switches Casekit to another profile; its tokens are read afresh on first use.
 pub fn activate_profile(state: &AppState, id: i64) -> Reply<Profile> {
-    Ok(profiles::activate(&mut state.store()?.conn(), id)?)
+    let active = profiles::activate(&mut state.store()?.conn(), id)?;
+    state.forget_tokens(None);
+    Ok(active)
 }
 
 /// Deletes a live profile and its tokens; returns the remaining profiles.
@@ -81,9 +105,10 @@ pub fn delete_profile(state: &AppState, id: i64) -> Reply<Vec<Profile>> {
         profiles::delete(&tx, id)?;
         let keychain = state.keychain()?;
         for service in Service::ALL {
-            keychain.delete(id, service)?;
+            keychain.delete(&profile.keychain_id, service)?;
         }
         tx.commit().map_err(Error::from)?;
+        state.forget_tokens(Some(id));
     } else {
         profiles::delete(&store.conn(), id)?;
     }
@@ -96,14 +121,7 @@ pub fn stored_tokens(state: &AppState, profile_id: i64) -> Reply<Vec<Service>> {
     if profile.kind == ProfileKind::Sandbox {
         return Ok(Vec::new());
     }
-    let keychain = state.keychain()?;
-    let mut stored = Vec::new();
-    for service in Service::ALL {
-        if keychain.get(profile_id, service)?.is_some() {
-            stored.push(service);
-        }
-    }
-    Ok(stored)
+    Ok(Tokens::read(&state.keychain()?, &profile.keychain_id)?.services())
 }
 
 /// Puts a token in the keychain (replacing any); the token is never sent back.
@@ -124,14 +142,16 @@ pub fn store_token(state: &AppState, profile_id: i64, service: Service, token: S
     if profile.kind == ProfileKind::Sandbox {
         return Err(Error::InvalidInput("The Sandbox profile has its own tokens; nothing to store.".into()).into());
     }
-    state.keychain()?.set(profile_id, service, &token)?;
+    state.keychain()?.set(&profile.keychain_id, service, &token)?;
+    state.forget_tokens(Some(profile_id));
     stored_tokens(state, profile_id)
 }
 
 /// Removes a token from the keychain.
 pub fn remove_token(state: &AppState, profile_id: i64, service: Service) -> Reply<Vec<Service>> {
-    profiles::get(&state.store()?.conn(), profile_id)?;
-    state.keychain()?.delete(profile_id, service)?;
+    let profile = profiles::get(&state.store()?.conn(), profile_id)?;
+    state.keychain()?.delete(&profile.keychain_id, service)?;
+    state.forget_tokens(Some(profile_id));
     stored_tokens(state, profile_id)
 }
 

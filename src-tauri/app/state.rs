@@ -1,6 +1,7 @@
 //! What the shell keeps for the life of the window: the paths, the opened store (or why it
 //! could not be opened, shown to the agent instead of a blank window), the log guard.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use crate::connectors::session::{Connections, Credentials};
 use crate::connectors::HttpSettings;
 use crate::paths::AppPaths;
 use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::secrets::Keychain;
+use crate::secrets::{Keychain, Tokens};
 use crate::store::profiles::{self, ProfileKind};
 use crate::store::Store;
 use crate::{logging, Error, IpcError};
@@ -27,6 +28,9 @@ struct Inner {
     _log_guard: Option<WorkerGuard>,
     /// The OS keychain once reached (not cached while unreachable: the agent may unlock it).
     keychain: Mutex<Option<Keychain>>,
+    /// Each live profile's tokens as read from the keychain since it was last activated (or its
+    /// tokens changed): a case's calls never ask the keychain again.
+    tokens: Mutex<HashMap<i64, Arc<Tokens>>>,
     /// The built-in sandbox, started the first time a Sandbox profile needs it.
     sandbox: tokio::sync::OnceCell<Sandbox>,
     http: HttpSettings,
@@ -77,6 +81,7 @@ impl AppState {
             first_ipc: Once::new(),
             _log_guard: log_guard,
             keychain: Mutex::new(None),
+            tokens: Mutex::new(HashMap::new()),
             sandbox: tokio::sync::OnceCell::new(),
             http: HttpSettings::default(),
             handle: std::sync::OnceLock::new(),
@@ -101,7 +106,8 @@ impl AppState {
         Ok(picked.and_then(|p| p.into_path().ok()))
     }
 
-    /// The OS keychain, or why it cannot be used and how to fix that.
+    /// The OS keychain, or why it cannot be used and how to fix that. Blocking: call it from
+    /// a blocking command or `spawn_blocking`, never on an async worker.
     pub fn keychain(&self) -> Result<Keychain, IpcError> {
         let mut slot = self.0.keychain.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = slot.as_ref() {
@@ -127,15 +133,38 @@ impl AppState {
         let credentials = match profile.kind {
             ProfileKind::Sandbox => Credentials::Sandbox(self.sandbox().await?.credentials().clone()),
             ProfileKind::Live => {
-                let this = self.clone();
-                Credentials::Keychain(
-                    tokio::task::spawn_blocking(move || this.keychain())
+                let (this, key) = (self.clone(), profile.keychain_id.clone());
+                Credentials::Live(
+                    tokio::task::spawn_blocking(move || this.tokens(profile_id, &key))
                         .await
-                        .map_err(|e| IpcError::from(Error::Internal(format!("opening the keychain stopped: {e}"))))??,
+                        .map_err(|e| IpcError::from(Error::Internal(format!("reading the keychain stopped: {e}"))))??,
                 )
             }
         };
         Ok(Connections::new(profile, credentials, self.0.http.clone()))
+    }
+
+    /// A live profile's tokens: read from the keychain the first time after activation, then
+    /// from memory. Blocking.
+    fn tokens(&self, profile_id: i64, keychain_id: &str) -> Result<Arc<Tokens>, IpcError> {
+        if let Some(t) = self.0.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(&profile_id) {
+            return Ok(t.clone());
+        }
+        let read = Arc::new(Tokens::read(&self.keychain()?, keychain_id)?);
+        self.0.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(profile_id, read.clone());
+        Ok(read)
+    }
+
+    /// Forgets the tokens read for one profile (they changed), or for all (`None`: a profile
+    /// was activated, so the next case reads the keychain afresh).
+    pub fn forget_tokens(&self, profile_id: Option<i64>) {
+        let mut cache = self.0.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        match profile_id {
+            Some(id) => {
+                cache.remove(&id);
+            }
+            None => cache.clear(),
+        }
     }
 
     /// The folders in use.

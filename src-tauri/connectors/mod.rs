@@ -14,7 +14,7 @@ use ts_rs::TS;
 pub use http::{Auth, Http, HttpSettings};
 
 /// The services (the two Zendesk instances are separate services).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     Gitlab,

@@ -1,5 +1,6 @@
-//! A profile's clients: URLs from the profile, tokens from the OS keychain, or both from the
-//! running sandbox for the Sandbox profile.
+//! A profile's clients: URLs from the profile and tokens read from the OS keychain once per
+//! profile activation, or both from the running sandbox for the Sandbox profile. Nothing here
+//! touches the keychain: building a client is pure and safe on an async worker.
 
 use super::check::{self, ConnectionCheck};
 use super::customersdot::CustomersDot;
@@ -8,8 +9,10 @@ use super::mailgun::Mailgun;
 use super::zendesk::Zendesk;
 use super::{HttpSettings, Service};
 use crate::sandbox::SandboxCredentials;
-use crate::secrets::{Keychain, Secret};
-use crate::store::profiles::{CustomersDotMode, Profile};
+use std::sync::Arc;
+
+use crate::secrets::{Secret, Tokens};
+use crate::store::profiles::{CustomersDotMode, Profile, ServiceSettings};
 use crate::{Error, Result};
 
 /// Where a profile's URLs and tokens come from.
@@ -17,8 +20,8 @@ use crate::{Error, Result};
 pub enum Credentials {
     /// The built-in sandbox: its own URLs and made-up tokens.
     Sandbox(SandboxCredentials),
-    /// A live profile: URLs from the profile, tokens from the keychain.
-    Keychain(Keychain),
+    /// A live profile: URLs from the profile, tokens as read from the keychain.
+    Live(Arc<Tokens>),
 }
 
 /// Builds the clients of one profile.
@@ -39,14 +42,7 @@ impl Connections {
     }
 
     fn url(&self, service: Service) -> Result<String> {
-        let s = &self.profile.services;
-        let url = match service {
-            Service::Gitlab => &s.gitlab_url,
-            Service::Zendesk => &s.zendesk_url,
-            Service::ZendeskUsGov => &s.zendesk_us_gov_url,
-            Service::Mailgun => &s.mailgun_url,
-            Service::Customersdot => &s.customersdot_url,
-        };
+        let url = service_url(&self.profile.services, service);
         if url.is_empty() {
             return Err(Error::NotConfigured(format!(
                 "No {} address is set in the profile \"{}\". Enter it in Settings → Profiles, then test the connection.",
@@ -54,11 +50,11 @@ impl Connections {
                 self.profile.name
             )));
         }
-        Ok(url.clone())
+        Ok(url.to_owned())
     }
 
-    fn token(&self, keychain: &Keychain, service: Service) -> Result<Secret> {
-        keychain.get(self.profile.id, service)?.ok_or_else(|| {
+    fn token(&self, tokens: &Tokens, service: Service) -> Result<Secret> {
+        tokens.get(service).cloned().ok_or_else(|| {
             Error::NotConfigured(format!(
                 "No {} token is stored for the profile \"{}\". Paste one in Settings → Connections; it is kept in the system keychain.",
                 service.label(),
@@ -73,7 +69,7 @@ impl Connections {
             Credentials::Sandbox(c) => {
                 GitLab::new(&c.gitlab.url, Secret::new(c.gitlab.admin_token.clone()), self.settings.clone())
             }
-            Credentials::Keychain(k) => {
+            Credentials::Live(k) => {
                 GitLab::new(&self.url(Service::Gitlab)?, self.token(k, Service::Gitlab)?, self.settings.clone())
             }
         }
@@ -86,7 +82,7 @@ impl Connections {
                 let z = if instance == Service::ZendeskUsGov { &c.zendesk_us_gov } else { &c.zendesk };
                 Zendesk::new(instance, &z.url, &z.email, Secret::new(z.token.clone()), self.settings.clone())
             }
-            Credentials::Keychain(k) => {
+            Credentials::Live(k) => {
                 if self.profile.agent_email.is_empty() {
                     return Err(Error::NotConfigured(
                         "Zendesk signs API calls with your work email: enter it under You in Settings.".into(),
@@ -103,7 +99,7 @@ impl Connections {
             Credentials::Sandbox(c) => {
                 Mailgun::new(&c.mailgun.url, &c.mailgun.domain, Secret::new(c.mailgun.api_key.clone()), self.settings.clone())
             }
-            Credentials::Keychain(k) => {
+            Credentials::Live(k) => {
                 let domain = &self.profile.services.mailgun_domain;
                 if domain.is_empty() {
                     return Err(Error::NotConfigured(format!(
@@ -122,31 +118,27 @@ impl Connections {
             Credentials::Sandbox(c) => {
                 CustomersDot::new(&c.customersdot.url, Secret::new(c.customersdot.token.clone()), self.settings.clone()).map(Some)
             }
-            Credentials::Keychain(_) if self.profile.services.customersdot_mode == CustomersDotMode::Manual => Ok(None),
-            Credentials::Keychain(k) => {
+            Credentials::Live(_) if self.profile.services.customersdot_mode == CustomersDotMode::Manual => Ok(None),
+            Credentials::Live(k) => {
                 CustomersDot::new(&self.url(Service::Customersdot)?, self.token(k, Service::Customersdot)?, self.settings.clone())
                     .map(Some)
             }
         }
     }
 
-    /// Tests one service: builds its client (reading the keychain off the async threads) and
-    /// asks who the credentials belong to.
+    /// Tests one service: builds its client and asks who the credentials belong to.
     pub async fn check(&self, service: Service) -> ConnectionCheck {
-        let this = self.clone();
-        let built = tokio::task::spawn_blocking(move || -> Result<Client> {
+        let built = (|| -> Result<Client> {
             Ok(match service {
-                Service::Gitlab => Client::Gitlab(this.gitlab()?),
-                Service::Zendesk | Service::ZendeskUsGov => Client::Zendesk(this.zendesk(service)?),
-                Service::Mailgun => Client::Mailgun(this.mailgun()?),
-                Service::Customersdot => match this.customersdot()? {
+                Service::Gitlab => Client::Gitlab(self.gitlab()?),
+                Service::Zendesk | Service::ZendeskUsGov => Client::Zendesk(self.zendesk(service)?),
+                Service::Mailgun => Client::Mailgun(self.mailgun()?),
+                Service::Customersdot => match self.customersdot()? {
                     Some(c) => Client::Customersdot(c),
-                    None => Client::Manual(this.url(Service::Customersdot).unwrap_or_default()),
+                    None => Client::Manual(self.url(Service::Customersdot).unwrap_or_default()),
                 },
             })
-        })
-        .await
-        .unwrap_or_else(|e| Err(Error::Internal(format!("the connection test stopped: {e}"))));
+        })();
         match built {
             Err(e) => ConnectionCheck::not_configured(service, e),
             Ok(Client::Gitlab(c)) => check::gitlab(&c).await,
@@ -155,6 +147,17 @@ impl Connections {
             Ok(Client::Customersdot(c)) => check::customersdot(&c).await,
             Ok(Client::Manual(url)) => ConnectionCheck::manual(service, &url),
         }
+    }
+}
+
+/// The address a profile gives for a service ("" when it is not set up).
+pub fn service_url(s: &ServiceSettings, service: Service) -> &str {
+    match service {
+        Service::Gitlab => &s.gitlab_url,
+        Service::Zendesk => &s.zendesk_url,
+        Service::ZendeskUsGov => &s.zendesk_us_gov_url,
+        Service::Mailgun => &s.mailgun_url,
+        Service::Customersdot => &s.customersdot_url,
     }
 }
 

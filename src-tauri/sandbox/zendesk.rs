@@ -512,7 +512,9 @@ async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
                 return invalid("comment", "Comment: body cannot be blank");
             }
             let public = comment.get("public").and_then(Value::as_bool).unwrap_or(true);
-            t.comments.push(ZdComment { id: fresh(next_id), author_id: agent, body: text, public, created_at: clock::now() });
+            // An agent may post on an end user's behalf (`comment.author_id`), as Zendesk allows.
+            let author_id = comment.get("author_id").and_then(Value::as_u64).unwrap_or(agent);
+            t.comments.push(ZdComment { id: fresh(next_id), author_id, body: text, public, created_at: clock::now() });
         }
         if let Some(s) = status {
             t.status = s.to_owned();

@@ -1,8 +1,15 @@
 //! Tokens in the OS keychain (Secret Service on Linux, Keychain on macOS, Credential Manager
-//! on Windows), one entry per profile and service. An in-memory store exists for tests that
-//! ask for it by name; the app never falls back to it.
+//! on Windows), one entry per profile and service, filed under the profile's random keychain
+//! id (never its row id, which a second data folder reuses). An in-memory store exists for
+//! tests that ask for it by name; the app never falls back to it.
+//!
+//! Every keychain call is blocking (a D-Bus round trip on Linux, and the Secret Service crate
+//! runs its own async runtime inside). So each one runs on a short-lived thread of its own:
+//! never on an async worker, whoever calls it. A store that fails (or panics, which would poison
+//! its internal lock) is dropped and reconnected on the next call, so one failure is an error
+//! with a fix-it message, never a keychain that stays broken until a restart.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use keyring_core::{CredentialStore, Entry};
 
@@ -13,64 +20,105 @@ use crate::{Error, Result};
 /// The keychain "service" every Casekit entry is filed under.
 const KEYCHAIN_SERVICE: &str = "dev.casekit.desktop";
 
+type Connect = fn() -> Result<Arc<CredentialStore>>;
+
 /// A credential store and what kind it is.
 #[derive(Clone)]
-pub struct Keychain {
-    store: Arc<CredentialStore>,
-    in_memory: bool,
+pub struct Keychain(Arc<Backend>);
+
+struct Backend {
+    /// `None` until reached, and again after a failure (the next call reconnects).
+    store: Mutex<Option<Arc<CredentialStore>>>,
+    /// How to (re)connect; `None` for the in-memory store, which must never be replaced.
+    connect: Option<Connect>,
 }
 
 impl std::fmt::Debug for Keychain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Keychain({})", if self.in_memory { "in memory" } else { "OS" })
+        write!(f, "Keychain({})", if self.is_in_memory() { "in memory" } else { "OS" })
     }
 }
 
 impl Keychain {
-    /// The operating system's keychain.
+    /// The operating system's keychain, reached once now (so a missing keyring is reported at
+    /// once) and again after any failure.
     pub fn os() -> Result<Keychain> {
-        Ok(Keychain { store: os_store()?, in_memory: false })
+        let keychain = Keychain(Arc::new(Backend { store: Mutex::new(None), connect: Some(os_store) }));
+        keychain.run(|_| Ok(()))?;
+        Ok(keychain)
     }
 
     /// A keychain that lives and dies with the process. For tests only.
     pub fn in_memory() -> Keychain {
         let store: Arc<CredentialStore> = keyring_core::mock::Store::new().expect("the mock store always builds");
-        Keychain { store, in_memory: true }
+        Keychain(Arc::new(Backend { store: Mutex::new(Some(store)), connect: None }))
     }
 
     pub fn is_in_memory(&self) -> bool {
-        self.in_memory
+        self.0.connect.is_none()
     }
 
-    fn entry(&self, profile_id: i64, service: Service) -> Result<Entry> {
-        self.store.build(KEYCHAIN_SERVICE, &format!("profile-{profile_id}/{}", service.key()), None).map_err(keychain_error)
+    /// Runs one keychain operation on a thread of its own (no async runtime there to trip
+    /// over), connecting first if needed. A failure or a panic drops the store.
+    fn run<T: Send>(&self, op: impl FnOnce(&CredentialStore) -> Result<T> + Send) -> Result<T> {
+        let backend = &self.0;
+        let outcome = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let store = {
+                        let mut slot = backend.store.lock().unwrap_or_else(|p| p.into_inner());
+                        match (slot.as_ref(), backend.connect) {
+                            (Some(store), _) => store.clone(),
+                            (None, Some(connect)) => slot.insert(connect()?).clone(),
+                            (None, None) => unreachable!("the in-memory store is never dropped"),
+                        }
+                    };
+                    op(&*store)
+                })
+                .join()
+        });
+        let result = outcome.unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown failure");
+            Err(keychain_failure(&format!("the keychain service failed ({why})")))
+        });
+        if result.is_err() && backend.connect.is_some() {
+            *backend.store.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        result
+    }
+
+    fn entry(store: &CredentialStore, profile_key: &str, service: Service) -> Result<Entry> {
+        store.build(KEYCHAIN_SERVICE, &format!("profile-{profile_key}/{}", service.key()), None).map_err(keychain_error)
     }
 
     /// The stored token, if any.
-    pub fn get(&self, profile_id: i64, service: Service) -> Result<Option<Secret>> {
-        match self.entry(profile_id, service)?.get_password() {
+    pub fn get(&self, profile_key: &str, service: Service) -> Result<Option<Secret>> {
+        self.run(|store| match Self::entry(store, profile_key, service)?.get_password() {
             Ok(value) => Ok(Some(Secret::new(value))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(keychain_error(e)),
-        }
+        })
     }
 
     /// Stores (or replaces) a token.
-    pub fn set(&self, profile_id: i64, service: Service, token: &Secret) -> Result<()> {
-        self.entry(profile_id, service)?.set_password(token.expose()).map_err(keychain_error)?;
-        tracing::info!(profile_id, service = service.key(), "token stored in the keychain");
+    pub fn set(&self, profile_key: &str, service: Service, token: &Secret) -> Result<()> {
+        self.run(|store| Self::entry(store, profile_key, service)?.set_password(token.expose()).map_err(keychain_error))?;
+        tracing::info!(service = service.key(), "token stored in the keychain");
         Ok(())
     }
 
     /// Removes a token; removing one that is not there is fine.
-    pub fn delete(&self, profile_id: i64, service: Service) -> Result<()> {
-        match self.entry(profile_id, service)?.delete_credential() {
-            Ok(()) | Err(keyring_core::Error::NoEntry) => {
-                tracing::info!(profile_id, service = service.key(), "token removed from the keychain");
-                Ok(())
-            }
+    pub fn delete(&self, profile_key: &str, service: Service) -> Result<()> {
+        self.run(|store| match Self::entry(store, profile_key, service)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(keychain_error(e)),
-        }
+        })?;
+        tracing::info!(service = service.key(), "token removed from the keychain");
+        Ok(())
     }
 }
 
@@ -99,17 +147,48 @@ fn os_store() -> Result<Arc<CredentialStore>> {
 
 /// What went wrong with the keychain, and what the agent can do about it.
 fn keychain_error(e: keyring_core::Error) -> Error {
-    let fix = if cfg!(target_os = "linux") {
-        "Start and unlock your keyring (GNOME Keyring or KWallet, through the Secret Service) in your desktop session, then try again."
-    } else {
-        "Unlock the system keychain, then try again."
-    };
     let why = match &e {
         keyring_core::Error::NoStorageAccess(inner) => format!("the keychain refused access ({inner})"),
         keyring_core::Error::PlatformFailure(inner) => format!("the keychain is not reachable ({inner})"),
         other => other.to_string(),
     };
+    keychain_failure(&why)
+}
+
+fn keychain_failure(why: &str) -> Error {
+    let fix = if cfg!(target_os = "linux") {
+        "Start and unlock your keyring (GNOME Keyring or KWallet, through the Secret Service) in your desktop session, then try again."
+    } else {
+        "Unlock the system keychain, then try again."
+    };
     Error::Keychain(crate::secrets::redact(&format!("Casekit could not use the system keychain: {why}. {fix}")).into_owned())
+}
+
+/// A profile's tokens, read from the keychain once per profile activation: the calls a case
+/// makes use this copy instead of asking the keychain (and maybe the agent) every step.
+#[derive(Clone, Default)]
+pub struct Tokens(std::collections::BTreeMap<Service, Secret>);
+
+impl Tokens {
+    /// Reads every service's token of one profile (blocking; one unlock prompt at most).
+    pub fn read(keychain: &Keychain, profile_key: &str) -> Result<Tokens> {
+        let mut tokens = Tokens::default();
+        for service in Service::ALL {
+            if let Some(token) = keychain.get(profile_key, service)? {
+                tokens.0.insert(service, token);
+            }
+        }
+        Ok(tokens)
+    }
+
+    pub fn get(&self, service: Service) -> Option<&Secret> {
+        self.0.get(&service)
+    }
+
+    /// The services that have a token.
+    pub fn services(&self) -> Vec<Service> {
+        self.0.keys().copied().collect()
+    }
 }
 
 #[cfg(test)]
@@ -119,15 +198,42 @@ mod tests {
     #[test]
     fn tokens_are_kept_per_profile_and_service() {
         let k = Keychain::in_memory();
-        assert!(k.get(1, Service::Gitlab).unwrap().is_none());
-        k.set(1, Service::Gitlab, &Secret::new("glpat-one-aaaaaaaaaaaa")).unwrap();
-        k.set(2, Service::Gitlab, &Secret::new("glpat-two-bbbbbbbbbbbb")).unwrap();
-        assert_eq!(k.get(1, Service::Gitlab).unwrap().unwrap().expose(), "glpat-one-aaaaaaaaaaaa");
-        assert_eq!(k.get(2, Service::Gitlab).unwrap().unwrap().expose(), "glpat-two-bbbbbbbbbbbb");
-        assert!(k.get(1, Service::Zendesk).unwrap().is_none());
-        k.delete(1, Service::Gitlab).unwrap();
-        k.delete(1, Service::Gitlab).unwrap();
-        assert!(k.get(1, Service::Gitlab).unwrap().is_none());
-        assert!(k.get(2, Service::Gitlab).unwrap().is_some());
+        assert!(k.get("one", Service::Gitlab).unwrap().is_none());
+        k.set("one", Service::Gitlab, &Secret::new("glpat-one-aaaaaaaaaaaa")).unwrap();
+        k.set("two", Service::Gitlab, &Secret::new("glpat-two-bbbbbbbbbbbb")).unwrap();
+        assert_eq!(k.get("one", Service::Gitlab).unwrap().unwrap().expose(), "glpat-one-aaaaaaaaaaaa");
+        assert_eq!(k.get("two", Service::Gitlab).unwrap().unwrap().expose(), "glpat-two-bbbbbbbbbbbb");
+        assert!(k.get("one", Service::Zendesk).unwrap().is_none());
+        k.delete("one", Service::Gitlab).unwrap();
+        k.delete("one", Service::Gitlab).unwrap();
+        assert!(k.get("one", Service::Gitlab).unwrap().is_none());
+        assert!(k.get("two", Service::Gitlab).unwrap().is_some());
+        assert_eq!(Tokens::read(&k, "two").unwrap().services(), [Service::Gitlab]);
+    }
+
+    #[test]
+    fn a_keychain_call_from_async_code_runs_off_the_runtime() {
+        // The Secret Service store builds its own runtime: on a tokio worker that panicked.
+        let k = Keychain::in_memory();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            k.set("p", Service::Gitlab, &Secret::new("glpat-async-cccccccccccc")).unwrap();
+            let inside = k.run(|_| Ok(tokio::runtime::Handle::try_current().is_ok())).unwrap();
+            assert!(!inside, "the keychain call ran inside the async runtime");
+        });
+    }
+
+    #[test]
+    fn a_store_that_panics_is_an_error_and_the_next_call_reconnects() {
+        fn flaky() -> Result<Arc<CredentialStore>> {
+            Ok(keyring_core::mock::Store::new().expect("builds"))
+        }
+        let k = Keychain(Arc::new(Backend { store: Mutex::new(None), connect: Some(flaky) }));
+        let err = k.run(|_| -> Result<()> { panic!("Mutex failure in credential store") }).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::KeychainUnavailable);
+        assert!(err.to_string().contains("keyring"), "{err}");
+        assert!(k.0.store.lock().unwrap().is_none(), "the failed store was dropped");
+        k.set("p", Service::Gitlab, &Secret::new("glpat-after-dddddddddddd")).expect("the next call works");
+        assert!(k.get("p", Service::Gitlab).unwrap().is_some());
     }
 }

@@ -1,5 +1,5 @@
 //! Profiles: which instances Casekit talks to and who the agent is. No secrets here: tokens
-//! live in the OS keychain under the profile's id.
+//! live in the OS keychain under the profile's random keychain id.
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,11 @@ pub struct Profile {
     pub is_active: bool,
     pub services: ServiceSettings,
     pub updated_at: String,
+    /// Where the profile's tokens are filed in the OS keychain: random, so that another data
+    /// folder's profile with the same row id never reads them. Not shown to the window.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub keychain_id: String,
 }
 
 /// What the Settings form saves: a new live profile (no id) or changes to one.
@@ -70,7 +75,7 @@ pub struct ProfileInput {
 }
 
 const COLUMNS: &str = "id, name, kind, agent_name, agent_email, is_active, gitlab_url, zendesk_url, zendesk_us_gov_url, \
-                       mailgun_url, mailgun_domain, customersdot_url, customersdot_mode, updated_at";
+                       mailgun_url, mailgun_domain, customersdot_url, customersdot_mode, updated_at, keychain_id";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
     let kind: String = r.get(2)?;
@@ -92,6 +97,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
             customersdot_mode: if mode == "manual" { CustomersDotMode::Manual } else { CustomersDotMode::Api },
         },
         updated_at: r.get(13)?,
+        keychain_id: r.get(14)?,
     })
 }
 
@@ -182,7 +188,8 @@ pub fn save(conn: &Connection, input: &ProfileInput) -> Result<Profile> {
                 None => {
                     conn.execute(
                         "INSERT INTO profiles (name, kind, agent_name, agent_email, gitlab_url, zendesk_url, zendesk_us_gov_url, \
-                         mailgun_url, mailgun_domain, customersdot_url, customersdot_mode) VALUES (?1, 'live', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         mailgun_url, mailgun_domain, customersdot_url, customersdot_mode, keychain_id) \
+                         VALUES (?1, 'live', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, lower(hex(randomblob(16))))",
                         rusqlite::params![values.0, values.1, values.2, values.3, values.4, values.5, values.6, values.7, values.8, values.9],
                     )?;
                     conn.last_insert_rowid()
