@@ -12,6 +12,16 @@ use crate::{Error, Result};
 
 /// Pages followed before a list is cut off.
 const MAX_PAGES: usize = 50;
+/// Search hits read one by one for an exact address match.
+const MAX_CANDIDATES: usize = 20;
+
+/// Whether two addresses are the same mailbox: the local part exactly, the domain in any case.
+pub fn same_address(a: &str, b: &str) -> bool {
+    match (a.trim().rsplit_once('@'), b.trim().rsplit_once('@')) {
+        (Some((la, da)), Some((lb, db))) => la == lb && da.eq_ignore_ascii_case(db),
+        _ => false,
+    }
+}
 
 /// The token itself: whose it is and what it may do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,17 +121,45 @@ pub struct Member {
 }
 
 /// A group, project or namespace as the membership checks need it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
     pub id: u64,
     pub name: String,
-    /// `full_path` of a group, `path_with_namespace` of a project.
-    #[serde(alias = "full_path", alias = "path_with_namespace")]
-    pub path: String,
+    /// A group's or namespace's `full_path`, a project's `path_with_namespace`.
+    pub full_path: String,
     pub web_url: String,
     /// A namespace's plan (`free`, `premium`, `ultimate`), for admins.
-    #[serde(default)]
     pub plan: Option<String>,
+}
+
+// The wire shapes. GitLab sends `path` (the last segment) beside `full_path` or
+// `path_with_namespace`: each type reads the one field that names the whole path
+// (tests/contract/gitlab/ pins the real shapes).
+
+#[derive(Deserialize)]
+struct GroupWire {
+    id: u64,
+    name: String,
+    full_path: String,
+    web_url: String,
+}
+
+#[derive(Deserialize)]
+struct ProjectWire {
+    id: u64,
+    name: String,
+    path_with_namespace: String,
+    web_url: String,
+}
+
+#[derive(Deserialize)]
+struct NamespaceWire {
+    id: u64,
+    name: String,
+    full_path: String,
+    web_url: String,
+    #[serde(default)]
+    plan: Option<String>,
 }
 
 /// An SSH key.
@@ -257,9 +295,32 @@ impl GitLab {
         self.all(&format!("api/v4/users/{id}/events"), params).await
     }
 
-    /// Secondary emails (admin; the primary is not included).
+    /// The user's emails as GitLab lists them (admin): up to GitLab 17.x the primary is left
+    /// out, later versions list it too (GitLab issue 25077). Code that means "secondary" uses
+    /// [`GitLab::secondary_emails`].
     pub async fn emails(&self, id: u64) -> Result<Vec<Email>> {
         self.all(&format!("api/v4/users/{id}/emails"), vec![]).await
+    }
+
+    /// The secondary emails only, whichever GitLab version answers.
+    pub async fn secondary_emails(&self, user: &User) -> Result<Vec<Email>> {
+        let primary = user.email.as_deref().unwrap_or_default();
+        Ok(self.emails(user.id).await?.into_iter().filter(|e| !same_address(&e.email, primary)).collect())
+    }
+
+    /// The accounts whose primary or a verified secondary email is exactly `email`. GitLab's
+    /// admin `search=` also matches names, usernames and other addresses, so each candidate is
+    /// read and compared; a lookalike never passes for the address.
+    pub async fn users_with_email(&self, email: &str) -> Result<Vec<User>> {
+        let mut out = Vec::new();
+        for candidate in self.search_users(email).await?.into_iter().take(MAX_CANDIDATES) {
+            let user = if candidate.email.is_some() { candidate } else { self.user(candidate.id).await? };
+            let primary = user.email.as_deref().is_some_and(|p| same_address(p, email));
+            if primary || self.emails(user.id).await?.iter().any(|e| e.confirmed_at.is_some() && same_address(&e.email, email)) {
+                out.push(user);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn add_email(&self, id: u64, email: &str, skip_confirmation: bool) -> Result<Email> {
@@ -288,17 +349,20 @@ impl GitLab {
 
     /// A group by id or full path.
     pub async fn group(&self, id_or_path: &str) -> Result<Source> {
-        self.http.get(&format!("api/v4/groups/{}", encode(id_or_path)), &[]).await
+        let g: GroupWire = self.http.get(&format!("api/v4/groups/{}", encode(id_or_path)), &[]).await?;
+        Ok(Source { id: g.id, name: g.name, full_path: g.full_path, web_url: g.web_url, plan: None })
     }
 
     /// A project by id or `namespace/path`.
     pub async fn project(&self, id_or_path: &str) -> Result<Source> {
-        self.http.get(&format!("api/v4/projects/{}", encode(id_or_path)), &[]).await
+        let p: ProjectWire = self.http.get(&format!("api/v4/projects/{}", encode(id_or_path)), &[]).await?;
+        Ok(Source { id: p.id, name: p.name, full_path: p.path_with_namespace, web_url: p.web_url, plan: None })
     }
 
     /// A namespace with its plan (admin).
     pub async fn namespace(&self, id: u64) -> Result<Source> {
-        self.http.get(&format!("api/v4/namespaces/{id}"), &[]).await
+        let n: NamespaceWire = self.http.get(&format!("api/v4/namespaces/{id}"), &[]).await?;
+        Ok(Source { id: n.id, name: n.name, full_path: n.full_path, web_url: n.web_url, plan: n.plan })
     }
 
     pub async fn keys(&self, id: u64) -> Result<Vec<Key>> {

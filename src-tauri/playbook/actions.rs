@@ -175,7 +175,7 @@ async fn release_email(conns: &Connections, state: &CaseState, calls: &mut Vec<C
     // Verify: the new primary is set, and the old address is on no account.
     let after = gl.user(id).await?;
     let still_has = gl.emails(id).await?.iter().any(|e| e.email.eq_ignore_ascii_case(&old));
-    let holders = gl.search_users(&old).await?;
+    let holders = gl.users_with_email(&old).await?;
     let checks = vec![
         Fact::judged("Primary email now", after.email.clone().unwrap_or_default(), after.email.as_deref() == Some(new.as_str())),
         Fact::judged("Old address on the account", if still_has { "still there" } else { "removed" }, !still_has),

@@ -41,9 +41,17 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
     match name {
         "requester_knows_account" => match account {
             None => need_account(),
-            Some(a) if a["found"] != Value::Bool(true) => {
-                verdict(false, "No GitLab account has this email: check the address with the requester.")
-            }
+            Some(a) if a["holders"].as_array().is_some_and(|h| h.len() > 1) => verdict(
+                false,
+                format!(
+                    "Several GitLab accounts hold this email ({}): Casekit will not pick one. Resolve it in GitLab admin.",
+                    a["holders"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Some(a) if a["found"] != Value::Bool(true) => verdict(
+                false,
+                "No GitLab account has exactly this email as its primary or a verified address: check the address with the requester.",
+            ),
             Some(a) if a["username_matches"] != Value::Bool(true) => verdict(
                 false,
                 format!(

@@ -59,28 +59,34 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
     let claimed = state.facts.get("username").cloned().unwrap_or_default();
     let base = gl.base_url().as_str().trim_end_matches('/').to_owned();
     let at = clock::now();
-    let matches = gl.search_users(email).await?;
-    let Some(found) = matches.into_iter().next() else {
+    let mut matches = gl.users_with_email(email).await?;
+    if matches.len() != 1 {
+        let holders: Vec<String> = matches.iter().map(|u| format!("@{}", u.username)).collect();
+        let row = if holders.is_empty() {
+            format!("none has exactly {email} as its primary or a verified email")
+        } else {
+            format!("{} accounts hold {email}: {}", holders.len(), holders.join(", "))
+        };
         let evidence = Evidence {
             title: "GitLab account".into(),
             at,
-            data: json!({"found": false, "email": email}),
-            rows: vec![Fact::judged("Account with this email", format!("none found for {email}"), false)],
+            data: json!({"found": false, "email": email, "holders": holders}),
+            rows: vec![Fact::judged("Account with this email", row, false)],
             links: vec![Link { label: "GitLab admin: users".into(), url: format!("{base}/admin/users?search={email}") }],
         };
         return Ok(Found { evidence, facts: BTreeMap::new() });
-    };
-    let user = gl.user(found.id).await?;
+    }
+    let user = gl.user(matches.remove(0).id).await?;
     let counts = gl.associations_count(user.id).await?;
     let events = gl.events(user.id, &EventQuery { per_page: 20, ..Default::default() }).await?;
     let memberships = gl.memberships(user.id).await?;
-    let emails = gl.emails(user.id).await?;
+    let emails = gl.secondary_emails(&user).await?;
     // Paid namespaces decide which answers count and whether 2FA may be reset.
     let mut paid = Vec::new();
     for m in memberships.iter().filter(|m| m.source_type == "Namespace") {
         let ns = gl.namespace(m.source_id).await?;
         if ns.plan.as_deref().is_some_and(|p| p != "free") {
-            paid.push(json!({"id": ns.id, "path": ns.path, "plan": ns.plan}));
+            paid.push(json!({"id": ns.id, "path": ns.full_path, "plan": ns.plan}));
         }
     }
     let primary = user.email.clone().unwrap_or_default();
@@ -238,7 +244,7 @@ async fn gitlab_membership(gl: &GitLab, state: &CaseState, who: &str, title: &st
     let needed = if is_group { 50 } else { 40 };
     let rows = vec![
         Fact::new("User", format!("@{} (id {})", user.username, user.id)),
-        Fact::new(if is_group { "Group" } else { "Project" }, format!("{} (id {})", source.path, source.id)),
+        Fact::new(if is_group { "Group" } else { "Project" }, format!("{} (id {})", source.full_path, source.id)),
         Fact::judged(
             "Access, inherited included",
             format!("{} ({level}); {} ({needed}) or above needed", access_level_name(level), access_level_name(needed)),
@@ -246,12 +252,12 @@ async fn gitlab_membership(gl: &GitLab, state: &CaseState, who: &str, title: &st
         ),
     ];
     let data = json!({"user_id": user.id, "username": user.username, "kind": if is_group { "group" } else { "project" },
-                      "source_id": source.id, "path": source.path, "access_level": level, "needed": needed});
+                      "source_id": source.id, "path": source.full_path, "access_level": level, "needed": needed});
     let links = vec![
-        Link { label: format!("GitLab: {}", source.path), url: source.web_url.clone() },
+        Link { label: format!("GitLab: {}", source.full_path), url: source.web_url.clone() },
         Link { label: format!("GitLab admin: @{}", user.username), url: format!("{base}/admin/users/{}", user.username) },
     ];
     let mut facts = BTreeMap::new();
-    facts.insert("target_path".to_owned(), source.path.clone());
+    facts.insert("target_path".to_owned(), source.full_path.clone());
     Ok(Found { evidence: Evidence { title: title.into(), at: clock::now(), data, rows, links }, facts })
 }

@@ -109,7 +109,7 @@ async fn gitlab_emails(conns: &Connections, state: &CaseState) -> Result<Found> 
         .user_by_username(username)
         .await?
         .ok_or_else(|| Error::NotFound(format!("No GitLab.com user is named @{username}.")))?;
-    let emails = gl.emails(user.id).await?;
+    let emails = gl.secondary_emails(&user).await?;
     let listed = emails.iter().find(|e| e.email.eq_ignore_ascii_case(&wanted));
     let verified = listed.is_some_and(|e| e.confirmed_at.is_some());
     let rows = vec![

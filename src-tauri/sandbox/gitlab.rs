@@ -313,20 +313,31 @@ async fn list_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) ->
     let as_admin = matches!(caller, Caller::Admin(_));
     let base = base_url(&headers);
     let w = ctx.world();
+    // As GitLab's `User.search` (app/models/user.rb): the term, lower-cased, matches an admin's
+    // view of the primary or a confirmed secondary email exactly, OR any name or username that
+    // contains it; exact username, then exact name, rank first, then by name and id. So a
+    // display name equal to someone's address comes before the address's owner.
+    let term = query.get("search").map(|s| s.trim().trim_start_matches('@').to_lowercase()).filter(|t| !t.is_empty());
     let matches = |u: &&GlUser| {
         if let Some(name) = query.get("username") {
             return u.username.eq_ignore_ascii_case(name);
         }
-        let Some(term) = query.get("search").map(|s| s.trim().to_lowercase()) else { return true };
-        if term.contains('@') {
-            // Admins match private emails, exactly; others see no emails.
-            return as_admin
-                && (u.email.eq_ignore_ascii_case(&term)
-                    || u.emails.iter().any(|e| e.confirmed_at.is_some() && e.email.eq_ignore_ascii_case(&term)));
-        }
-        u.username.to_lowercase().contains(&term) || u.name.to_lowercase().contains(&term)
+        let Some(term) = &term else { return true };
+        let by_email = as_admin
+            && (u.email.eq_ignore_ascii_case(term)
+                || u.emails.iter().any(|e| e.confirmed_at.is_some() && e.email.eq_ignore_ascii_case(term)));
+        by_email || (term.len() >= 3 && (u.username.to_lowercase().contains(term) || u.name.to_lowercase().contains(term)))
     };
-    let items = w.gitlab.users.iter().filter(matches).map(|u| user_json(u, &base, as_admin)).collect();
+    let mut found: Vec<&GlUser> = w.gitlab.users.iter().filter(matches).collect();
+    if let Some(term) = &term {
+        let rank = |u: &GlUser| match () {
+            _ if u.username.to_lowercase() == *term => 1,
+            _ if u.name.to_lowercase() == *term => 2,
+            _ => 3,
+        };
+        found.sort_by_key(|u| (rank(u), u.name.clone(), u.id));
+    }
+    let items = found.into_iter().map(|u| user_json(u, &base, as_admin)).collect();
     paginate(&headers, "/api/v4/users", &query, items)
 }
 
