@@ -22,13 +22,16 @@ pub fn region_url(region: &str) -> Option<&'static str> {
     }
 }
 
-/// One event, with the fields a delivery check reads.
+/// One event, with the fields a delivery check reads. Only `event` and `timestamp` are sent
+/// for every kind of event (tests/contract/mailgun/).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub event: String,
     /// Epoch seconds.
     pub timestamp: f64,
+    #[serde(default)]
     pub recipient: String,
+    /// Why a `failed` event failed, e.g. `suppress-bounce`.
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(default)]
@@ -42,10 +45,11 @@ impl Event {
         self.message.pointer("/headers/subject").and_then(Value::as_str)
     }
 
-    /// "Not delivering to previously bounced address": the address is suppressed.
+    /// "Not delivering to previously bounced address" (code 605, `reason: suppress-bounce`):
+    /// the address is suppressed.
     pub fn is_suppression(&self) -> bool {
         self.reason.as_deref().is_some_and(|r| r.starts_with("suppress"))
-            || self.delivery_status.as_ref().is_some_and(|d| d.message.contains("previously bounced"))
+            || self.delivery_status.as_ref().is_some_and(|d| d.code == 605 || d.text().contains("previously bounced"))
     }
 
     /// "delivered" with code 250.
@@ -54,12 +58,23 @@ impl Event {
     }
 }
 
+/// The receiving server's answer. Mailgun puts the words in `message` or, for its own refusals
+/// (suppressions), in `description` with an empty or null `message`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryStatus {
     #[serde(default)]
     pub code: u32,
     #[serde(default)]
-    pub message: String,
+    pub message: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl DeliveryStatus {
+    /// The words that explain the code, wherever Mailgun put them.
+    pub fn text(&self) -> &str {
+        [&self.message, &self.description].into_iter().flatten().map(|t| t.trim()).find(|t| !t.is_empty()).unwrap_or("")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

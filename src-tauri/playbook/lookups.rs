@@ -198,7 +198,7 @@ async fn mailgun_delivery(conns: &Connections, state: &CaseState) -> Result<Foun
         ));
     }
     for e in relevant {
-        let status = e.delivery_status.as_ref().map(|d| format!("{} {}", d.code, d.message)).unwrap_or_default();
+        let status = e.delivery_status.as_ref().map(|d| format!("{} {}", d.code, d.text())).unwrap_or_default();
         rows.push(Fact::judged(
             &format!("{} — {}", e.subject().unwrap_or("(no subject)"), when(e.timestamp).get(..16).unwrap_or_default()),
             format!("{} {status}", e.event),

@@ -13,6 +13,7 @@ use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
+use super::shapes::{self, Shape};
 use super::world::{GitLabData, GlEmail, GlUser};
 use super::{base_url, bearer, Ctx, Query, World};
 use crate::clock;
@@ -173,25 +174,36 @@ fn user_index(data: &GitLabData, id: &str) -> Result<usize, Reply> {
 
 // ---------------------------------------------------------------- representations
 
-fn user_json(u: &GlUser, base: &str, as_admin: bool) -> Value {
-    let mut v = json!({
+/// A user in the shape the endpoint sends: `shape` is one of the user templates (a list
+/// template's first item is used). Non-admin shapes carry only the public fields.
+fn user_json(u: &GlUser, base: &str, shape: Shape) -> Value {
+    let template = match shapes::template(shape) {
+        Value::Array(items) => &items[0],
+        one => one,
+    };
+    let all = json!({
         "id": u.id, "username": u.username, "name": u.name, "state": u.state, "locked": u.locked,
         "avatar_url": null, "web_url": format!("{base}/{}", u.username), "created_at": u.created_at,
-        "bot": false, "public_email": null,
+        "email": u.email, "commit_email": u.email, "public_email": null, "confirmed_at": u.confirmed_at,
+        "last_sign_in_at": u.last_sign_in_at, "current_sign_in_at": u.current_sign_in_at,
+        "last_activity_on": u.last_activity_on, "sign_in_count": u.sign_in_count, "note": u.note,
+        "identities": u.identities, "two_factor_enabled": u.two_factor_enabled, "external": u.external,
+        "is_admin": u.is_admin, "created_by": null, "namespace_id": u.id + 1000, "bio": "", "location": "",
+        "organization": "", "job_title": "", "website_url": "", "private_profile": false,
+        "current_sign_in_ip": null, "last_sign_in_ip": null, "email_reset_offered_at": null, "plan": "free", "trial": false,
     });
+    // Only the fields this endpoint's real shape has: an admin field never leaks into a
+    // non-admin answer, and nothing is invented.
+    shapes::dress_known(template, all)
+}
+
+/// The user template for a caller: admins see the admin fields.
+fn user_shape(admin: Shape, public: Shape, as_admin: bool) -> Shape {
     if as_admin {
-        let admin = json!({
-            "email": u.email, "confirmed_at": u.confirmed_at, "last_sign_in_at": u.last_sign_in_at,
-            "current_sign_in_at": u.current_sign_in_at, "last_activity_on": u.last_activity_on,
-            "sign_in_count": u.sign_in_count, "note": u.note, "identities": u.identities,
-            "two_factor_enabled": u.two_factor_enabled, "external": u.external, "is_admin": u.is_admin,
-            "created_by": null,
-        });
-        if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), admin) {
-            v.extend(extra);
-        }
+        admin
+    } else {
+        public
     }
-    v
 }
 
 /// Offset pagination as GitLab does it: `page`/`per_page` (max 100), `x-*` headers and a
@@ -287,9 +299,12 @@ async fn token_self(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
     };
     ok(
         StatusCode::OK,
-        json!({"id": id, "name": name, "revoked": false, "created_at": "2026-01-05T09:00:00.000Z",
-               "scopes": scopes, "user_id": caller.user_id(), "last_used_at": clock::now(),
-               "active": true, "expires_at": "2027-01-05"}),
+        shapes::shaped(
+            Shape::GitlabTokenSelf,
+            json!({"id": id, "name": name, "revoked": false, "created_at": "2026-01-05T09:00:00.000Z", "description": "",
+                   "scopes": scopes, "user_id": caller.user_id(), "last_used_at": clock::now(),
+                   "active": true, "expires_at": "2027-01-05"}),
+        ),
     )
 }
 
@@ -300,7 +315,7 @@ async fn current_user(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
     };
     let w = ctx.world();
     match w.gitlab.users.iter().find(|u| u.id == caller.user_id()) {
-        Some(u) => ok(StatusCode::OK, user_json(u, &base_url(&headers), true)),
+        Some(u) => ok(StatusCode::OK, user_json(u, &base_url(&headers), Shape::GitlabCurrentUser)),
         None => error(StatusCode::NOT_FOUND, "404 User Not Found"),
     }
 }
@@ -337,14 +352,16 @@ async fn list_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) ->
         };
         found.sort_by_key(|u| (rank(u), u.name.clone(), u.id));
     }
-    let items = found.into_iter().map(|u| user_json(u, &base, as_admin)).collect();
+    let shape = user_shape(Shape::GitlabUsersAdmin, Shape::GitlabUsersPublic, as_admin);
+    let items = found.into_iter().map(|u| user_json(u, &base, shape)).collect();
     paginate(&headers, "/api/v4/users", &query, items)
 }
 
 async fn show_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
     let base = base_url(&headers);
     on_user(&ctx, &headers, Need::AnyToken, &id, |w, i, caller| {
-        ok(StatusCode::OK, user_json(&w.gitlab.users[i], &base, matches!(caller, Caller::Admin(_))))
+        let shape = user_shape(Shape::GitlabUserAdmin, Shape::GitlabUsersPublic, matches!(caller, Caller::Admin(_)));
+        ok(StatusCode::OK, user_json(&w.gitlab.users[i], &base, shape))
     })
 }
 
@@ -360,9 +377,12 @@ async fn edit_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<St
             if !looks_like_email(&email) {
                 return error(StatusCode::BAD_REQUEST, json!({"email": ["is invalid"]}));
             }
-            let taken = w.gitlab.users.iter().enumerate().any(|(j, u)| j != i && u.email.eq_ignore_ascii_case(&email));
+            let taken = w.gitlab.users.iter().enumerate().any(|(j, u)| {
+                j != i && (u.email.eq_ignore_ascii_case(&email) || u.emails.iter().any(|e| e.email.eq_ignore_ascii_case(&email)))
+            });
             if taken {
-                return error(StatusCode::BAD_REQUEST, json!({"email": ["has already been taken"]}));
+                // lib/api/users.rb: `conflict!('Email has already been taken')`.
+                return error(StatusCode::CONFLICT, "Email has already been taken");
             }
             let user = &w.gitlab.users[i];
             if !user.email.eq_ignore_ascii_case(&email) {
@@ -389,13 +409,7 @@ async fn edit_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<St
         if let Some(name) = p.get("name").and_then(Value::as_str) {
             user.name = name.to_owned();
         }
-        let mut v = user_json(user, &base, true);
-        if let (Some(email), false) = (p.get("email").and_then(Value::as_str), flag(&p, "skip_reconfirmation")) {
-            if !email.eq_ignore_ascii_case(&user.email) {
-                v["unconfirmed_email"] = json!(email);
-            }
-        }
-        ok(StatusCode::OK, v)
+        ok(StatusCode::OK, user_json(user, &base, Shape::GitlabUserEdited))
     })
 }
 
@@ -406,8 +420,11 @@ async fn associations_count(State(ctx): State<Ctx>, headers: HeaderMap, Path(id)
         let projects = w.gitlab.projects.iter().filter(|p| p.members.iter().any(|m| m.user_id == u.id)).count();
         ok(
             StatusCode::OK,
-            json!({"groups_count": groups, "projects_count": projects, "issues_count": u.issues_count,
-                   "merge_requests_count": u.merge_requests_count}),
+            shapes::shaped(
+                Shape::GitlabAssociations,
+                json!({"groups_count": groups, "projects_count": projects, "issues_count": u.issues_count,
+                       "merge_requests_count": u.merge_requests_count}),
+            ),
         )
     })
 }
@@ -457,8 +474,14 @@ async fn events(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<Strin
         let items = list
             .into_iter()
             .map(|e| {
-                json!({"id": e.id, "project_id": e.project_id, "action_name": e.action_name, "target_type": e.target_type,
-                   "target_title": e.target_title, "created_at": e.created_at, "author_id": u.id, "author_username": u.username})
+                let author = json!({"id": u.id, "username": u.username, "name": u.name, "state": u.state,
+                                    "web_url": format!("{}/{}", base_url(&headers), u.username)});
+                shapes::dress(
+                    shapes::item(Shape::GitlabEvents, "action_name", &e.action_name),
+                    json!({"id": e.id, "project_id": e.project_id, "action_name": e.action_name, "target_type": e.target_type,
+                           "target_title": e.target_title, "created_at": e.created_at, "author_id": u.id,
+                           "author_username": u.username, "author": author, "title": null, "target_id": null, "target_iid": null}),
+                )
             })
             .collect();
         paginate(&headers, &format!("/api/v4/users/{id}/events"), &query, items)
@@ -467,7 +490,8 @@ async fn events(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<Strin
 
 async fn list_emails(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
     on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
-        let items = w.gitlab.users[i].emails.iter().map(|e| json!(e)).collect();
+        let email = shapes::item(Shape::GitlabEmails, "", "");
+        let items = w.gitlab.users[i].emails.iter().map(|e| shapes::dress(email, json!(e))).collect();
         paginate(&headers, &format!("/api/v4/users/{id}/emails"), &query, items)
     })
 }
@@ -494,7 +518,7 @@ async fn add_email(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<St
         }
         let new = GlEmail { id: w.id(), email: email.to_owned(), confirmed_at: flag(&p, "skip_confirmation").then(clock::now) };
         w.gitlab.users[i].emails.push(new.clone());
-        ok(StatusCode::CREATED, json!(new))
+        ok(StatusCode::CREATED, shapes::shaped(Shape::GitlabEmailCreated, json!(new)))
     })
 }
 
@@ -514,7 +538,10 @@ async fn delete_email(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, emai
 async fn keys(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
     let w = ctx.world();
     match user_index(&w.gitlab, &id) {
-        Ok(i) => ok(StatusCode::OK, json!(w.gitlab.users[i].keys)),
+        Ok(i) => {
+            let key = shapes::item(Shape::GitlabKeys, "", "");
+            ok(StatusCode::OK, Value::Array(w.gitlab.users[i].keys.iter().map(|k| shapes::dress(key, json!(k))).collect()))
+        }
         Err(r) => r,
     }
 }
@@ -522,7 +549,10 @@ async fn keys(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 async fn gpg_keys(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
     let w = ctx.world();
     match user_index(&w.gitlab, &id) {
-        Ok(i) => ok(StatusCode::OK, json!(w.gitlab.users[i].gpg_keys)),
+        Ok(i) => {
+            let key = shapes::item(Shape::GitlabGpgKeys, "", "");
+            ok(StatusCode::OK, Value::Array(w.gitlab.users[i].gpg_keys.iter().map(|k| shapes::dress(key, k.clone())).collect()))
+        }
         Err(r) => r,
     }
 }
@@ -546,7 +576,7 @@ async fn disable_two_factor(State(ctx): State<Ctx>, headers: HeaderMap, Path(id)
 
 async fn support_pin(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
     on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| match &w.gitlab.users[i].support_pin {
-        Some(pin) => ok(StatusCode::OK, json!(pin)),
+        Some(pin) => ok(StatusCode::OK, shapes::shaped(Shape::GitlabSupportPin, json!(pin))),
         None => error(StatusCode::NOT_FOUND, "404 Support PIN not found or has expired"),
     })
 }
@@ -573,8 +603,13 @@ fn member_reply(data: &GitLabData, headers: &HeaderMap, user_id: u64, level: Opt
     };
     ok(
         StatusCode::OK,
-        json!({"id": u.id, "username": u.username, "name": u.name, "state": u.state, "access_level": level,
-               "expires_at": null, "membership_state": "active", "web_url": format!("{}/{}", base_url(headers), u.username)}),
+        shapes::shaped(
+            Shape::GitlabMember,
+            json!({"id": u.id, "username": u.username, "name": u.name, "state": u.state, "locked": u.locked,
+                   "access_level": level, "expires_at": null, "membership_state": "active", "created_by": null,
+                   "email": u.email, "group_saml_identity": null, "created_at": u.created_at,
+                   "web_url": format!("{}/{}", base_url(headers), u.username)}),
+        ),
     )
 }
 
@@ -607,12 +642,32 @@ fn find_group<'a>(data: &'a GitLabData, id: &str) -> Option<&'a super::world::Gl
     data.groups.iter().find(|g| id.parse::<u64>().map_or(g.full_path.eq_ignore_ascii_case(id), |n| g.id == n))
 }
 
-fn group_json(g: &super::world::GlGroup, base: &str, with_plan: bool) -> Value {
-    let mut v = json!({"id": g.id, "name": g.name, "full_path": g.full_path, "parent_id": g.parent_id,
-                       "web_url": format!("{base}/groups/{}", g.full_path), "visibility": "private"});
-    if with_plan {
-        v["plan"] = json!(g.plan);
-        v["kind"] = json!("group");
+/// The last segment of a full path.
+fn last_segment(full_path: &str) -> &str {
+    full_path.rsplit('/').next().unwrap_or(full_path)
+}
+
+fn group_json(g: &super::world::GlGroup, base: &str) -> Value {
+    shapes::shaped(
+        Shape::GitlabGroup,
+        json!({"id": g.id, "name": g.name, "path": last_segment(&g.full_path), "full_path": g.full_path, "full_name": g.name,
+               "parent_id": g.parent_id, "description": "", "web_url": format!("{base}/groups/{}", g.full_path),
+               "visibility": "private", "projects": [], "shared_projects": [], "shared_with_groups": [], "runners_token": null}),
+    )
+}
+
+/// A namespace as `GET /namespaces/:id` sends it; the plan only for admins (and owners).
+fn namespace_json(g: &super::world::GlGroup, base: &str, as_admin: bool) -> Value {
+    let mut v = shapes::shaped(
+        Shape::GitlabNamespace,
+        json!({"id": g.id, "name": g.name, "path": last_segment(&g.full_path), "full_path": g.full_path, "kind": "group",
+               "parent_id": g.parent_id, "avatar_url": null, "web_url": format!("{base}/groups/{}", g.full_path),
+               "plan": g.plan, "trial": false, "trial_ends_on": null}),
+    );
+    if !as_admin {
+        for admin_only in ["plan", "trial", "trial_ends_on", "billable_members_count", "max_seats_used", "seats_in_use"] {
+            v.as_object_mut().map(|o| o.remove(admin_only));
+        }
     }
     v
 }
@@ -623,7 +678,7 @@ async fn show_group(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<S
     }
     let w = ctx.world();
     match find_group(&w.gitlab, &id) {
-        Some(g) => ok(StatusCode::OK, group_json(g, &base_url(&headers), false)),
+        Some(g) => ok(StatusCode::OK, group_json(g, &base_url(&headers))),
         None => error(StatusCode::NOT_FOUND, "404 Group Not Found"),
     }
 }
@@ -636,7 +691,7 @@ async fn show_namespace(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pa
     };
     let w = ctx.world();
     match find_group(&w.gitlab, &id) {
-        Some(g) => ok(StatusCode::OK, group_json(g, &base_url(&headers), as_admin)),
+        Some(g) => ok(StatusCode::OK, namespace_json(g, &base_url(&headers), as_admin)),
         None => error(StatusCode::NOT_FOUND, "404 Namespace Not Found"),
     }
 }
@@ -652,11 +707,26 @@ async fn show_project(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path
         .iter()
         .find(|p| id.parse::<u64>().map_or(p.path_with_namespace.eq_ignore_ascii_case(&id), |n| p.id == n));
     match found {
-        Some(p) => ok(
-            StatusCode::OK,
-            json!({"id": p.id, "name": p.name, "path_with_namespace": p.path_with_namespace,
-                   "namespace": {"id": p.namespace_id}, "web_url": format!("{}/{}", base_url(&headers), p.path_with_namespace)}),
-        ),
+        Some(p) => {
+            let base = base_url(&headers);
+            let ns = w.gitlab.groups.iter().find(|g| g.id == p.namespace_id);
+            let ns_path = ns.map_or("", |g| g.full_path.as_str());
+            let namespace = json!({"id": p.namespace_id, "name": ns.map_or("", |g| g.name.as_str()), "path": last_segment(ns_path),
+                                   "kind": "group", "full_path": ns_path,
+                                   "web_url": format!("{base}/groups/{ns_path}")});
+            let web_url = format!("{base}/{}", p.path_with_namespace);
+            ok(
+                StatusCode::OK,
+                shapes::shaped(
+                    Shape::GitlabProject,
+                    json!({"id": p.id, "name": p.name, "path": last_segment(&p.path_with_namespace),
+                           "path_with_namespace": p.path_with_namespace,
+                           "name_with_namespace": format!("{} / {}", ns.map_or("", |g| g.name.as_str()), p.name),
+                           "namespace": namespace, "web_url": web_url, "description": "", "visibility": "private",
+                           "http_url_to_repo": format!("{web_url}.git"), "readme_url": null, "owner": null, "_links": {}}),
+                ),
+            )
+        }
         None => error(StatusCode::NOT_FOUND, "404 Project Not Found"),
     }
 }

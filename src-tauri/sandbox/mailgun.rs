@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use super::shapes::{self, Shape};
 use super::{base_url, basic_auth, Ctx, Query};
 
 type Reply = Response<Body>;
@@ -49,13 +50,25 @@ async fn show_domain(State(ctx): State<Ctx>, headers: HeaderMap, Path(domain): P
     if let Err(r) = authenticate(&ctx, &headers, &domain) {
         return r;
     }
-    Json(json!({"domain": {"name": domain, "state": "active", "type": "custom", "created_at": "Tue, 14 Jan 2020 09:00:00 GMT",
-                           "spam_action": "disabled", "wildcard": false},
-                "receiving_dns_records": [], "sending_dns_records": []}))
-    .into_response()
+    let data = json!({"domain": {"name": domain, "state": "active", "type": "custom", "created_at": "Tue, 14 Jan 2020 09:00:00 GMT",
+                                 "spam_action": "disabled", "wildcard": false, "id": "5e1d8a7e0000000000000000",
+                                 "smtp_login": format!("postmaster@{domain}"), "is_disabled": false}});
+    Json(shapes::shaped(Shape::MailgunDomain, data)).into_response()
 }
 
 const MAX_LIMIT: usize = 300;
+
+/// An event of the world in Mailgun's full shape for its kind (delivered, failed, accepted…);
+/// the template's sample routing, tags and variables are replaced by this event's.
+fn dress_event(e: Value) -> Value {
+    let recipient = e.get("recipient").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let kind = e.get("event").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let template = shapes::item(Shape::MailgunEvents, "event", &kind);
+    let domain = recipient.rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+    let routing = json!({"recipient-domain": domain, "tags": [], "campaigns": [], "user-variables": {},
+                         "envelope": {"targets": recipient}, "storage": null});
+    shapes::dress(&shapes::dress_known(template, routing), e)
+}
 
 /// The filters of an events query and where the next page starts.
 fn page_token(filters: &BTreeMap<String, String>, offset: usize) -> String {
@@ -135,7 +148,7 @@ fn serve_events(ctx: &Ctx, headers: &HeaderMap, domain: &str, filters: BTreeMap<
     if filters.get("ascending").map(String::as_str) == Some("yes") {
         items.reverse();
     }
-    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).map(dress_event).collect();
     let base = format!("{}/v3/{domain}/events", base_url(headers));
     let next = format!("{base}/{}", page_token(&filters, offset + page.len()));
     let first = format!("{base}/{}", page_token(&filters, 0));
@@ -149,7 +162,7 @@ async fn show_bounce(State(ctx): State<Ctx>, headers: HeaderMap, Path((domain, a
     }
     let w = ctx.world();
     match w.mailgun.bounces.iter().find(|b| b.address.eq_ignore_ascii_case(&address)) {
-        Some(b) => Json(json!(b)).into_response(),
+        Some(b) => Json(shapes::shaped(Shape::MailgunBounce, json!(b))).into_response(),
         None => error(StatusCode::NOT_FOUND, "Address not found in bounces table"),
     }
 }

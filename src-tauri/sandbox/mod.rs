@@ -7,6 +7,7 @@ mod customersdot;
 pub mod faults;
 mod gitlab;
 mod mailgun;
+mod shapes;
 pub mod world;
 mod zendesk;
 

@@ -1,0 +1,317 @@
+//! Contract tests: the connectors against the services' own recorded shapes
+//! (`tests/contract/<service>/`, sources in each SOURCES.md), and the sandbox against the same
+//! shapes, so that neither can drift from the real services again.
+//!
+//! (a) Each connector call parses the real answer, replayed over loopback by a server that is
+//!     not our sandbox, and the bodies it sends have the documented shape.
+//! (b) The sandbox's answer to the same request has the real answer's keys and JSON types.
+
+mod support;
+
+use casekit::connectors::gitlab::{EventQuery, GitLab, UserEdit};
+use casekit::connectors::mailgun::{EventFilter, Mailgun};
+use casekit::sandbox::{Sandbox, SandboxConfig};
+use casekit::secrets::Secret;
+use casekit::ErrorCode;
+use serde_json::Value;
+use support::contract::{assert_same_shape, json, shape_diff, text, Replay};
+
+fn route(method: &str, path: &str, status: u16, fixture: (&str, &str)) -> (String, u16, String) {
+    (format!("{method} {path}"), status, text(fixture.0, fixture.1))
+}
+
+fn gitlab(url: &str) -> GitLab {
+    GitLab::new(url, Secret::new("glpat-contract-00000000000"), support::settings()).unwrap()
+}
+
+#[test]
+fn the_shape_diff_finds_missing_invented_and_retyped_fields() {
+    let real = serde_json::json!({"id": 1, "path": "a", "full_path": "a/b", "tags": [{"n": 1}], "note": null});
+    let ours = serde_json::json!({"id": "1", "full_path": "a/b", "bot": false, "tags": [{"n": "x"}], "note": "set"});
+    let diff = shape_diff(&real, &ours, "$");
+    assert_eq!(
+        diff,
+        [
+            "$.path: missing (the real service sends it)",
+            "$.bot: invented (the real service never sends it)",
+            "$.id: string where the real service sends number",
+            "$.tags[0].n: string where the real service sends number"
+        ]
+    );
+    assert!(shape_diff(&real, &real, "$").is_empty());
+}
+
+// ------------------------------------------------------------------------------------ GitLab
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_parses_every_answer_in_the_shape_gitlab_sends() {
+    let g = |name: &str| ("gitlab", name.to_owned());
+    let user = json("gitlab", "user_admin");
+    let (group, project, namespace) = (json("gitlab", "group"), json("gitlab", "project"), json("gitlab", "namespace"));
+    let uid = user["id"].as_u64().unwrap();
+    let u = format!("/api/v4/users/{uid}");
+    let fx = |name: &str| g(name);
+    let mut routes = vec![];
+    for (method, path, status, name) in [
+        ("GET", "/api/v4/personal_access_tokens/self".to_owned(), 200, "personal_access_token_self"),
+        ("GET", "/api/v4/user".to_owned(), 200, "current_user"),
+        ("GET", u.clone(), 200, "user_admin"),
+        ("PUT", u.clone(), 200, "user_edited"),
+        ("GET", "/api/v4/users".to_owned(), 200, "users_search_admin"),
+        ("GET", format!("{u}/associations_count"), 200, "associations_count"),
+        ("GET", format!("{u}/memberships"), 200, "memberships"),
+        ("GET", format!("{u}/events"), 200, "events"),
+        ("GET", format!("{u}/emails"), 200, "emails_without_primary"),
+        ("POST", format!("{u}/emails"), 201, "email_created"),
+        ("GET", format!("/api/v4/groups/{}/members/all/{uid}", group["id"]), 200, "group_member_all"),
+        ("GET", format!("/api/v4/projects/{}/members/all/{uid}", project["id"]), 200, "project_member_all"),
+        ("GET", format!("/api/v4/groups/{}", group["id"]), 200, "group"),
+        ("GET", format!("/api/v4/projects/{}", project["id"]), 200, "project"),
+        ("GET", format!("/api/v4/namespaces/{}", namespace["id"]), 200, "namespace"),
+        ("GET", format!("{u}/keys"), 200, "keys"),
+        ("GET", format!("{u}/gpg_keys"), 200, "gpg_keys"),
+        ("GET", format!("{u}/support_pin"), 200, "support_pin"),
+        ("GET", "/api/v4/users/999999".to_owned(), 404, "error_404"),
+        ("PUT", "/api/v4/users/999998".to_owned(), 409, "error_409_email_taken"),
+    ] {
+        let (service, file) = fx(name);
+        routes.push(route(method, &path, status, (service, &file)));
+    }
+    // The second search hit (id 2) has no secondary emails.
+    routes.push(("GET /api/v4/users/2/emails".to_owned(), 200, "[]".to_owned()));
+    let r = Replay::start(|_| routes).await;
+    let gl = gitlab(&r.url);
+
+    let token = gl.token_self().await.unwrap();
+    assert_eq!(
+        token.scopes,
+        json("gitlab", "personal_access_token_self")["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    );
+    assert!(gl.current_user().await.unwrap().is_admin.is_some());
+    let got = gl.user(uid).await.unwrap();
+    assert_eq!(got.email.as_deref(), user["email"].as_str());
+    assert_eq!(got.sign_in_count, user["sign_in_count"].as_u64());
+    assert_eq!(got.confirmed_at.as_deref(), user["confirmed_at"].as_str());
+    let edit =
+        UserEdit { email: Some("john+release@example.com".into()), skip_reconfirmation: Some(true), note: Some("x".into()) };
+    gl.edit_user(uid, &edit).await.expect("PUT answers the reduced admin shape (no sign-in counts)");
+    assert_eq!(
+        gl.associations_count(uid).await.unwrap().groups_count,
+        json("gitlab", "associations_count")["groups_count"].as_u64().unwrap()
+    );
+    let memberships = gl.memberships(uid).await.unwrap();
+    assert_eq!(memberships.len(), 2);
+    assert!(memberships.iter().all(|m| m.source_type == "Project" || m.source_type == "Namespace"));
+    let events = gl.events(uid, &EventQuery { per_page: 20, ..Default::default() }).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.action_name.as_str()).collect::<Vec<_>>(), ["opened", "closed", "pushed", "commented on"]);
+    let added = gl.add_email(uid, "new@example.com", true).await.unwrap();
+    assert_eq!(added.email, json("gitlab", "email_created")["email"].as_str().unwrap());
+
+    // Groups, projects and namespaces send `path` beside the full path: the full path is read.
+    let gr = gl.group(&group["id"].to_string()).await.unwrap();
+    assert_eq!(gr.full_path, group["full_path"].as_str().unwrap());
+    let pr = gl.project(&project["id"].to_string()).await.unwrap();
+    assert_eq!(pr.full_path, project["path_with_namespace"].as_str().unwrap());
+    let ns = gl.namespace(namespace["id"].as_u64().unwrap()).await.unwrap();
+    assert_eq!(
+        (ns.full_path.as_str(), ns.plan.as_deref()),
+        (namespace["full_path"].as_str().unwrap(), namespace["plan"].as_str())
+    );
+    let member = gl.group_member(gr.id, uid).await.unwrap().unwrap();
+    assert_eq!(member.access_level as u64, json("gitlab", "group_member_all")["access_level"].as_u64().unwrap());
+    assert_eq!(gl.project_member(pr.id, uid).await.unwrap().unwrap().access_level, 40);
+    assert_eq!(gl.keys(uid).await.unwrap().len(), 2);
+    assert_eq!(gl.gpg_keys(uid).await.unwrap().len(), 1);
+    assert_eq!(gl.support_pin(uid).await.unwrap().unwrap().pin, "123456");
+
+    // Identity: only the account that holds the address, among GitLab's looser search hits.
+    let found = gl.users_with_email("john@example.com").await.unwrap();
+    assert_eq!(found.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["john_smith"]);
+    let by_secondary = gl.users_with_email("email@example.com").await.unwrap();
+    assert_eq!(by_secondary.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["john_smith"], "a confirmed secondary");
+    assert!(
+        gl.users_with_email("email2@example.com").await.unwrap().is_empty(),
+        "an unconfirmed secondary is not the account's address"
+    );
+
+    let missing = gl.user(999_999).await.unwrap_err();
+    assert_eq!(missing.code(), ErrorCode::NotFound);
+    assert!(missing.to_string().contains("404 User Not Found"), "{missing}");
+    let taken = gl.edit_user(999_998, &edit).await.unwrap_err();
+    assert_eq!(taken.code(), ErrorCode::Rejected);
+    assert!(taken.to_string().contains("Email has already been taken"), "{taken}");
+
+    // The bodies Casekit sends have the documented parameters and types.
+    let sent = r.received.lock().unwrap().clone();
+    let body =
+        |key: &str| sent.iter().find(|(k, _)| k == key).map(|(_, b)| b.clone()).unwrap_or_else(|| panic!("{key} was not sent"));
+    assert_same_shape("gitlab/request_add_email.json", &json("gitlab", "request_add_email"), &body(&format!("POST {u}/emails")));
+    assert_same_shape("gitlab/request_edit_user.json", &json("gitlab", "request_edit_user"), &body(&format!("PUT {u}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_secondary_emails_leave_the_primary_out_before_and_after_gitlab_18() {
+    let user = json("gitlab", "user_admin");
+    let uid = user["id"].as_u64().unwrap();
+    for emails in ["emails_without_primary", "emails_with_primary"] {
+        let r = Replay::start(|_| {
+            vec![
+                route("GET", &format!("/api/v4/users/{uid}"), 200, ("gitlab", "user_admin")),
+                route("GET", &format!("/api/v4/users/{uid}/emails"), 200, ("gitlab", emails)),
+            ]
+        })
+        .await;
+        let gl = gitlab(&r.url);
+        let u = gl.user(uid).await.unwrap();
+        let secondary = gl.secondary_emails(&u).await.unwrap();
+        assert_eq!(
+            secondary.iter().map(|e| e.email.as_str()).collect::<Vec<_>>(),
+            ["email@example.com", "email2@example.com"],
+            "{emails}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_older_and_non_admin_user_lists_parse() {
+    for (fixture, email) in [("users_by_username", Some("user10@example.com")), ("users_by_username_nonadmin", None)] {
+        let r = Replay::start(|_| vec![route("GET", "/api/v4/users", 200, ("gitlab", fixture))]).await;
+        let found = gitlab(&r.url).user_by_username("anyone").await.unwrap().expect(fixture);
+        assert_eq!(found.email.as_deref(), email, "{fixture}");
+    }
+}
+
+async fn sandbox_get(url: &str, header: (&str, &str)) -> Value {
+    let resp = reqwest::Client::new().get(url).header(header.0, header.1).send().await.unwrap();
+    resp.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_answers_gitlab_calls_in_gitlab_s_shapes() {
+    let s = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let c = s.credentials().gitlab.clone();
+    let admin = ("PRIVATE-TOKEN", c.admin_token.as_str());
+    let api = format!("{}/api/v4", c.url);
+    for (fixture, path) in [
+        ("personal_access_token_self", "/personal_access_tokens/self"),
+        ("current_user", "/user"),
+        ("user_admin", "/users/101"),
+        ("users_search_admin", "/users?search=quinn@example.com"),
+        ("associations_count", "/users/106/associations_count"),
+        ("memberships", "/users/106/memberships"),
+        ("events", "/users/106/events"),
+        ("emails_without_primary", "/users/105/emails"),
+        ("group_member_all", "/groups/10/members/all/106"),
+        ("project_member_all", "/projects/11/members/all/107"),
+        ("group", "/groups/10"),
+        ("project", "/projects/11"),
+        ("namespace", "/namespaces/10"),
+        ("keys", "/users/106/keys"),
+        ("gpg_keys", "/users/106/gpg_keys"),
+        ("support_pin", "/users/109/support_pin"),
+        ("error_404", "/users/999999"),
+    ] {
+        let ours = sandbox_get(&format!("{api}{path}"), admin).await;
+        assert_same_shape(&format!("gitlab/{fixture}.json"), &json("gitlab", fixture), &ours);
+    }
+    let public = sandbox_get(&format!("{api}/users?username=quiet-quinn"), ("PRIVATE-TOKEN", c.user_token.as_str())).await;
+    assert_same_shape("gitlab/users_by_username_nonadmin.json", &json("gitlab", "users_by_username_nonadmin"), &public);
+
+    // Writes answer in the shapes GitLab answers them with.
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{api}/users/101/emails"))
+        .header(admin.0, admin.1)
+        .json(&serde_json::json!({"email": "quinn+release@example.com", "skip_confirmation": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_same_shape("gitlab/email_created.json", &json("gitlab", "email_created"), &created);
+    let edited: Value = http
+        .put(format!("{api}/users/101"))
+        .header(admin.0, admin.1)
+        .json(&serde_json::json!({"email": "quinn+release@example.com", "skip_reconfirmation": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_same_shape("gitlab/user_edited.json", &json("gitlab", "user_edited"), &edited);
+    let conflict = http
+        .put(format!("{api}/users/102"))
+        .header(admin.0, admin.1)
+        .json(&serde_json::json!({"email": "quinn+release@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conflict.status().as_u16(), 409, "an address another user has: GitLab answers 409");
+    assert_same_shape(
+        "gitlab/error_409_email_taken.json",
+        &json("gitlab", "error_409_email_taken"),
+        &conflict.json().await.unwrap(),
+    );
+}
+
+// ----------------------------------------------------------------------------------- Mailgun
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailgun_parses_events_bounces_and_domains_as_mailgun_sends_them() {
+    let d = "mg.example.com";
+    // A page links to the next on the server it came from; the last page has no items.
+    let pages = |url: &str, page: &str| {
+        let body = text("mailgun", page).replace("https://api.mailgun.net", url);
+        let next = serde_json::from_str::<Value>(&body).unwrap()["paging"]["next"].as_str().unwrap().replace(url, "");
+        vec![(format!("GET /v3/{d}/events"), 200, body), (format!("GET {next}"), 200, text("mailgun", "events_empty_page"))]
+    };
+    let r = Replay::start(|url| {
+        let mut routes = pages(url, "events_page");
+        routes.extend([
+            route("GET", &format!("/v3/{d}/bounces/alice%40example.com"), 200, ("mailgun", "bounce")),
+            route("GET", &format!("/v3/{d}/bounces/nobody%40example.com"), 404, ("mailgun", "error_404_bounce")),
+            route("GET", &format!("/v3/domains/{d}"), 200, ("mailgun", "domain")),
+        ]);
+        routes
+    })
+    .await;
+    let mg = Mailgun::new(&r.url, d, Secret::new("key-contract-0000000000000000"), support::settings()).unwrap();
+    let events = mg.events(&EventFilter::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<(&str, bool, bool)> =
+        events.iter().map(|e| (e.event.as_str(), e.is_delivered(), e.is_suppression())).collect();
+    assert_eq!(kinds, [("delivered", true, false), ("failed", false, true), ("accepted", false, false)]);
+    let failed = &events[1];
+    assert_eq!(failed.delivery_status.as_ref().unwrap().text(), "Not delivering to previously bounced address");
+    assert_eq!(mg.bounce("alice@example.com").await.unwrap().unwrap().code, "550");
+    assert!(mg.bounce("nobody@example.com").await.unwrap().is_none());
+    assert_eq!(mg.domain().await.unwrap().name, json("mailgun", "domain")["domain"]["name"].as_str().unwrap());
+
+    for page in ["events_page_failed_null_message", "events_page_recorded_2016", "events_empty_page"] {
+        let r = Replay::start(|url| pages(url, page)).await;
+        let mg = Mailgun::new(&r.url, d, Secret::new("key-contract-0000000000000000"), support::settings()).unwrap();
+        mg.events(&EventFilter::default()).await.unwrap_or_else(|e| panic!("{page}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_answers_mailgun_calls_in_mailgun_s_shapes() {
+    use base64::Engine as _;
+    let s = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let c = s.credentials().mailgun.clone();
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("api:{}", c.api_key)));
+    let auth = ("Authorization", auth.as_str());
+    let base = format!("{}/v3", c.url);
+    let events = sandbox_get(&format!("{base}/{}/events?recipient=bo.bounced@example.com", c.domain), auth).await;
+    assert_same_shape("mailgun/events_page.json", &json("mailgun", "events_page"), &events);
+    let bounce = sandbox_get(&format!("{base}/{}/bounces/bo.bounced@example.com", c.domain), auth).await;
+    assert_same_shape("mailgun/bounce.json", &json("mailgun", "bounce"), &bounce);
+    let domain = sandbox_get(&format!("{base}/domains/{}", c.domain), auth).await;
+    assert_same_shape("mailgun/domain.json", &json("mailgun", "domain"), &domain);
+}
