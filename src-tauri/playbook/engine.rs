@@ -313,7 +313,7 @@ pub fn case_view(env: &Env<'_>, case_id: i64) -> Result<CaseView> {
     // A lookup whose source has no API in this profile asks the agent for what the tool shows.
     if let (Some(current), Some((_, step))) = (v.current.as_mut(), pb.step(&st.cursor)) {
         if let StepKind::Lookup { lookup } = &step.kind {
-            current.fields = lookups::form(lookup, env.conns, &st);
+            (current.fields, current.link) = lookups::form(lookup, env.conns, &st);
         }
     }
     Ok(v)

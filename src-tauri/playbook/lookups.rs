@@ -37,11 +37,12 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<F
 }
 
 /// The fields the agent fills in for the part of a lookup this profile has no API for (e.g.
-/// CustomersDot in manual mode); empty when the lookup fetches everything itself.
-pub fn form(name: &str, conns: &Connections, state: &CaseState) -> Vec<super::view::FieldView> {
+/// CustomersDot in manual mode), and where to read them; no fields when the lookup fetches
+/// everything itself.
+pub fn form(name: &str, conns: &Connections, state: &CaseState) -> (Vec<super::view::FieldView>, Option<String>) {
     match name {
         "customersdot_diagnosis" => super::portal::form(conns, state),
-        _ => Vec::new(),
+        _ => (Vec::new(), None),
     }
 }
 

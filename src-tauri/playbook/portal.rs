@@ -209,10 +209,18 @@ fn field(id: String, label: String, kind: &str, options: &[&str], required: bool
 
 /// The fields the agent fills in for what this profile cannot read through an API: the portal
 /// accounts in manual mode, the reset mail without Mailgun. Empty when everything is fetched.
-pub fn form(conns: &Connections, state: &CaseState) -> Vec<FieldView> {
+/// The link is where to start reading: the admin customer search, or the Mailgun logs.
+pub fn form(conns: &Connections, state: &CaseState) -> (Vec<FieldView>, Option<String>) {
     let (cd_manual, mail_manual) = match sources(conns) {
         Ok(s) => (s.cd.is_none(), s.mail.is_none()),
-        Err(_) => return Vec::new(),
+        Err(_) => return (Vec::new(), None),
+    };
+    let link = if cd_manual {
+        Some(format!("{}/admin/customers", admin_url(conns)))
+    } else if mail_manual {
+        Some("https://app.mailgun.com/app/sending/domains/mg.gitlab.com/logs".to_owned())
+    } else {
+        None
     };
     let mut out = Vec::new();
     for (i, a) in emails(state).iter().enumerate() {
@@ -248,7 +256,7 @@ pub fn form(conns: &Connections, state: &CaseState) -> Vec<FieldView> {
             out.push(field(format!("{i}.reset_mail_at"), format!("{a}: when (as the log shows it)"), "text", &[], false));
         }
     }
-    out
+    (out, link)
 }
 
 const EMPTY_WORDS: &[&str] = &["empty", "none", "never", "not confirmed", "not linked", "blank", "-", "—", "n/a", "null", "nil"];
