@@ -511,6 +511,9 @@ async fn manual_scenario_3_names_the_address_that_holds_the_subscription() {
     ));
     let case = b.enter(8013, "diane@corp.example", &pairs(&entries)).await;
     assert!(rows(&case).contains("member of billing account 3 (Sold To diane@corp.example)"), "{}", rows(&case));
+    // Refreshing the evidence keeps what was entered (there is nothing to fetch it from).
+    let case = b.step(&case, StepInput::Refresh).await;
+    assert!(rows(&case).contains(&format!("Portal account diane@corp.example: created via self sign-up — {ENTERED}")), "{}", rows(&case));
     let case = b.confirm(&case, "scenario-3").await;
     let (case, posted) = b.reply(&case, "reply-other-email", 8013).await;
     assert!(posted.contains("(diane@personal.example)") && posted.contains("Please sign in with diane@corp.example"), "{posted}");
