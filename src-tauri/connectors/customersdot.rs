@@ -53,10 +53,14 @@ pub struct BillingAccount {
     pub memberships: Vec<BillingAccountMembership>,
 }
 
+/// A one-time sign-in link CustomersDot emailed to the customer. The link itself never leaves
+/// CustomersDot: the answer names where it went and its last four characters, to tell links apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignInLink {
-    pub url: String,
+pub struct SignInLinkSent {
+    pub sent_to: String,
+    pub sent_at: String,
     pub expires_at: String,
+    pub last4: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,9 +134,12 @@ impl CustomersDot {
         field(v, "customer")
     }
 
-    /// A new one-time sign-in URL (the previous one stops working).
-    pub async fn one_time_sign_in_url(&self, id: u64) -> Result<SignInLink> {
-        self.http.send(Method::POST, &format!("{BASE}/customers/{id}/one_time_sign_in_url"), Some(&json!({}))).await
+    /// Emails a new one-time sign-in link to the customer's own address (the previous link
+    /// stops working). Not repeated after a network failure: read the Support Audit Events.
+    pub async fn send_one_time_sign_in_link(&self, id: u64) -> Result<SignInLinkSent> {
+        let v: Value =
+            self.http.send(Method::POST, &format!("{BASE}/customers/{id}/send_one_time_sign_in_link"), Some(&json!({}))).await?;
+        field(v, "sign_in_link")
     }
 
     /// Unlinks the GitLab user; the ticket link is logged as a Support Audit Event.

@@ -103,6 +103,8 @@ pub enum StepInput {
     Checklist { ticked: Vec<String>, fields: BTreeMap<String, String> },
     /// Lookup: fetch the facts.
     RunLookup,
+    /// Lookup: what the agent read in a tool this profile has no API for (the step's fields).
+    EnterEvidence { fields: BTreeMap<String, String> },
     /// Gate: every gate passed; continue.
     Continue,
     /// Gate: follow the first block (end, switch playbook, or branch).
@@ -307,7 +309,14 @@ pub fn case_view(env: &Env<'_>, case_id: i64) -> Result<CaseView> {
         .conn()
         .query_row("SELECT id FROM cases WHERE origin_case_id = ?1 ORDER BY id DESC LIMIT 1", [case_id], |r| r.get(0))
         .ok();
-    Ok(view::build(env.catalog, &row, &pb, &st, continued_in))
+    let mut v = view::build(env.catalog, &row, &pb, &st, continued_in);
+    // A lookup whose source has no API in this profile asks the agent for what the tool shows.
+    if let (Some(current), Some((_, step))) = (v.current.as_mut(), pb.step(&st.cursor)) {
+        if let StepKind::Lookup { lookup } = &step.kind {
+            (current.fields, current.link) = lookups::form(lookup, env.conns, &st);
+        }
+    }
+    Ok(v)
 }
 
 /// The comments of the case's ticket, newest last, for picking the customer's confirmation.
@@ -430,6 +439,18 @@ fn commit(env: &Env<'_>, agent: &str, row: &CaseRow, pb: &Playbook, st: &CaseSta
 fn check_field(kind: &str, label: &str, value: &str, options: &[String]) -> Result<String> {
     match kind {
         "email" => validate::email(label, value),
+        // Several addresses: each checked, at most five, kept comma-separated.
+        "emails" => {
+            let all: Vec<String> = value
+                .split([',', ';', ' ', '\n'])
+                .filter(|e| !e.trim().is_empty())
+                .map(|e| validate::email(label, e))
+                .collect::<Result<_>>()?;
+            if all.len() > 4 {
+                return Err(Error::InvalidInput(format!("The {label}: list at most four addresses, the ones that matter.")));
+            }
+            Ok(all.join(", "))
+        }
         "username" => {
             let v = value.trim().trim_start_matches('@');
             if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
@@ -535,16 +556,27 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             advance(&pb, &mut st, index, None, &agent);
             Transition::new("step_completed", json!({"ticked": ticked, "fields": recorded}))
         }
-        (StepKind::Lookup { lookup }, StepInput::RunLookup) => {
-            let found = lookups::run(lookup, env.conns, &st).await?;
+        (StepKind::Lookup { lookup }, input @ (StepInput::RunLookup | StepInput::EnterEvidence { .. })) => {
+            let found = match &input {
+                StepInput::EnterEvidence { fields } => lookups::enter(lookup, env.conns, &st, fields).await?,
+                _ => lookups::run(lookup, env.conns, &st).await?,
+            };
+            // What the agent entered is audited as it was recorded (normalized), marked as theirs.
+            let entered = found.evidence.data.get("entered").filter(|v| !v.is_null()).cloned();
             let summary =
                 found.evidence.rows.iter().take(3).map(|r| format!("{}: {}", r.label, r.value)).collect::<Vec<_>>().join("; ");
-            let ids: BTreeMap<&String, &String> = found.facts.iter().filter(|(k, _)| k.ends_with("_id")).collect();
+            let ids: BTreeMap<String, String> =
+                found.facts.iter().filter(|(k, _)| k.ends_with("_id")).map(|(k, v)| (k.clone(), v.clone())).collect();
             st.facts.extend(found.facts.clone());
             st.evidence.insert(lookup.clone(), found.evidence);
             done(&mut st, step_id, &agent, StepStatus::Done, json!({"lookup": lookup, "summary": summary}));
             advance(&pb, &mut st, index, None, &agent);
-            Transition::new("lookup_completed", json!({"lookup": lookup, "status": "ok", "ids": ids}))
+            let mut payload = json!({"lookup": lookup, "status": "ok", "ids": ids});
+            if let Some(entered) = entered {
+                payload["source"] = json!("entered by the agent");
+                payload["entered"] = entered;
+            }
+            Transition::new("lookup_completed", payload)
         }
         (StepKind::Gate { gates: specs }, StepInput::Continue) => {
             let verdicts: Vec<Value> = specs

@@ -36,6 +36,25 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<F
     }
 }
 
+/// The fields the agent fills in for the part of a lookup this profile has no API for (e.g.
+/// CustomersDot in manual mode), and where to read them; no fields when the lookup fetches
+/// everything itself.
+pub fn form(name: &str, conns: &Connections, state: &CaseState) -> (Vec<super::view::FieldView>, Option<String>) {
+    match name {
+        "customersdot_diagnosis" => super::portal::form(conns, state),
+        _ => (Vec::new(), None),
+    }
+}
+
+/// Runs a lookup from what the agent entered in its form (and the APIs the profile has); the
+/// normalized entries are kept in the evidence under `data.entered`.
+pub async fn enter(name: &str, conns: &Connections, state: &CaseState, values: &BTreeMap<String, String>) -> Result<Found> {
+    match name {
+        "customersdot_diagnosis" => super::portal::enter(conns, state, values).await,
+        other => Err(Error::InvalidInput(format!("The lookup {other} is fetched, not entered: fetch it."))),
+    }
+}
+
 fn fact<'a>(state: &'a CaseState, key: &str) -> Result<&'a str> {
     state.fact(key, "This lookup")
 }

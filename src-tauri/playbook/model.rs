@@ -111,7 +111,7 @@ pub struct ChecklistItem {
 pub struct Field {
     pub id: String,
     pub label: String,
-    /// `text`, `email`, `username`, `choice`.
+    /// `text`, `email`, `emails` (comma-separated, each checked, at most four), `username`, `choice`.
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]

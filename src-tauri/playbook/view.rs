@@ -101,7 +101,7 @@ pub struct ItemView {
 pub struct FieldView {
     pub id: String,
     pub label: String,
-    /// `text`, `email`, `username` or `choice`.
+    /// `text`, `email`, `emails`, `username` or `choice`.
     pub kind: String,
     pub options: Vec<String>,
     pub required: bool,

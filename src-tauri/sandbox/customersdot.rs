@@ -9,7 +9,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::world::{CdAuditEvent, CdCustomer, CdMembership, CustomersDotData};
+use super::world::{CdAuditEvent, CdCustomer, CdMembership, CustomersDotData, PortalMail, SignInLinkRecord};
 use super::{base_url, bearer, parse_json, random_token, Ctx, Query};
 use crate::clock;
 
@@ -23,7 +23,7 @@ pub(super) fn router() -> Router<Ctx> {
         .route(&format!("{BASE}/customers"), get(find_customers))
         .route(&format!("{BASE}/customers/{{id}}"), get(show_customer))
         .route(&format!("{BASE}/customers/{{id}}/resend_confirmation"), post(resend_confirmation))
-        .route(&format!("{BASE}/customers/{{id}}/one_time_sign_in_url"), post(one_time_sign_in_url))
+        .route(&format!("{BASE}/customers/{{id}}/send_one_time_sign_in_link"), post(send_one_time_sign_in_link))
         .route(&format!("{BASE}/customers/{{id}}/unlink_gitlab_user"), post(unlink_gitlab_user))
         .route(&format!("{BASE}/customers/{{id}}/support_audit_events"), get(audit_events))
         .route(&format!("{BASE}/billing_accounts/{{id}}"), get(show_billing_account))
@@ -135,28 +135,87 @@ async fn resend_confirmation(State(ctx): State<Ctx>, headers: HeaderMap, Path(id
     })
 }
 
-async fn one_time_sign_in_url(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
+/// Emails a new one-time sign-in link to the customer's own address; every earlier link of
+/// the customer stops working. The answer never carries the link.
+async fn send_one_time_sign_in_link(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
+    if let Err(r) = authenticate(&ctx, &headers) {
+        return r;
+    }
     let base = base_url(&headers);
-    with_customers(&ctx, &headers, |d, audit, next_id| {
-        if !d.customers.iter().any(|c| c.id == id) {
-            return not_found();
+    let mut w = ctx.world();
+    let Some(c) = w.customersdot.customers.iter().find(|c| c.id == id).cloned() else { return not_found() };
+    let token = random_token(24);
+    let last4: String = token[token.len() - 4..].to_owned();
+    let url = format!("{base}/customers/sign_in_once/{token}");
+    let now = clock::now();
+    let expires = clock::rfc3339(std::time::SystemTime::now() + std::time::Duration::from_secs(24 * 3600));
+    for m in w.cd_mail.iter_mut() {
+        if let Some(l) = m.link.as_mut().filter(|l| l.customer_id == id) {
+            l.used = true;
         }
-        *next_id += 1;
-        audit.push(CdAuditEvent {
-            id: *next_id,
-            customer_id: id,
-            action: "one_time_sign_in_url".into(),
-            ticket_url: None,
-            details: json!({}),
-            created_at: clock::now(),
-        });
-        let expires = clock::rfc3339(std::time::SystemTime::now() + std::time::Duration::from_secs(24 * 3600));
-        (
-            StatusCode::CREATED,
-            Json(json!({"url": format!("{base}/customers/sign_in_once/{}", random_token(24)), "expires_at": expires})),
-        )
-            .into_response()
-    })
+    }
+    w.cd_mail.push(PortalMail {
+        to: c.email.clone(),
+        subject: "Your one-time sign-in link".into(),
+        body: format!(
+            "Hello {},\n\nUse this link to sign in to the GitLab customers portal. It works once, until {expires}:\n{url}\n",
+            c.first_name
+        ),
+        sent_at: now.clone(),
+        link: Some(SignInLinkRecord { customer_id: id, url, expires_at: expires.clone(), used: false }),
+    });
+    let event_id = w.id();
+    w.cd_audit.push(CdAuditEvent {
+        id: event_id,
+        customer_id: id,
+        action: "one_time_sign_in_link_sent".into(),
+        ticket_url: None,
+        details: json!({"sent_to": c.email, "last4": last4, "expires_at": expires}),
+        created_at: now.clone(),
+    });
+    let sent = json!({"sent_to": c.email, "sent_at": now, "expires_at": expires, "last4": last4});
+    (StatusCode::CREATED, Json(json!({"sign_in_link": sent}))).into_response()
+}
+
+impl super::Sandbox {
+    /// The mails the customers portal sent to `to` (the customer's mailbox), oldest first.
+    pub fn portal_mail(&self, to: &str) -> Vec<PortalMail> {
+        self.shared
+            .world
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cd_mail
+            .iter()
+            .filter(|m| m.to.eq_ignore_ascii_case(to))
+            .cloned()
+            .collect()
+    }
+
+    /// The customer opens a one-time sign-in link: it works once, only while it is the newest
+    /// link of that customer, until it expires. Returns the portal account's email.
+    pub fn portal_sign_in_with_link(&self, url: &str) -> crate::Result<String> {
+        let mut w = self.shared.world.lock().unwrap_or_else(|p| p.into_inner());
+        let now = clock::now();
+        let link = w
+            .cd_mail
+            .iter_mut()
+            .filter_map(|m| m.link.as_mut())
+            .find(|l| l.url == url)
+            .ok_or_else(|| crate::Error::NotFound("The customers portal does not know that sign-in link.".into()))?;
+        if link.used || link.expires_at < now {
+            return Err(crate::Error::Rejected(
+                "That sign-in link has expired or was replaced by a newer one: request a new one.".into(),
+            ));
+        }
+        link.used = true;
+        let id = link.customer_id;
+        w.customersdot
+            .customers
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.email.clone())
+            .ok_or_else(|| crate::Error::NotFound("The portal account is gone.".into()))
+    }
 }
 
 fn valid_ticket_url(s: &str) -> bool {

@@ -113,6 +113,8 @@ struct World {
     mailgun: world::MailgunData,
     customersdot: world::CustomersDotData,
     cd_audit: Vec<CdAuditEvent>,
+    /// What the customers portal emailed (one-time sign-in links): the customer's mailbox.
+    cd_mail: Vec<world::PortalMail>,
     next_id: u64,
 }
 
@@ -125,6 +127,7 @@ impl World {
             mailgun: f.mailgun.clone(),
             customersdot: f.customersdot.clone(),
             cd_audit: Vec::new(),
+            cd_mail: Vec::new(),
             next_id: 900_000,
         };
         gitlab::generate_events(&mut world.gitlab, &mut world.next_id);

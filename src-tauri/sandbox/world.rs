@@ -414,6 +414,26 @@ pub struct CdMembership {
     pub created_at: String,
 }
 
+/// A mail the customers portal sent (the sandbox's view of the customer's mailbox).
+#[derive(Debug, Clone, Serialize)]
+pub struct PortalMail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub sent_at: String,
+    /// The one-time sign-in link in the body, with its customer, expiry and whether it was used.
+    #[serde(skip)]
+    pub link: Option<SignInLinkRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignInLinkRecord {
+    pub customer_id: u64,
+    pub url: String,
+    pub expires_at: String,
+    pub used: bool,
+}
+
 /// What the CustomersDot admin screens log under "Support Audit Events".
 #[derive(Debug, Clone, Serialize)]
 pub struct CdAuditEvent {

@@ -113,7 +113,7 @@ export type ChallengeResult = { id: string, passed: boolean, };
 /**
  * What the agent submits for the current step.
  */
-export type StepInput = { "type": "checklist", ticked: Array<string>, fields: { [key in string]: string }, } | { "type": "run_lookup" } | { "type": "continue" } | { "type": "follow_block" } | { "type": "request_permission", post: boolean, } | { "type": "confirm_permission", comment_id: number, } | { "type": "verify", risk: string, results: Array<ChallengeResult>, } | { "type": "decide", option: string, reason: string, } | { "type": "run_action", confirmation: string, } | { "type": "write_note" } | { "type": "send_reply", post: boolean, } | { "type": "manual_done", evidence: string, } | { "type": "finish" } | { "type": "refresh" };
+export type StepInput = { "type": "checklist", ticked: Array<string>, fields: { [key in string]: string }, } | { "type": "run_lookup" } | { "type": "enter_evidence", fields: { [key in string]: string }, } | { "type": "continue" } | { "type": "follow_block" } | { "type": "request_permission", post: boolean, } | { "type": "confirm_permission", comment_id: number, } | { "type": "verify", risk: string, results: Array<ChallengeResult>, } | { "type": "decide", option: string, reason: string, } | { "type": "run_action", confirmation: string, } | { "type": "write_note" } | { "type": "send_reply", post: boolean, } | { "type": "manual_done", evidence: string, } | { "type": "finish" } | { "type": "refresh" };
 
 /**
  * One line of an evidence table.
@@ -166,7 +166,7 @@ export type ItemView = { id: string, label: string, reason: string, required: bo
 
 export type FieldView = { id: string, label: string, 
 /**
- * `text`, `email`, `username` or `choice`.
+ * `text`, `email`, `emails`, `username` or `choice`.
  */
 kind: string, options: Array<string>, required: boolean, 
 /**

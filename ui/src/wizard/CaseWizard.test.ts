@@ -80,4 +80,58 @@ describe('the wizard', () => {
     await user.click(follow);
     expect(onopen).toHaveBeenCalledWith(2);
   });
+  it('asks for what the admin screen shows when a lookup has no API, and submits the entries', async () => {
+    const submitted: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === 'case_view') {
+        return caseAt({
+          id: 'diagnosis', title: 'Diagnose: portal accounts, links, mail', kind: 'lookup', link: 'https://customers.gitlab.com/admin/customers',
+          fields: [
+            { id: '0.account', label: 'casey@example.com: portal account', kind: 'choice', options: ['Found', 'No portal account with this email'], required: true, value: '' },
+            { id: '0.confirmed_at', label: 'casey@example.com: Confirmed at', kind: 'text', options: [], required: false, value: '' },
+            { id: '0.uid', label: 'casey@example.com: Uid', kind: 'text', options: [], required: false, value: '' },
+          ],
+        });
+      }
+      if (cmd === 'submit_step') {
+        submitted.push(args);
+        throw { code: 'invalid_input', message: 'casey@example.com: enter the Uid.', retryable: false };
+      }
+      throw new Error(cmd);
+    });
+    const user = userEvent.setup();
+    render(CaseWizard, { caseId: 1, sandbox: false, onopen: vi.fn(), onclose: vi.fn() });
+    expect((await screen.findByTestId('lookup-link')).getAttribute('href')).toBe('https://customers.gitlab.com/admin/customers');
+    await user.selectOptions(screen.getByLabelText('casey@example.com: portal account'), 'Found');
+    await user.type(screen.getByLabelText(/Confirmed at/), 'empty');
+    await user.click(screen.getByTestId('step-submit'));
+    expect(submitted).toEqual([
+      { caseId: 1, stepId: 'diagnosis', input: { type: 'enter_evidence', fields: { '0.account': 'Found', '0.confirmed_at': 'empty' } } },
+    ]);
+    expect((await screen.findByTestId('step-error')).textContent).toContain('enter the Uid');
+  });
+
+  it('records a change made in another tool with the pasted evidence', async () => {
+    const submitted: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === 'case_view') {
+        return caseAt({
+          id: 'unlink', title: 'Unlink the GitLab account', kind: 'action', destructive: true, confirmText: null,
+          calls: [{ method: 'MANUAL', path: 'CustomersDot admin screen', change: 'linked GitLab user → none; paste what the screen shows to confirm' }],
+        });
+      }
+      if (cmd === 'submit_step') {
+        submitted.push(args);
+        return caseAt({});
+      }
+      throw new Error(cmd);
+    });
+    const user = userEvent.setup();
+    render(CaseWizard, { caseId: 1, sandbox: false, onopen: vi.fn(), onclose: vi.fn() });
+    const button = await screen.findByTestId('step-submit');
+    expect((button as HTMLButtonElement).disabled).toBe(true);
+    await user.type(screen.getByLabelText(/pasted as evidence/), 'Unlinked uid 111');
+    await user.click(button);
+    expect(submitted).toEqual([{ caseId: 1, stepId: 'unlink', input: { type: 'run_action', confirmation: 'Unlinked uid 111' } }]);
+  });
 });
