@@ -24,11 +24,15 @@ fn the_typescript_bindings_match_the_rust_types() {
 fn every_command_has_a_typed_function_and_its_reply_type_is_declared() {
     let ts = typescript();
     for sig in casekit::app::signatures() {
-        assert!(ts.contains(&format!("invoke<{}>('{}'", sig.reply, sig.name)), "{}", sig.name);
+        assert!(ts.contains(&format!("call<{}>('{}'", sig.reply, sig.name)), "{}", sig.name);
+        assert!(ts.contains(&format!("}}, '{}');", sig.wait)), "{}: every call has a bounded wait", sig.name);
         let base = sig.reply.trim_start_matches("Array<").trim_end_matches('>').trim_end_matches(" | null");
         if ["string", "number", "boolean", "null"].contains(&base) {
             continue;
         }
         assert!(ts.contains(&format!("export type {base} ")), "reply type {base} of {} is not declared", sig.name);
     }
+    // Calls to the services wait longer than work on this computer (ui/src/lib/ipc.ts WAIT_MS).
+    assert!(ts.contains("call<CaseView>('submit_step', { caseId, stepId, input }, 'network')"));
+    assert!(ts.contains("call<AppInfo>('app_info', {}, 'blocking')"));
 }

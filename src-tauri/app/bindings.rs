@@ -34,12 +34,15 @@ pub struct CommandSignature {
     pub doc: &'static str,
     pub args: Vec<(&'static str, String)>,
     pub reply: String,
+    /// `blocking` (this computer: SQLite, keychain) or `network` (the services): how long the
+    /// UI waits for the answer before it says so (`ui/src/lib/ipc.ts`).
+    pub wait: &'static str,
 }
 
 impl CommandSignature {
     /// A command replying with `R`.
-    pub fn new<R: TS>(name: &'static str, doc: &'static str, args: Vec<(&'static str, String)>) -> Self {
-        CommandSignature { name, doc: doc.trim(), args, reply: R::name(&config()) }
+    pub fn new<R: TS>(name: &'static str, doc: &'static str, wait: &'static str, args: Vec<(&'static str, String)>) -> Self {
+        CommandSignature { name, doc: doc.trim(), args, reply: R::name(&config()), wait }
     }
 
     /// An argument of type `T`.
@@ -79,7 +82,7 @@ pub fn typescript() -> String {
     let cfg = config();
     let mut out = String::from(
         "// Generated from the Rust types in src-tauri/ by `make bindings`. Do not edit by hand.\n\n\
-         import { invoke } from '@tauri-apps/api/core';\n\n",
+         import { call } from './ipc';\n\n",
     );
     for decl in [
         declaration::<ErrorCode>(&cfg),
@@ -132,13 +135,14 @@ pub fn typescript() -> String {
     for sig in super::signatures() {
         let params: Vec<String> = sig.args.iter().map(|(n, t)| format!("{}: {t}", camel_case(n))).collect();
         let payload = if sig.args.is_empty() {
-            String::new()
+            "{}".to_owned()
         } else {
             let keys: Vec<String> = sig.args.iter().map(|(n, _)| camel_case(n)).collect();
-            format!(", {{ {} }}", keys.join(", "))
+            format!("{{ {} }}", keys.join(", "))
         };
         out.push_str(&format!(
-            "/** {doc} Rejects with an `IpcError`. */\nexport function {f}({params}): Promise<{reply}> {{\n  return invoke<{reply}>('{name}'{payload});\n}}\n\n",
+            "/** {doc} Rejects with an `IpcError`. */\nexport function {f}({params}): Promise<{reply}> {{\n  return call<{reply}>('{name}', {payload}, '{wait}');\n}}\n\n",
+            wait = sig.wait,
             doc = sig.doc,
             f = camel_case(sig.name),
             params = params.join(", "),

@@ -39,6 +39,7 @@ macro_rules! ipc_commands {
                 CommandSignature::new::<$ret>(
                     stringify!($name),
                     concat!($($doc),*),
+                    stringify!($mode),
                     vec![$( CommandSignature::arg::<$argty>(stringify!($arg)) ),*],
                 )
             ),*]

@@ -173,4 +173,34 @@ describe('the shell', () => {
     expect(alert.textContent).toContain('schema_too_new');
     expect(calls.map((c) => c.cmd)).toEqual(['app_info']);
   });
+
+  it('names a live profile and the instances its changes reach, in place of the sandbox banner', async () => {
+    profile = {
+      ...profile, id: 2, name: 'GitLab.com production', kind: 'live',
+      services: { ...profile.services, gitlabUrl: 'https://gitlab.com', zendeskUrl: 'https://gitlab.zendesk.com' },
+    };
+    backend();
+    render(App);
+    const banner = await screen.findByTestId('profile-banner');
+    expect(banner.textContent).toContain('GitLab.com production');
+    expect(banner.textContent).toContain('GitLab gitlab.com');
+    expect(banner.textContent).toContain('Zendesk gitlab.zendesk.com');
+    expect(screen.queryByTestId('sandbox-banner')).toBeNull();
+  });
+
+  it('cancels a new case while the ticket is still being fetched, and drops the late answer', async () => {
+    let answer: (v: unknown) => void = () => {};
+    backend({ list_playbooks: () => [], preview_ticket: () => new Promise((resolve) => (answer = resolve)) });
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId('new-case-button'));
+    await user.type(screen.getByLabelText('Ticket number'), '8001');
+    await user.click(screen.getByTestId('fetch-ticket'));
+    expect(screen.getByTestId('fetch-ticket').textContent).toBe('Fetching…');
+    await user.keyboard('{Escape}');
+    expect(await screen.findByText('No open cases')).toBeTruthy();
+    answer({ instance: 'global', id: 8001, subject: 'Late', status: 'open', requesterId: 1, requesterName: 'Q', requesterEmail: 'q@example.com', url: '' });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(screen.queryByTestId('new-case')).toBeNull();
+  });
 });

@@ -1,6 +1,6 @@
 // Generated from the Rust types in src-tauri/ by `make bindings`. Do not edit by hand.
 
-import { invoke } from '@tauri-apps/api/core';
+import { call } from './ipc';
 
 /**
  * Stable error codes shared with the UI (serialized in snake_case).
@@ -349,145 +349,145 @@ schemaVersion: number | null, startupError: IpcError | null, };
 
 /** Version, folders, schema version, and why the database did not open if it did not. Rejects with an `IpcError`. */
 export function appInfo(): Promise<AppInfo> {
-  return invoke<AppInfo>('app_info');
+  return call<AppInfo>('app_info', {}, 'blocking');
 }
 
 /** The profile in use. Rejects with an `IpcError`. */
 export function activeProfile(): Promise<Profile> {
-  return invoke<Profile>('active_profile');
+  return call<Profile>('active_profile', {}, 'blocking');
 }
 
 /** Every profile, the Sandbox first. Rejects with an `IpcError`. */
 export function listProfiles(): Promise<Array<Profile>> {
-  return invoke<Array<Profile>>('list_profiles');
+  return call<Array<Profile>>('list_profiles', {}, 'blocking');
 }
 
 /** Creates (no id) or updates a profile; for the Sandbox only the agent's name and email change. Rejects with an `IpcError`. */
 export function saveProfile(profile: ProfileInput): Promise<Profile> {
-  return invoke<Profile>('save_profile', { profile });
+  return call<Profile>('save_profile', { profile }, 'blocking');
 }
 
 /** Makes a profile the active one. Rejects with an `IpcError`. */
 export function activateProfile(id: number): Promise<Profile> {
-  return invoke<Profile>('activate_profile', { id });
+  return call<Profile>('activate_profile', { id }, 'blocking');
 }
 
 /** Deletes a live profile without cases, and its tokens; returns the remaining profiles. Rejects with an `IpcError`. */
 export function deleteProfile(id: number): Promise<Array<Profile>> {
-  return invoke<Array<Profile>>('delete_profile', { id });
+  return call<Array<Profile>>('delete_profile', { id }, 'blocking');
 }
 
 /** The services of a profile that have a token in the system keychain. Rejects with an `IpcError`. */
 export function storedTokens(profileId: number): Promise<Array<Service>> {
-  return invoke<Array<Service>>('stored_tokens', { profileId });
+  return call<Array<Service>>('stored_tokens', { profileId }, 'blocking');
 }
 
 /** Stores a token in the system keychain; it is never sent back to the window. Rejects with an `IpcError`. */
 export function storeToken(profileId: number, service: Service, token: string): Promise<Array<Service>> {
-  return invoke<Array<Service>>('store_token', { profileId, service, token });
+  return call<Array<Service>>('store_token', { profileId, service, token }, 'blocking');
 }
 
 /** Removes a token from the system keychain. Rejects with an `IpcError`. */
 export function removeToken(profileId: number, service: Service): Promise<Array<Service>> {
-  return invoke<Array<Service>>('remove_token', { profileId, service });
+  return call<Array<Service>>('remove_token', { profileId, service }, 'blocking');
 }
 
 /** Calls the service with the profile's credentials: who they belong to and what they lack. Rejects with an `IpcError`. */
 export function testConnection(profileId: number, service: Service): Promise<ConnectionCheck> {
-  return invoke<ConnectionCheck>('test_connection', { profileId, service });
+  return call<ConnectionCheck>('test_connection', { profileId, service }, 'network');
 }
 
 /** Open cases, most recently touched first. Rejects with an `IpcError`. */
 export function listOpenCases(): Promise<Array<CaseListItem>> {
-  return invoke<Array<CaseListItem>>('list_open_cases');
+  return call<Array<CaseListItem>>('list_open_cases', {}, 'blocking');
 }
 
 /** The playbooks an agent can start a case with. Rejects with an `IpcError`. */
 export function listPlaybooks(): Promise<Array<PlaybookInfo>> {
-  return invoke<Array<PlaybookInfo>>('list_playbooks');
+  return call<Array<PlaybookInfo>>('list_playbooks', {}, 'blocking');
 }
 
 /** A ticket's subject, status and requester, fetched from Zendesk before opening a case. Rejects with an `IpcError`. */
 export function previewTicket(instance: TicketInstance, ticketId: number): Promise<TicketPreview> {
-  return invoke<TicketPreview>('preview_ticket', { instance, ticketId });
+  return call<TicketPreview>('preview_ticket', { instance, ticketId }, 'network');
 }
 
 /** Opens a case on a ticket with a playbook. Rejects with an `IpcError`. */
 export function openCase(newCase: NewCase): Promise<CaseView> {
-  return invoke<CaseView>('open_case', { newCase });
+  return call<CaseView>('open_case', { newCase }, 'network');
 }
 
 /** A case: its steps, the current step and what may be done there, facts and evidence. Rejects with an `IpcError`. */
 export function caseView(caseId: number): Promise<CaseView> {
-  return invoke<CaseView>('case_view', { caseId });
+  return call<CaseView>('case_view', { caseId }, 'network');
 }
 
 /** Submits the input for the case's current step; anything out of order is refused. Rejects with an `IpcError`. */
 export function submitStep(caseId: number, stepId: string, input: StepInput): Promise<CaseView> {
-  return invoke<CaseView>('submit_step', { caseId, stepId, input });
+  return call<CaseView>('submit_step', { caseId, stepId, input }, 'network');
 }
 
 /** The comments of the case's ticket, to pick the customer's confirmation from. Rejects with an `IpcError`. */
 export function ticketComments(caseId: number): Promise<Array<TicketComment>> {
-  return invoke<Array<TicketComment>>('ticket_comments', { caseId });
+  return call<Array<TicketComment>>('ticket_comments', { caseId }, 'network');
 }
 
 /** Ends an open case without finishing it, with the reason. Rejects with an `IpcError`. */
 export function abandonCase(caseId: number, reason: string): Promise<CaseView> {
-  return invoke<CaseView>('abandon_case', { caseId, reason });
+  return call<CaseView>('abandon_case', { caseId, reason }, 'network');
 }
 
 /** The case summary (Markdown) rendered from the case's audit rows. Rejects with an `IpcError`. */
 export function caseSummary(caseId: number): Promise<CaseSummary> {
-  return invoke<CaseSummary>('case_summary', { caseId });
+  return call<CaseSummary>('case_summary', { caseId }, 'blocking');
 }
 
 /** Posts the summary to the ticket as an internal note, once; queues it in the outbox when offline. Rejects with an `IpcError`. */
 export function postSummary(caseId: number): Promise<Posted> {
-  return invoke<Posted>('post_summary', { caseId });
+  return call<Posted>('post_summary', { caseId }, 'network');
 }
 
 /** Saves the summary as a Markdown file chosen in the native dialog. Rejects with an `IpcError`. */
 export function saveSummary(caseId: number): Promise<string | null> {
-  return invoke<string | null>('save_summary', { caseId });
+  return call<string | null>('save_summary', { caseId }, 'blocking');
 }
 
 /** Ticket writes waiting for the network, and recent ones. Rejects with an `IpcError`. */
 export function listOutbox(): Promise<Array<OutboxItem>> {
-  return invoke<Array<OutboxItem>>('list_outbox');
+  return call<Array<OutboxItem>>('list_outbox', {}, 'blocking');
 }
 
 /** Tries one waiting ticket write now. Rejects with an `IpcError`. */
 export function retryOutbox(id: number): Promise<Flushed> {
-  return invoke<Flushed>('retry_outbox', { id });
+  return call<Flushed>('retry_outbox', { id }, 'network');
 }
 
 /** Gives up on a waiting ticket write, with the reason. Rejects with an `IpcError`. */
 export function discardOutbox(id: number, reason: string): Promise<Array<OutboxItem>> {
-  return invoke<Array<OutboxItem>>('discard_outbox', { id, reason });
+  return call<Array<OutboxItem>>('discard_outbox', { id, reason }, 'network');
 }
 
 /** Audit rows matching the filter and search words. Rejects with an `IpcError`. */
 export function queryAudit(filter: AuditFilter): Promise<AuditPage> {
-  return invoke<AuditPage>('query_audit', { filter });
+  return call<AuditPage>('query_audit', { filter }, 'blocking');
 }
 
 /** Checks the audit log's hash chain. Rejects with an `IpcError`. */
 export function verifyAudit(): Promise<Verification> {
-  return invoke<Verification>('verify_audit');
+  return call<Verification>('verify_audit', {}, 'blocking');
 }
 
 /** Exports the matching audit rows as JSON Lines to a file chosen in the native dialog. Rejects with an `IpcError`. */
 export function exportAudit(filter: AuditFilter): Promise<string | null> {
-  return invoke<string | null>('export_audit', { filter });
+  return call<string | null>('export_audit', { filter }, 'blocking');
 }
 
 /** Sandbox only: the ticket's requester replies, as a customer would in Zendesk. Rejects with an `IpcError`. */
 export function simulateCustomerReply(caseId: number, body: string): Promise<Array<TicketComment>> {
-  return invoke<Array<TicketComment>>('simulate_customer_reply', { caseId, body });
+  return call<Array<TicketComment>>('simulate_customer_reply', { caseId, body }, 'network');
 }
 
 /** Sandbox only: the customer creates a portal account by signing in with the case's GitLab account. Rejects with an `IpcError`. */
 export function simulatePortalSignUp(caseId: number): Promise<string> {
-  return invoke<string>('simulate_portal_sign_up', { caseId });
+  return call<string>('simulate_portal_sign_up', { caseId }, 'network');
 }

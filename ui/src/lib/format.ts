@@ -12,3 +12,12 @@ export function localDateTime(iso: string): string {
 export function ticketLabel(instance: string, id: number): string {
   return instance === 'us_gov' ? `US Gov #${id}` : `#${id}`;
 }
+
+/** The host of a service address ("gitlab.com:8443"), or the text itself when it is not a URL. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}

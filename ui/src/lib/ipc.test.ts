@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { toIpcError } from './ipc';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { call, toIpcError, WAIT_MS } from './ipc';
+import type { IpcError } from './bindings';
 
 describe('toIpcError', () => {
   it('keeps an error from the back end as it is', () => {
@@ -13,5 +15,38 @@ describe('toIpcError', () => {
     expect(e.retryable).toBe(false);
     expect(e.message).toContain('Command app_info not allowed by ACL');
     expect(e.message).toContain('Restart Casekit');
+  });
+});
+
+describe('call', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    clearMocks();
+  });
+
+  it('stops waiting after its bound and says what to do, without losing the draft', async () => {
+    vi.useFakeTimers();
+    mockIPC(() => new Promise(() => {}));
+    const pending = call('submit_step', {}, 'network');
+    const seen = pending.catch((e: IpcError) => e);
+    await vi.advanceTimersByTimeAsync(WAIT_MS.network);
+    const e = (await seen) as IpcError;
+    expect(e.code).toBe('timeout');
+    expect(e.retryable).toBe(true);
+    expect(e.message).toContain('Nothing you entered is lost');
+    expect(e.message).toContain('reopen the case first');
+  });
+
+  it('waits less for work on this computer than for the services', () => {
+    expect(WAIT_MS.blocking).toBeLessThan(WAIT_MS.network);
+  });
+
+  it('passes the answer and the back end error through', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'fails') throw { code: 'not_found', message: 'No such case.', retryable: false };
+      return 42;
+    });
+    expect(await call<number>('answers', {}, 'blocking')).toBe(42);
+    await expect(call('fails', {}, 'blocking')).rejects.toEqual({ code: 'not_found', message: 'No such case.', retryable: false });
   });
 });

@@ -1,6 +1,15 @@
-// How the UI reads a failed command: always an IpcError with a stable code, even when the
-// rejection did not come from Casekit's own error type (a missing permission, a crashed task).
+// How the UI calls the back end and reads a failure: every call has a bounded wait, and a
+// failed call is always an IpcError with a stable code, even when the rejection did not come
+// from Casekit's own error type (a missing permission, a crashed task, no answer at all).
+import { invoke } from '@tauri-apps/api/core';
 import type { IpcError } from './bindings';
+
+/** How long a command may take: work on this computer, or calls to the services. */
+export type Wait = 'blocking' | 'network';
+
+/** Milliseconds before the UI stops waiting. The network bound is above the back end's own
+ * (30 s per call, retries included), so its more precise error normally arrives first. */
+export const WAIT_MS: Record<Wait, number> = { blocking: 15_000, network: 90_000 };
 
 export function toIpcError(e: unknown): IpcError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
@@ -12,4 +21,29 @@ export function toIpcError(e: unknown): IpcError {
     message: `Casekit's back end did not answer as expected: ${String(e)}. Restart Casekit; if it happens again, send the log file (About shows where it is).`,
     retryable: false,
   };
+}
+
+/** What the agent reads when a command got no answer in time. */
+export function noAnswer(wait: Wait): IpcError {
+  const seconds = WAIT_MS[wait] / 1000;
+  const message =
+    wait === 'network'
+      ? `No answer from the services within ${seconds} s. Nothing you entered is lost. Check the connection (Settings → Test connection) and try again; if this step changes an account, reopen the case first: it shows whether the change was made.`
+      : `Casekit did not answer within ${seconds} s: this computer may be busy or the system keychain may be waiting to be unlocked. Nothing you entered is lost; try again, and restart Casekit if it keeps happening.`;
+  return { code: 'timeout', message, retryable: true };
+}
+
+/** Invokes a command; rejects with an IpcError, and with a timeout after its wait. */
+export async function call<T>(command: string, args: Record<string, unknown>, wait: Wait): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(noAnswer(wait)), WAIT_MS[wait]);
+  });
+  try {
+    return await Promise.race([invoke<T>(command, args), late]);
+  } catch (e) {
+    throw toIpcError(e);
+  } finally {
+    clearTimeout(timer);
+  }
 }
