@@ -4,11 +4,14 @@
 //! target/e2e-artifacts/.
 
 mod desktop;
+#[path = "../support/mod.rs"]
+mod support;
 mod webdriver;
 
 use std::path::{Path, PathBuf};
 
 use desktop::Desktop;
+use support::serve::Served;
 use webdriver::{Session, CONTROL};
 
 fn app() -> PathBuf {
@@ -346,4 +349,82 @@ fn a_database_from_a_newer_casekit_is_explained_not_a_blank_window() {
     let text = s.wait_text("[data-testid=startup-error]", "newer Casekit");
     assert!(text.contains("CASEKIT_DATA_DIR"), "{text}");
     desktop.screenshot(&artifact("startup-error.png"));
+}
+
+/// A live profile, set up in Settings as a new agent would: addresses, tokens pasted into the OS
+/// keychain, Test all, Use. The services are `casekit sandbox serve` in another process.
+fn set_up_live_profile(s: &Session, served: &Served) {
+    s.chord(&[CONTROL, "4"]);
+    s.click("[data-testid=new-profile]");
+    s.wait_for("#profile-name").fill("Team live");
+    s.wait_for("#agent-name").fill("Ada Lovelace");
+    s.wait_for("#agent-email").fill(&served.get("zendesk", "email"));
+    s.wait_for("#gitlab-url").fill(&served.get("gitlab", "url"));
+    s.wait_for("#zendesk-url").fill(&served.get("zendesk", "url"));
+    s.wait_for("#zendesk-us-gov-url").fill(&served.get("zendesk_us_gov", "url"));
+    s.click("#mailgun-region option[value=other]");
+    s.wait_for("input[aria-label='Mailgun API URL']").fill(&served.get("mailgun", "url"));
+    s.wait_for("#mailgun-domain").fill(&served.get("mailgun", "domain"));
+    s.wait_for("#customersdot-url").fill(&served.get("customersdot", "url"));
+    s.click("input[type=radio][value=api]");
+    s.click("[data-testid=save-profile]");
+    s.wait_text("[data-testid=connections]", "Connections: Team live");
+    for (label, token) in [
+        ("GitLab", served.get("gitlab", "admin_token")),
+        ("Zendesk", served.get("zendesk", "token")),
+        ("Zendesk US Government", served.get("zendesk_us_gov", "token")),
+        ("Mailgun", served.get("mailgun", "api_key")),
+        ("CustomersDot", served.get("customersdot", "token")),
+    ] {
+        s.click(&format!("button[aria-label='Add {label} token']"));
+        s.wait_for(&format!("input[aria-label='{label} token']")).fill(&token);
+        s.click("form.token-form button[type=submit]");
+        s.wait_for(&format!("button[aria-label='Replace {label} token']"));
+    }
+    s.click("[data-testid=test-all]");
+    for service in ["gitlab", "zendesk", "zendesk_us_gov", "mailgun", "customersdot"] {
+        s.wait_text(&format!("[data-testid=check-{service}]"), "connected");
+    }
+    s.click("[data-testid=profiles] button[data-testid^=use-]");
+    s.wait_text("[data-testid=profile-banner]", "Team live");
+}
+
+#[test]
+#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and an unlocked Secret Service: run `make test`"]
+fn a_live_profile_set_up_in_settings_releases_an_email_with_tokens_from_the_os_keychain() {
+    let served = Served::start(&["--base-port", "0"]);
+    let data = tempfile::tempdir().unwrap();
+    let desktop = Desktop::start(&data_dir_env(data.path()), &artifact("live-profile.log"));
+    let s = launch(&desktop);
+    set_up_live_profile(&s, &served);
+    desktop.screenshot(&artifact("live-profile-settings.png"));
+
+    s.chord(&[CONTROL, "1"]);
+    open_case(&s, "8001", "release-email");
+    identify(&s, "quiet-quinn", "quinn@example.com");
+    s.wait_text("[data-testid=current-step]", "All checks passed");
+    s.click("[data-testid=step-submit]");
+    s.click("[data-testid=post-request]");
+    s.wait_text("[data-testid=no-reply]", "No reply from the requester yet");
+    assert!(!s.page_text().contains("Reply as the customer"), "no sandbox shortcut on a live profile");
+    served.requester_replies(8001, "Yes, I confirm: release it.");
+    s.click("[data-testid=reload-comments]");
+    s.wait_text("[data-testid=current-step]", "Yes, I confirm: release it.");
+    s.click("input[name=confirmation]");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=action-preview]", "PUT /api/v4/users/101");
+    s.wait_for("#confirm-text").fill("quiet-quinn");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=step-text]", "email released (+release)");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=summary-text]", "email released (+release)");
+    s.click("[data-testid=step-submit]");
+    s.wait_text("[data-testid=case-finished]", "completed");
+    desktop.screenshot(&artifact("live-profile-release.png"));
+
+    // The other process's GitLab changed; the tokens are in the keychain, not in the database.
+    assert_eq!(served.gitlab_user(101)["email"], "quinn+release@example.com");
+    let db = std::fs::read(data.path().join("casekit.sqlite3")).unwrap();
+    let token = served.get("gitlab", "admin_token");
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()), "no token in the database file");
 }
