@@ -224,35 +224,27 @@ async fn the_sandbox_answers_gitlab_calls_in_gitlab_s_shapes() {
 
     // Writes answer in the shapes GitLab answers them with.
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{api}/users/101/emails"))
-        .header(admin.0, admin.1)
-        .json(&serde_json::json!({"email": "quinn+release@example.com", "skip_confirmation": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_same_shape("gitlab/email_created.json", &json("gitlab", "email_created"), &created);
-    let edited: Value = http
-        .put(format!("{api}/users/101"))
-        .header(admin.0, admin.1)
-        .json(&serde_json::json!({"email": "quinn+release@example.com", "skip_reconfirmation": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_same_shape("gitlab/user_edited.json", &json("gitlab", "user_edited"), &edited);
-    let conflict = http
-        .put(format!("{api}/users/102"))
-        .header(admin.0, admin.1)
-        .json(&serde_json::json!({"email": "quinn+release@example.com"}))
-        .send()
-        .await
-        .unwrap();
+    let send = |method: reqwest::Method, path: &str, body: Value| {
+        http.request(method, format!("{api}{path}")).header(admin.0, admin.1).json(&body).send()
+    };
+    let created = send(
+        reqwest::Method::POST,
+        "/users/101/emails",
+        serde_json::json!({"email": "quinn+release@example.com", "skip_confirmation": true}),
+    )
+    .await
+    .unwrap();
+    assert_same_shape("gitlab/email_created.json", &json("gitlab", "email_created"), &created.json().await.unwrap());
+    let edited = send(
+        reqwest::Method::PUT,
+        "/users/101",
+        serde_json::json!({"email": "quinn+release@example.com", "skip_reconfirmation": true}),
+    )
+    .await
+    .unwrap();
+    assert_same_shape("gitlab/user_edited.json", &json("gitlab", "user_edited"), &edited.json().await.unwrap());
+    let conflict =
+        send(reqwest::Method::PUT, "/users/102", serde_json::json!({"email": "quinn+release@example.com"})).await.unwrap();
     assert_eq!(conflict.status().as_u16(), 409, "an address another user has: GitLab answers 409");
     assert_same_shape(
         "gitlab/error_409_email_taken.json",
