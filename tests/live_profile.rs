@@ -15,22 +15,24 @@ use casekit::playbook::view::CaseView;
 use casekit::secrets::Keychain;
 use casekit::store::profiles::{CustomersDotMode, Profile, ProfileInput, ServiceSettings};
 use casekit::summary::outbox::Posted;
-use casekit::ErrorCode;
+use casekit::{ErrorCode, IpcError};
 use serde_json::{json, Value};
+use support::fake_gitlab::FakeGitLab;
 use support::serve::Served;
+use tokio::runtime::Runtime;
 
-fn runtime() -> tokio::runtime::Runtime {
+fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-fn live_input(served: &Served, id: Option<i64>, name: &str) -> ProfileInput {
+fn live_input(served: &Served, gitlab_url: &str, id: Option<i64>, name: &str) -> ProfileInput {
     ProfileInput {
         id,
         name: name.into(),
         agent_name: "Sam Agent".into(),
         agent_email: served.get("zendesk", "email"),
         services: ServiceSettings {
-            gitlab_url: served.get("gitlab", "url"),
+            gitlab_url: gitlab_url.into(),
             zendesk_url: served.get("zendesk", "url"),
             zendesk_us_gov_url: served.get("zendesk_us_gov", "url"),
             mailgun_url: served.get("mailgun", "url"),
@@ -41,11 +43,29 @@ fn live_input(served: &Served, id: Option<i64>, name: &str) -> ProfileInput {
     }
 }
 
+/// The GitLab a profile points at: its address and an admin token.
+struct GitLabAt {
+    url: String,
+    token: String,
+}
+
+impl GitLabAt {
+    /// The GitLab of `casekit sandbox serve`.
+    fn served(served: &Served) -> GitLabAt {
+        GitLabAt { url: served.get("gitlab", "url"), token: served.get("gitlab", "admin_token") }
+    }
+
+    /// A GitLab written apart from our sandbox.
+    fn fake(fake: &FakeGitLab) -> GitLabAt {
+        GitLabAt { url: fake.url.clone(), token: fake.token.clone() }
+    }
+}
+
 /// Saves a live profile and pastes every token, as Settings does.
-fn set_up(state: &AppState, served: &Served, name: &str) -> Profile {
-    let live = handlers::save_profile(state, live_input(served, None, name)).unwrap();
+fn set_up(state: &AppState, served: &Served, gitlab: &GitLabAt, name: &str) -> Profile {
+    let live = handlers::save_profile(state, live_input(served, &gitlab.url, None, name)).unwrap();
     let tokens = [
-        (Service::Gitlab, served.get("gitlab", "admin_token")),
+        (Service::Gitlab, gitlab.token.clone()),
         (Service::Zendesk, served.get("zendesk", "token")),
         (Service::ZendeskUsGov, served.get("zendesk_us_gov", "token")),
         (Service::Mailgun, served.get("mailgun", "api_key")),
@@ -58,6 +78,24 @@ fn set_up(state: &AppState, served: &Served, name: &str) -> Profile {
     live
 }
 
+/// Sets up the profile, has Test connection pass for every service, and makes it the active one.
+fn go_live(rt: &Runtime, state: &AppState, served: &Served, gitlab: &GitLabAt, name: &str) -> Profile {
+    let live = set_up(state, served, gitlab, name);
+    for service in Service::ALL {
+        let check = rt.block_on(handlers::test_connection(state, live.id, service)).unwrap();
+        assert!(check.ok, "{service:?}: {check:?}");
+    }
+    handlers::activate_profile(state, live.id).unwrap();
+    live
+}
+
+/// Removes the profile's tokens from the OS keychain.
+fn remove_tokens(state: &AppState, live: &Profile) {
+    for service in Service::ALL {
+        handlers::remove_token(state, live.id, service).unwrap();
+    }
+}
+
 fn state_in(dir: &std::path::Path) -> AppState {
     AppState::open(
         AppPaths::under(dir.to_path_buf()),
@@ -66,19 +104,62 @@ fn state_in(dir: &std::path::Path) -> AppState {
     )
 }
 
-/// The requester replies on the ticket (Zendesk lets an agent post a comment authored by the
-/// end user, `comment.author_id`).
-fn requester_replies(served: &Served, ticket: u64, body: &str) -> u64 {
-    use base64::Engine as _;
-    let basic = format!("{}/token:{}", served.get("zendesk", "email"), served.get("zendesk", "token"));
-    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(basic));
-    let url = format!("{}/api/v2/tickets/{ticket}", served.get("zendesk", "url"));
-    let t: Value = ureq::get(&url).set("Authorization", &auth).call().unwrap().into_json().unwrap();
-    let requester = t["ticket"]["requester_id"].as_u64().unwrap();
-    let body = json!({"ticket": {"comment": {"body": body, "public": true, "author_id": requester}}});
-    ureq::put(&url).set("Authorization", &auth).send_json(body).unwrap();
-    let comments: Value = ureq::get(&format!("{url}/comments")).set("Authorization", &auth).call().unwrap().into_json().unwrap();
-    comments["comments"].as_array().unwrap().last().unwrap()["id"].as_u64().unwrap()
+/// An agent working a case through the handlers the window calls.
+struct Agent<'a> {
+    state: &'a AppState,
+    rt: &'a Runtime,
+}
+
+impl Agent<'_> {
+    fn try_submit(&self, case: &CaseView, input: StepInput) -> Result<CaseView, IpcError> {
+        let step = case.current.as_ref().expect("a current step").id.clone();
+        self.rt.block_on(handlers::submit_step(self.state, case.id, step, input))
+    }
+
+    fn submit(&self, case: &CaseView, input: StepInput) -> CaseView {
+        let step = case.current.as_ref().map(|c| c.id.clone());
+        self.try_submit(case, input).unwrap_or_else(|e| panic!("step {step:?}: {} ({:?})", e.message, e.code))
+    }
+
+    /// Opens a release-email case on the ticket, records who the requester says they are, and
+    /// looks the account up: the case stands at its gates.
+    fn release_until_gate(&self, ticket: u64, username: &str, email: &str) -> CaseView {
+        let new = NewCase { ticket_instance: TicketInstance::Global, ticket_id: ticket, playbook_id: "release-email".into() };
+        let case = self.rt.block_on(handlers::open_case(self.state, new)).unwrap();
+        let current = case.current.clone().unwrap();
+        let fields: BTreeMap<String, String> = current
+            .fields
+            .iter()
+            .map(|f| {
+                let v = match f.id.as_str() {
+                    "username" => username.to_owned(),
+                    "email" => email.to_owned(),
+                    _ if f.kind == "choice" => f.options[0].clone(),
+                    _ => String::new(),
+                };
+                (f.id.clone(), v)
+            })
+            .collect();
+        let ticked = current.items.iter().map(|i| i.id.clone()).collect();
+        let case = self.submit(&case, StepInput::Checklist { ticked, fields });
+        self.submit(&case, StepInput::RunLookup)
+    }
+
+    /// From gates that all pass to the finished case: the requester's permission on the ticket,
+    /// the release (confirmed by typing the username), the admin note, the summary.
+    fn release_from_gate(&self, served: &Served, case: &CaseView, username: &str) -> CaseView {
+        let gates = &case.current.as_ref().unwrap().gates;
+        assert!(gates.iter().all(|g| g.passed), "{gates:?}");
+        let case = self.submit(case, StepInput::Continue);
+        let case = self.submit(&case, StepInput::RequestPermission { post: true });
+        let reply = served.requester_replies(case.ticket_id as u64, "Yes, I confirm, please go ahead.");
+        let case = self.submit(&case, StepInput::ConfirmPermission { comment_id: reply });
+        let case = self.submit(&case, StepInput::RunAction { confirmation: username.into() });
+        let case = self.submit(&case, StepInput::WriteNote);
+        let case = self.submit(&case, StepInput::Finish);
+        assert_eq!((case.status.as_str(), case.outcome.as_deref()), ("finished", Some("completed")));
+        case
+    }
 }
 
 #[test]
@@ -88,62 +169,106 @@ fn a_live_profile_with_tokens_in_the_os_keychain_releases_an_email_end_to_end() 
     let dir = tempfile::tempdir().unwrap();
     let state = state_in(dir.path());
     let rt = runtime();
-    let live = set_up(&state, &served, "Live via sandbox serve");
-    for service in Service::ALL {
-        let check = rt.block_on(handlers::test_connection(&state, live.id, service)).unwrap();
-        assert!(check.ok, "{service:?}: {check:?}");
-    }
-    handlers::activate_profile(&state, live.id).unwrap();
-
-    let submit = |case: &CaseView, input: StepInput| -> CaseView {
-        let step = case.current.as_ref().expect("a current step").id.clone();
-        rt.block_on(handlers::submit_step(&state, case.id, step.clone(), input))
-            .unwrap_or_else(|e| panic!("step {step}: {} ({:?})", e.message, e.code))
-    };
+    let live = go_live(&rt, &state, &served, &GitLabAt::served(&served), "Live via sandbox serve");
+    let agent = Agent { state: &state, rt: &rt };
 
     let preview = rt.block_on(handlers::preview_ticket(&state, TicketInstance::Global, 8001)).expect("the preview answers");
     assert_eq!(preview.requester_email, "quinn@example.com");
-    let new = NewCase { ticket_instance: TicketInstance::Global, ticket_id: 8001, playbook_id: "release-email".into() };
-    let case = rt.block_on(handlers::open_case(&state, new)).unwrap();
-    let current = case.current.clone().unwrap();
-    let fields: BTreeMap<String, String> = current
-        .fields
-        .iter()
-        .map(|f| {
-            let v = match f.id.as_str() {
-                "username" => "quiet-quinn".to_owned(),
-                "email" => "quinn@example.com".to_owned(),
-                _ if f.kind == "choice" => f.options[0].clone(),
-                _ => String::new(),
-            };
-            (f.id.clone(), v)
-        })
-        .collect();
-    let ticked = current.items.iter().map(|i| i.id.clone()).collect();
-    let case = submit(&case, StepInput::Checklist { ticked, fields });
-    let case = submit(&case, StepInput::RunLookup);
-    let gates = &case.current.as_ref().unwrap().gates;
-    assert!(gates.iter().all(|g| g.passed), "{gates:?}");
-    let case = submit(&case, StepInput::Continue);
-    let case = submit(&case, StepInput::RequestPermission { post: true });
-    let reply = requester_replies(&served, 8001, "Yes, I confirm, please go ahead.");
-    let case = submit(&case, StepInput::ConfirmPermission { comment_id: reply });
-    let case = submit(&case, StepInput::RunAction { confirmation: "quiet-quinn".into() });
-    let case = submit(&case, StepInput::WriteNote);
-    let case = submit(&case, StepInput::Finish);
-    assert_eq!((case.status.as_str(), case.outcome.as_deref()), ("finished", Some("completed")));
+    let case = agent.release_until_gate(8001, "quiet-quinn", "quinn@example.com");
+    let case = agent.release_from_gate(&served, &case, "quiet-quinn");
 
     // The other process's GitLab really changed.
-    let gl = format!("{}/api/v4/users/101", served.get("gitlab", "url"));
-    let user: Value =
-        ureq::get(&gl).set("PRIVATE-TOKEN", &served.get("gitlab", "admin_token")).call().unwrap().into_json().unwrap();
-    assert_eq!(user["email"], "quinn+release@example.com");
+    assert_eq!(served.gitlab_user(101)["email"], "quinn+release@example.com");
     let posted = rt.block_on(handlers::post_summary(&state, case.id)).unwrap();
     assert!(matches!(posted, Posted::Sent { already: false, .. }), "the summary reached the ticket: {posted:?}");
+    remove_tokens(&state, &live);
+}
 
-    for service in Service::ALL {
-        handlers::remove_token(&state, live.id, service).unwrap();
+#[test]
+#[ignore = "needs an unlocked Secret Service: `make test` provides one"]
+fn a_live_profile_against_an_independent_gitlab_releases_an_email() {
+    let served = Served::start(&["--base-port", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_in(dir.path());
+    let rt = runtime();
+    let fake = rt.block_on(FakeGitLab::start());
+    let live = go_live(&rt, &state, &served, &GitLabAt::fake(&fake), "Live, GitLab written apart");
+    let agent = Agent { state: &state, rt: &rt };
+
+    // GitLab's own search puts the account *named* after the address first.
+    let search = format!("{}/api/v4/users?search=quinn@example.com", fake.url);
+    let hits: Value = ureq::get(&search).set("PRIVATE-TOKEN", &fake.token).call().unwrap().into_json().unwrap();
+    let ids: Vec<u64> = hits.as_array().unwrap().iter().map(|u| u["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [502, 501]);
+    let note_before = fake.user(501)["note"].as_str().unwrap().to_owned();
+
+    let case = agent.release_until_gate(8001, "quiet-quinn", "quinn@example.com");
+    let evidence = &case.evidence.iter().find(|e| e.title == "GitLab account").expect("the account lookup").rows;
+    assert!(
+        evidence.iter().any(|r| r.label == "Account" && r.value.starts_with("@quiet-quinn")),
+        "not the lookalike: {evidence:?}"
+    );
+    let case = agent.release_from_gate(&served, &case, "quiet-quinn");
+
+    let user = fake.user(501);
+    assert_eq!(user["email"], "quinn+release@example.com");
+    assert!(!fake.emails(501).iter().any(|e| e == "quinn@example.com"), "the old address is gone: {:?}", fake.emails(501));
+    let note = user["note"].as_str().unwrap();
+    let added =
+        note.strip_prefix(&note_before).and_then(|rest| rest.strip_prefix('\n')).unwrap_or_else(|| panic!("appended: {note}"));
+    assert!(added.contains("email released (+release)") && added.contains("8001"), "{added}");
+    assert_eq!(added.lines().count(), 1, "one line: {added}");
+    let posted = rt.block_on(handlers::post_summary(&state, case.id)).unwrap();
+    assert!(matches!(posted, Posted::Sent { already: false, .. }), "the summary reached the ticket: {posted:?}");
+    remove_tokens(&state, &live);
+}
+
+#[test]
+#[ignore = "needs an unlocked Secret Service: `make test` provides one"]
+fn a_group_member_on_the_independent_gitlab_blocks_at_the_gate_with_evidence() {
+    let served = Served::start(&["--base-port", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_in(dir.path());
+    let rt = runtime();
+    let fake = rt.block_on(FakeGitLab::start());
+    let live = go_live(&rt, &state, &served, &GitLabAt::fake(&fake), "Live, GitLab written apart");
+    let agent = Agent { state: &state, rt: &rt };
+
+    let case = agent.release_until_gate(8002, "member-pat", "pat@acme.example");
+    let step = case.current.as_ref().unwrap();
+    assert_eq!(step.id, "no-activity");
+    let blocked: Vec<&str> = step.gates.iter().filter(|g| !g.passed).map(|g| g.gate.as_str()).collect();
+    assert_eq!(blocked, ["never_signed_in", "no_associations", "no_contribution_events", "no_memberships"]);
+    let detail = |gate: &str| step.gates.iter().find(|g| g.gate == gate).unwrap().detail.clone();
+    assert!(detail("never_signed_in").starts_with("Signed in 12 time(s)"), "{}", detail("never_signed_in"));
+    assert_eq!(detail("no_memberships"), "Member of acme-fake.");
+    assert!(detail("no_contribution_events").contains("pushed"), "{}", detail("no_contribution_events"));
+    let rows = &case.evidence.iter().find(|e| e.title == "GitLab account").expect("the account lookup").rows;
+    let row = |label: &str| rows.iter().find(|r| r.label == label).map(|r| r.value.as_str());
+    assert_eq!(row("Account"), Some("@member-pat (Pat Member), id 503"));
+    assert_eq!(row("Direct memberships"), Some("Namespace acme-fake (Developer)"));
+    assert_eq!(row("Paid namespaces"), Some("acme-fake (premium)"), "the namespace's full path and plan");
+    assert_eq!(agent.try_submit(&case, StepInput::Continue).unwrap_err().code, ErrorCode::OutOfOrder);
+
+    // The block names what GitLab holds: the group answers with its short and its full path,
+    // and inherited membership gives Developer.
+    let get = |path: &str| -> Value {
+        ureq::get(&format!("{}/api/v4{path}", fake.url)).set("PRIVATE-TOKEN", &fake.token).call().unwrap().into_json().unwrap()
+    };
+    for path in ["/groups/60", "/namespaces/60"] {
+        let source = get(path);
+        assert_eq!((&source["path"], &source["full_path"]), (&json!("acme-fake"), &json!("acme-fake")), "{path}");
     }
+    assert_eq!(get("/groups/60/members/all/503")["access_level"], 30);
+
+    let next = agent.submit(&case, StepInput::FollowBlock);
+    assert_eq!((next.playbook_id.as_str(), next.origin_case_id), ("account-ownership-verification", Some(case.id)));
+    assert_eq!(next.evidence[0].title, "GitLab account", "the evidence came along");
+    let first = next.current.clone().unwrap();
+    assert_eq!(first.fields.iter().find(|f| f.id == "username").unwrap().value, "member-pat");
+    let old = rt.block_on(handlers::case_view(&state, case.id)).unwrap();
+    assert_eq!((old.outcome.as_deref(), old.continued_in), (Some("switched"), Some(next.id)));
+    remove_tokens(&state, &live);
 }
 
 #[test]
@@ -153,11 +278,12 @@ fn tokens_are_bound_to_their_address_and_to_their_own_data_folder() {
     let rt = runtime();
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let first = state_in(one.path());
-    let live = set_up(&first, &served, "First folder");
+    let live = set_up(&first, &served, &GitLabAt::served(&served), "First folder");
 
     // Another data folder: its first live profile has the same row id, and none of the tokens.
     let second = state_in(two.path());
-    let other = handlers::save_profile(&second, live_input(&served, None, "Second folder")).unwrap();
+    let other =
+        handlers::save_profile(&second, live_input(&served, &served.get("gitlab", "url"), None, "Second folder")).unwrap();
     assert_eq!(other.id, live.id, "the row ids collide, as they did before");
     assert_eq!(handlers::stored_tokens(&second, other.id).unwrap(), []);
     let check = rt.block_on(handlers::test_connection(&second, other.id, Service::Gitlab)).unwrap();
@@ -172,7 +298,7 @@ fn tokens_are_bound_to_their_address_and_to_their_own_data_folder() {
 
     // Moving GitLab to another address deletes its token (never sent to the new host); the
     // other services keep theirs.
-    let mut moved = live_input(&served, Some(live.id), "First folder");
+    let mut moved = live_input(&served, &served.get("gitlab", "url"), Some(live.id), "First folder");
     moved.services.gitlab_url = "https://gitlab.example.org".into();
     handlers::save_profile(&first, moved).unwrap();
     let stored = handlers::stored_tokens(&first, live.id).unwrap();
@@ -180,7 +306,7 @@ fn tokens_are_bound_to_their_address_and_to_their_own_data_folder() {
     let check = rt.block_on(handlers::test_connection(&first, live.id, Service::Gitlab)).unwrap();
     assert!(check.error.unwrap().message.contains("No GitLab token is stored"));
     // Saving without changing an address keeps the tokens.
-    handlers::save_profile(&first, live_input(&served, Some(live.id), "Renamed")).unwrap();
+    handlers::save_profile(&first, live_input(&served, &served.get("gitlab", "url"), Some(live.id), "Renamed")).unwrap();
     assert!(handlers::stored_tokens(&first, live.id).unwrap().contains(&Service::Zendesk));
 
     let remaining = handlers::delete_profile(&first, live.id).unwrap();

@@ -15,10 +15,13 @@ const MAX_PAGES: usize = 50;
 /// Search hits read one by one for an exact address match.
 const MAX_CANDIDATES: usize = 20;
 
-/// Whether two addresses are the same mailbox: the local part exactly, the domain in any case.
+/// Whether two addresses are the same GitLab address. GitLab stores emails lower-cased (Devise's
+/// `case_insensitive_keys`) and lower-cases the search term, so no two accounts can hold
+/// addresses that differ only in case: the whole address is compared without case, and
+/// nothing else is loosened (no `+tag`, dot or lookalike folding).
 pub fn same_address(a: &str, b: &str) -> bool {
     match (a.trim().rsplit_once('@'), b.trim().rsplit_once('@')) {
-        (Some((la, da)), Some((lb, db))) => la == lb && da.eq_ignore_ascii_case(db),
+        (Some((la, da)), Some((lb, db))) => !la.is_empty() && la.eq_ignore_ascii_case(lb) && da.eq_ignore_ascii_case(db),
         _ => false,
     }
 }

@@ -104,7 +104,8 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
     let mut paid = Vec::new();
     for m in memberships.iter().filter(|m| m.source_type == "Namespace") {
         let ns = gl.namespace(m.source_id).await?;
-        if ns.plan.as_deref().is_some_and(|p| p != "free") {
+        // `default` is a self-managed instance's "no plan", not a paid one.
+        if ns.plan.as_deref().is_some_and(|p| !matches!(p, "free" | "default" | "")) {
             paid.push(json!({"id": ns.id, "path": ns.full_path, "plan": ns.plan}));
         }
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod fake_gitlab;
 pub mod serve;
 
 use std::path::PathBuf;
