@@ -11,6 +11,7 @@ mod webdriver;
 use std::path::{Path, PathBuf};
 
 use desktop::Desktop;
+use support::fake_gitlab::FakeGitLab;
 use support::serve::Served;
 use webdriver::{Session, CONTROL};
 
@@ -352,14 +353,15 @@ fn a_database_from_a_newer_casekit_is_explained_not_a_blank_window() {
 }
 
 /// A live profile, set up in Settings as a new agent would: addresses, tokens pasted into the OS
-/// keychain, Test all, Use. The services are `casekit sandbox serve` in another process.
-fn set_up_live_profile(s: &Session, served: &Served) {
+/// keychain, Test all, Use. GitLab is at `gitlab` (URL, token); the other services are
+/// `casekit sandbox serve` in another process.
+fn set_up_live_profile(s: &Session, served: &Served, gitlab: (&str, &str)) {
     s.chord(&[CONTROL, "4"]);
     s.click("[data-testid=new-profile]");
     s.wait_for("#profile-name").fill("Team live");
     s.wait_for("#agent-name").fill("Ada Lovelace");
     s.wait_for("#agent-email").fill(&served.get("zendesk", "email"));
-    s.wait_for("#gitlab-url").fill(&served.get("gitlab", "url"));
+    s.wait_for("#gitlab-url").fill(gitlab.0);
     s.wait_for("#zendesk-url").fill(&served.get("zendesk", "url"));
     s.wait_for("#zendesk-us-gov-url").fill(&served.get("zendesk_us_gov", "url"));
     s.click("#mailgun-region option[value=other]");
@@ -370,7 +372,7 @@ fn set_up_live_profile(s: &Session, served: &Served) {
     s.click("[data-testid=save-profile]");
     s.wait_text("[data-testid=connections]", "Connections: Team live");
     for (label, token) in [
-        ("GitLab", served.get("gitlab", "admin_token")),
+        ("GitLab", gitlab.1.to_owned()),
         ("Zendesk", served.get("zendesk", "token")),
         ("Zendesk US Government", served.get("zendesk_us_gov", "token")),
         ("Mailgun", served.get("mailgun", "api_key")),
@@ -391,18 +393,27 @@ fn set_up_live_profile(s: &Session, served: &Served) {
 
 #[test]
 #[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and an unlocked Secret Service: run `make test`"]
-fn a_live_profile_set_up_in_settings_releases_an_email_with_tokens_from_the_os_keychain() {
+fn a_live_profile_set_up_in_settings_works_against_an_independent_gitlab_with_tokens_from_the_os_keychain() {
+    // GitLab written apart from our sandbox, answering in GitLab's recorded shapes; Zendesk,
+    // Mailgun and CustomersDot from `casekit sandbox serve` in another process.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let gitlab = rt.block_on(FakeGitLab::start());
     let served = Served::start(&["--base-port", "0"]);
     let data = tempfile::tempdir().unwrap();
     let desktop = Desktop::start(&data_dir_env(data.path()), &artifact("live-profile.log"));
     let s = launch(&desktop);
-    set_up_live_profile(&s, &served);
+    set_up_live_profile(&s, &served, (&gitlab.url, &gitlab.token));
+    let admin = s.wait_text("[data-testid=check-gitlab]", "connected");
+    assert!(admin.contains("@fake-admin"), "{admin}");
     desktop.screenshot(&artifact("live-profile-settings.png"));
 
+    // Release: the requester's confirmation is a reply in Zendesk, not the sandbox shortcut.
     s.chord(&[CONTROL, "1"]);
     open_case(&s, "8001", "release-email");
     identify(&s, "quiet-quinn", "quinn@example.com");
     s.wait_text("[data-testid=current-step]", "All checks passed");
+    let evidence = s.wait_text("[data-testid=evidence]", "@quiet-quinn");
+    assert!(!evidence.contains("quinn-lookalike"), "the account named after the address is not taken for it: {evidence}");
     s.click("[data-testid=step-submit]");
     s.click("[data-testid=post-request]");
     s.wait_text("[data-testid=no-reply]", "No reply from the requester yet");
@@ -412,7 +423,7 @@ fn a_live_profile_set_up_in_settings_releases_an_email_with_tokens_from_the_os_k
     s.wait_text("[data-testid=current-step]", "Yes, I confirm: release it.");
     s.click("input[name=confirmation]");
     s.click("[data-testid=step-submit]");
-    s.wait_text("[data-testid=action-preview]", "PUT /api/v4/users/101");
+    s.wait_text("[data-testid=action-preview]", "PUT /api/v4/users/501");
     s.wait_for("#confirm-text").fill("quiet-quinn");
     s.click("[data-testid=step-submit]");
     s.wait_text("[data-testid=step-text]", "email released (+release)");
@@ -421,10 +432,23 @@ fn a_live_profile_set_up_in_settings_releases_an_email_with_tokens_from_the_os_k
     s.click("[data-testid=step-submit]");
     s.wait_text("[data-testid=case-finished]", "completed");
     desktop.screenshot(&artifact("live-profile-release.png"));
+    assert_eq!(gitlab.user(501)["email"], "quinn+release@example.com");
+    assert!(!gitlab.emails(501).iter().any(|e| e == "quinn@example.com"), "the old address is gone");
 
-    // The other process's GitLab changed; the tokens are in the keychain, not in the database.
-    assert_eq!(served.gitlab_user(101)["email"], "quinn+release@example.com");
+    // A group member: the gate blocks with the evidence it read, not an error.
+    s.click("[data-testid=back-to-cases]");
+    open_case(&s, "8002", "release-email");
+    identify(&s, "member-pat", "pat@acme.example");
+    let gates = s.wait_text("[data-testid=gates]", "blocked");
+    assert!(gates.contains("Signed in 12 time(s)"), "{gates}");
+    let evidence = s.wait_text("[data-testid=evidence]", "acme-fake");
+    assert!(evidence.contains("Developer"), "{evidence}");
+    assert!(!s.page_text().contains("did not answer as expected"), "no error, a decision");
+    desktop.screenshot(&artifact("live-profile-blocked.png"));
+
+    // The tokens are in the keychain, not in the database.
     let db = std::fs::read(data.path().join("casekit.sqlite3")).unwrap();
-    let token = served.get("gitlab", "admin_token");
-    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()), "no token in the database file");
+    for token in [gitlab.token.clone(), served.get("zendesk", "token")] {
+        assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()), "no token in the database file");
+    }
 }
