@@ -50,7 +50,7 @@ fn customersdot(s: &Sandbox) -> CustomersDot {
 }
 
 fn fault(service: Service, method: &str, path: &str, fault: Fault, times: Option<u32>) -> FaultRule {
-    FaultRule { service: Some(service), method: Some(method.into()), path: path.into(), fault, times }
+    FaultRule { service: Some(service), method: Some(method.into()), path: path.into(), fault, times, after: None }
 }
 
 fn remaining_hits(s: &Sandbox) -> Vec<Option<u32>> {

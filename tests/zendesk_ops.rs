@@ -37,6 +37,7 @@ async fn a_malicious_user_is_suspended_noted_blocklisted_signed_out_and_the_tick
         path: "/api/v2/users/6003".into(),
         fault: Fault::Drop,
         times: Some(1),
+        after: None,
     });
     let failed = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert!(failed.current.as_ref().unwrap().last_attempt.is_some());

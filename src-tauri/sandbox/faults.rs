@@ -15,12 +15,17 @@ pub struct FaultRule {
     /// `GET`, `POST`, …; any method when absent.
     #[serde(default)]
     pub method: Option<String>,
-    /// The request path, exactly, or a prefix ending in `*` (`/api/v4/users/*`).
+    /// The request path, exactly, or a prefix ending in `*` (`/api/v4/users/*`). Zendesk paths
+    /// are matched without the optional `.json` suffix, so one rule covers both spellings.
     pub path: String,
     pub fault: Fault,
     /// How many requests it hits before it disarms itself; every request when absent.
     #[serde(default)]
     pub times: Option<u32>,
+    /// How many matching requests it lets through before it hits (e.g. the second of two
+    /// updates of the same ticket); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u32>,
 }
 
 /// What happens to a matching request.
@@ -71,9 +76,21 @@ impl Faults {
         self.0.clear();
     }
 
-    /// The fault for this request, if one is armed; counts it against `times`.
+    /// The fault for this request, if one is armed; counts it against `after` (of every
+    /// matching rule still letting requests through) and `times`.
     pub fn take(&mut self, service: Service, method: &str, path: &str) -> Option<Fault> {
-        let i = self.0.iter().position(|r| r.matches(service, method, path))?;
+        let i = self.0.iter_mut().position(|r| {
+            if !r.matches(service, method, path) {
+                return false;
+            }
+            match r.after.as_mut() {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            }
+        })?;
         let rule = &mut self.0[i];
         let fault = rule.fault;
         if let Some(n) = rule.times.as_mut() {
@@ -97,7 +114,17 @@ mod tests {
             path: path.into(),
             fault: Fault::Status { status: 503 },
             times,
+            after: None,
         }
+    }
+
+    #[test]
+    fn a_rule_with_after_lets_that_many_matching_requests_through_first() {
+        let mut faults = Faults::new(vec![FaultRule { after: Some(1), ..rule("/api/v4/users/1", Some(1)) }]);
+        assert_eq!(faults.take(Service::Gitlab, "GET", "/api/v4/users/2"), None);
+        assert_eq!(faults.take(Service::Gitlab, "GET", "/api/v4/users/1"), None, "the first match passes");
+        assert!(faults.take(Service::Gitlab, "GET", "/api/v4/users/1").is_some(), "the second is hit");
+        assert_eq!(faults.take(Service::Gitlab, "GET", "/api/v4/users/1"), None, "and the rule is spent");
     }
 
     #[test]

@@ -373,7 +373,10 @@ impl std::fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
-async fn handle(req: Request<hyper::body::Incoming>, router: Router, ctx: Ctx) -> Result<Response<Body>, DropConnection> {
+async fn handle(mut req: Request<hyper::body::Incoming>, router: Router, ctx: Ctx) -> Result<Response<Body>, DropConnection> {
+    if matches!(ctx.service, Service::Zendesk | Service::ZendeskUsGov) {
+        zendesk::strip_json_suffix(req.uri_mut());
+    }
     let path = req.uri().path().to_owned();
     if !path.starts_with("/_sandbox/") {
         let fault = ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).take(ctx.service, req.method().as_str(), &path);

@@ -216,6 +216,8 @@ pub struct ZendeskData {
     pub tickets: Vec<ZdTicket>,
     #[serde(default)]
     pub ticket_forms: Vec<ZdTicketForm>,
+    #[serde(default)]
+    pub ticket_fields: Vec<ZdTicketField>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -323,10 +325,63 @@ pub struct ZdComment {
 pub struct ZdTicketForm {
     pub id: u64,
     pub name: String,
+    /// Every field the form shows, system fields (subject, status …) included, as Zendesk lists them.
     #[serde(default)]
     pub ticket_field_ids: Vec<u64>,
     #[serde(default = "yes")]
     pub active: bool,
+    /// Conditional fields in the agent workspace: a child shows only while its parent has the value.
+    #[serde(default)]
+    pub agent_conditions: Vec<ZdCondition>,
+}
+
+/// One condition of a form: when `parent_field_id` has `value`, these children show.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZdCondition {
+    pub parent_field_id: u64,
+    pub value: serde_json::Value,
+    pub child_fields: Vec<ZdChildField>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZdChildField {
+    pub id: u64,
+    pub is_required: bool,
+    /// `{"type": "ALL_STATUSES" | "SOME_STATUSES" | "NO_STATUSES", "statuses": [...]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_on_statuses: Option<serde_json::Value>,
+}
+
+/// A ticket field: Zendesk's own (system) fields and custom ones.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZdTicketField {
+    pub id: u64,
+    /// `subject`, `description`, `status`, `tickettype`, `priority`, `group`, `assignee` (system);
+    /// `text`, `textarea`, `checkbox`, `tagger`, `integer`, `date` … (custom).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    /// Agents must fill it in to solve the ticket.
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// False for most system fields (Zendesk lists `tickettype` and `priority` as removable).
+    #[serde(default = "yes")]
+    pub removable: bool,
+    #[serde(default)]
+    pub custom_field_options: Vec<ZdFieldOption>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZdFieldOption {
+    pub id: u64,
+    pub name: String,
+    pub value: String,
 }
 
 fn yes() -> bool {

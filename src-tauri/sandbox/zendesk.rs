@@ -1,17 +1,22 @@
 //! Simulated Zendesk Support API v2, one server per instance (global and US Government):
-//! wrapped JSON bodies, Basic `{email}/token:{token}` auth, cursor pagination for comments and
-//! memberships, offset pagination for user search, `X-Rate-Limit` headers.
+//! wrapped JSON bodies, Basic `{email}/token:{token}` auth, every endpoint with or without the
+//! `.json` suffix, cursor pagination for comments and memberships, cursor or offset pagination
+//! for lists, offset pagination for searches (Zendesk's search syntax, see [`search`]),
+//! `X-Rate-Limit` headers.
+
+mod search;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Response, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::world::{ZdComment, ZdIdentity, ZdOrgMembership, ZdTicket, ZdUser, ZendeskData};
+use self::search::{Term, Query as SearchQuery};
+use super::world::{ZdComment, ZdIdentity, ZdOrgMembership, ZdTicket, ZdTicketField, ZdTicketForm, ZdUser, ZendeskData};
 use super::{base_url, basic_auth, parse_json, Ctx, Query, Service, World};
 use crate::clock;
 
@@ -30,10 +35,29 @@ pub(super) fn router() -> Router<Ctx> {
         .route("/api/v2/organization_memberships", post(add_membership))
         .route("/api/v2/organizations/{id}", get(show_organization))
         .route("/api/v2/organizations/{id}/organization_memberships", get(organization_memberships))
+        .route("/api/v2/tickets", get(list_tickets))
         .route("/api/v2/tickets/{id}", get(show_ticket).put(update_ticket))
         .route("/api/v2/tickets/{id}/comments", get(ticket_comments))
         .route("/api/v2/ticket_forms", get(ticket_forms))
+        .route("/api/v2/ticket_fields", get(ticket_fields))
+        .route("/api/v2/search", get(search))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "InvalidEndpoint", "Not found") })
+}
+
+/// The API reference writes endpoints with a `.json` suffix and Zendesk's own `url` and
+/// `next_page` links carry it; Zendesk answers both spellings alike. The sandbox drops the
+/// suffix before routing (and before fault rules are matched), once for every route.
+pub(super) fn strip_json_suffix(uri: &mut Uri) {
+    let Some(path) = uri.path().strip_suffix(".json") else { return };
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    if let Ok(stripped) = Uri::from_parts(parts) {
+        *uri = stripped;
+    }
 }
 
 /// Zendesk's error body for a bare status.
@@ -160,22 +184,36 @@ pub(super) fn generate_contacts(d: &mut ZendeskData, next_id: &mut u64) {
     }
 }
 
+/// A user in the shape of `tests/contract/zendesk/user.json` (recorded).
 fn user_json(u: &ZdUser, base: &str) -> Value {
     json!({"id": u.id, "url": format!("{base}/api/v2/users/{}.json", u.id), "name": u.name, "email": u.email,
-           "role": u.role, "suspended": u.suspended, "notes": u.notes, "organization_id": u.organization_id,
-           "created_at": u.created_at, "verified": true, "active": true})
+           "created_at": u.created_at, "updated_at": u.created_at, "time_zone": "UTC", "iana_time_zone": "Etc/UTC",
+           "phone": null, "shared_phone_number": null, "photo": null, "locale_id": 1, "locale": "en-US",
+           "organization_id": u.organization_id, "role": u.role, "verified": true, "external_id": null, "tags": [],
+           "alias": "", "active": true, "shared": false, "shared_agent": false, "last_login_at": null,
+           "two_factor_auth_enabled": null, "signature": null, "details": "", "notes": u.notes, "role_type": null,
+           "custom_role_id": null, "moderator": u.role != "end-user", "ticket_restriction": if u.role == "end-user" { json!("requested") } else { Value::Null },
+           "only_private_comments": false, "restricted_agent": u.role == "end-user", "suspended": u.suspended,
+           "chat_only": false, "default_group_id": null, "report_csv": false, "user_fields": {}})
 }
 
 fn identity_json(user_id: u64, i: &ZdIdentity) -> Value {
     json!({"id": i.id, "user_id": user_id, "type": i.kind, "value": i.value, "verified": i.verified, "primary": i.primary})
 }
 
+/// A ticket in the shape of `tests/contract/zendesk/ticket.json` (recorded).
 fn ticket_json(t: &ZdTicket, base: &str) -> Value {
-    json!({"id": t.id, "url": format!("{base}/api/v2/tickets/{}.json", t.id), "subject": t.subject,
-           "description": t.description, "status": t.status, "requester_id": t.requester_id,
-           "submitter_id": t.requester_id, "organization_id": t.organization_id, "ticket_form_id": t.ticket_form_id,
-           "tags": t.tags, "custom_fields": t.custom_fields, "collaborator_ids": t.collaborator_ids,
-           "created_at": t.created_at, "updated_at": t.comments.last().map_or(t.created_at.as_str(), |c| c.created_at.as_str())})
+    json!({"url": format!("{base}/api/v2/tickets/{}.json", t.id), "id": t.id, "external_id": null,
+           "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": null}},
+           "created_at": t.created_at, "updated_at": t.comments.last().map_or(t.created_at.as_str(), |c| c.created_at.as_str()),
+           "type": null, "subject": t.subject, "raw_subject": t.subject, "description": t.description, "priority": null,
+           "status": t.status, "recipient": null, "requester_id": t.requester_id, "submitter_id": t.requester_id,
+           "assignee_id": null, "organization_id": t.organization_id, "group_id": null,
+           "collaborator_ids": t.collaborator_ids, "follower_ids": [], "email_cc_ids": [], "forum_topic_id": null,
+           "problem_id": null, "has_incidents": false, "is_public": true, "due_at": null, "tags": t.tags,
+           "custom_fields": t.custom_fields, "satisfaction_rating": null, "sharing_agreement_ids": [],
+           "fields": t.custom_fields, "followup_ids": [], "ticket_form_id": t.ticket_form_id, "brand_id": 1,
+           "satisfaction_probability": null, "allow_channelback": false, "allow_attachments": true})
 }
 
 fn not_found() -> Reply {
@@ -221,6 +259,122 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
     String::from_utf8(bytes).ok()?.strip_prefix("o:")?.parse().ok()
 }
 
+/// How far offset pagination reaches: lists stop at 10,000 records (400 beyond), searches at
+/// 1,000 results (422 beyond).
+#[derive(Clone, Copy)]
+enum Reach {
+    List,
+    Search,
+}
+
+/// Offset pagination: `page`, `per_page` (≤ 100); `next_page` and `previous_page` links (on
+/// the `.json` path, as Zendesk writes them, keeping the other query parameters) and `count`.
+fn offset_page(headers: &HeaderMap, path: &str, query: &Query, key: &str, items: Vec<Value>, reach: Reach) -> Result<Value, Reply> {
+    let per_page = query.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(100).clamp(1, 100);
+    let page = query.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
+    match reach {
+        Reach::List if page * per_page > 10_000 => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "InvalidPaginationParameter",
+                "offset pagination is limited to 10,000 records",
+            ))
+        }
+        Reach::Search if page * per_page > 1_000 => {
+            return Err(error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "Invalid search: Requested response size was greater than Search Response Limits",
+            ))
+        }
+        _ => {}
+    }
+    let count = items.len();
+    let shown: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let base = base_url(headers);
+    let link = |p: usize| {
+        let mut qs = url::form_urlencoded::Serializer::new(String::new());
+        let mut others: Vec<(&String, &String)> = query.iter().filter(|(k, _)| *k != "page" && *k != "per_page").collect();
+        others.sort();
+        qs.extend_pairs(others).append_pair("page", &p.to_string()).append_pair("per_page", &per_page.to_string());
+        json!(format!("{base}{path}.json?{}", qs.finish()))
+    };
+    let next = if page * per_page < count { link(page + 1) } else { Value::Null };
+    let previous = if page > 1 { link(page - 1) } else { Value::Null };
+    Ok(json!({key: shown, "next_page": next, "previous_page": previous, "count": count}))
+}
+
+/// A list that pages both ways, as Zendesk's lists do: by cursor when `page[size]` or
+/// `page[after]` is given, by offset otherwise.
+fn list_page(headers: &HeaderMap, path: &str, query: &Query, key: &str, items: Vec<Value>) -> Reply {
+    if query.keys().any(|k| k.starts_with("page[")) {
+        return cursor_page(headers, path, query, key, items);
+    }
+    match offset_page(headers, path, query, key, items, Reach::List) {
+        Ok(body) => ok(StatusCode::OK, body),
+        Err(reply) => reply,
+    }
+}
+
+/// Searches page by offset only; Zendesk refuses cursor parameters there with this body.
+fn refuse_cursor(query: &Query, endpoint: &str) -> Option<Reply> {
+    query.keys().any(|k| k.starts_with("page[")).then(|| {
+        with_rate_headers(
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"title": "Invalid attribute",
+                    "message": format!("You passed an invalid value for the page attribute. Invalid parameter: page must be an integer from {endpoint}")}})),
+            )
+                .into_response(),
+        )
+    })
+}
+
+/// The `query` parameter, parsed; a missing one is Zendesk's 400.
+fn search_query(query: &Query) -> Result<SearchQuery, Reply> {
+    match query.get("query").map(|q| q.trim()).filter(|q| !q.is_empty()) {
+        Some(q) => Ok(SearchQuery::parse(q)),
+        None => Err(error(StatusCode::BAD_REQUEST, "InvalidSearch", "query is required, e.g. query=type:user email:\"someone@example.com\"")),
+    }
+}
+
+fn user_matches(u: &ZdUser, term: &Term) -> bool {
+    let emails = || u.identities.iter().filter(|i| i.kind == "email").map(|i| i.value.as_str());
+    match term.keyword.as_deref() {
+        Some("email") => search::matches_any(term, emails()),
+        Some("name") => search::matches(term, &u.name),
+        Some("role") => search::matches(term, &u.role),
+        Some("notes") => search::matches(term, &u.notes),
+        Some("organization") => u.organization_id.is_some_and(|o| search::matches(term, &o.to_string())),
+        Some("user") => term.value == u.id.to_string() || search::matches(term, &u.name) || search::matches_any(term, emails()),
+        Some(_) => false,
+        None => search::matches(term, &u.name) || search::matches_any(term, emails()) || search::matches(term, &u.notes),
+    }
+}
+
+fn ticket_matches(d: &ZendeskData, t: &ZdTicket, term: &Term) -> bool {
+    match term.keyword.as_deref() {
+        Some("status") => search::matches(term, &t.status),
+        Some("requester") => {
+            term.value == t.requester_id.to_string()
+                || d.users.iter().find(|u| u.id == t.requester_id).is_some_and(|u| {
+                    let user = Term { keyword: Some("user".into()), ..term.clone() };
+                    user_matches(u, &user)
+                })
+        }
+        Some("subject") => search::matches(term, &t.subject),
+        Some("description") => search::matches(term, &t.description),
+        Some("tags" | "tag") => search::matches_any(term, t.tags.iter().map(String::as_str)),
+        Some("organization") => t.organization_id.is_some_and(|o| search::matches(term, &o.to_string())),
+        Some(_) => false,
+        None => {
+            search::matches(term, &t.subject)
+                || search::matches(term, &t.description)
+                || search::matches_any(term, t.comments.iter().map(|c| c.body.as_str()))
+        }
+    }
+}
+
 // ---------------------------------------------------------------- users
 
 async fn me(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
@@ -234,40 +388,60 @@ async fn me(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
 async fn search_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
     let base = base_url(&headers);
     with_data(&ctx, &headers, |d, _| {
-        let Some(q) = query.get("query").map(|q| q.trim().to_lowercase()) else {
-            return error(StatusCode::BAD_REQUEST, "InvalidSearch", "query is required, e.g. query=email:someone@example.com");
+        if let Some(refused) = refuse_cursor(&query, "api/v2/users/search") {
+            return refused;
+        }
+        let q = match search_query(&query) {
+            Ok(q) => q,
+            Err(reply) => return reply,
         };
-        let per_page = query.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(100).clamp(1, 100);
-        let page = query.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
-        if page * per_page > 10_000 {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "InvalidPaginationParameter",
-                "offset pagination is limited to 10,000 records",
+        let users: Vec<Value> =
+            d.users.iter().filter(|u| q.terms.iter().all(|t| user_matches(u, t))).map(|u| user_json(u, &base)).collect();
+        match offset_page(&headers, "/api/v2/users/search", &query, "users", users, Reach::List) {
+            Ok(body) => ok(StatusCode::OK, body),
+            Err(reply) => reply,
+        }
+    })
+}
+
+/// `GET /api/v2/search`: tickets and users (`type:ticket`, `type:user`, or both without a type),
+/// each with its `result_type`.
+async fn search(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
+    let base = base_url(&headers);
+    with_data(&ctx, &headers, |d, _| {
+        if let Some(refused) = refuse_cursor(&query, "api/v2/search/index") {
+            return refused;
+        }
+        let q = match search_query(&query) {
+            Ok(q) => q,
+            Err(reply) => return reply,
+        };
+        let wants = |kind: &str| q.kind.as_deref().is_none_or(|k| k == kind);
+        let typed = |mut v: Value, kind: &str| {
+            v["result_type"] = json!(kind);
+            v
+        };
+        let mut results = Vec::new();
+        if wants("ticket") {
+            results.extend(
+                d.tickets
+                    .iter()
+                    .filter(|t| q.terms.iter().all(|term| ticket_matches(d, t, term)))
+                    .map(|t| typed(ticket_json(t, &base), "ticket")),
             );
         }
-        let matched: Vec<Value> = d
-            .users
-            .iter()
-            .filter(|u| match q.strip_prefix("email:") {
-                Some(email) => u.identities.iter().any(|i| i.kind == "email" && i.value.eq_ignore_ascii_case(email)),
-                None => u.name.to_lowercase().contains(&q) || u.email.to_lowercase().contains(&q),
-            })
-            .map(|u| user_json(u, &base))
-            .collect();
-        let count = matched.len();
-        let users: Vec<Value> = matched.into_iter().skip((page - 1) * per_page).take(per_page).collect();
-        let link = |p: usize| {
-            let qs = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("query", &q)
-                .append_pair("page", &p.to_string())
-                .append_pair("per_page", &per_page.to_string())
-                .finish();
-            json!(format!("{base}/api/v2/users/search.json?{qs}"))
-        };
-        let next = if page * per_page < count { link(page + 1) } else { Value::Null };
-        let prev = if page > 1 { link(page - 1) } else { Value::Null };
-        ok(StatusCode::OK, json!({"users": users, "next_page": next, "previous_page": prev, "count": count}))
+        if wants("user") {
+            results.extend(
+                d.users.iter().filter(|u| q.terms.iter().all(|t| user_matches(u, t))).map(|u| typed(user_json(u, &base), "user")),
+            );
+        }
+        match offset_page(&headers, "/api/v2/search", &query, "results", results, Reach::Search) {
+            Ok(mut body) => {
+                body["facets"] = Value::Null;
+                ok(StatusCode::OK, body)
+            }
+            Err(reply) => reply,
+        }
     })
 }
 
@@ -468,6 +642,14 @@ async fn organization_memberships(State(ctx): State<Ctx>, headers: HeaderMap, Pa
 
 // ---------------------------------------------------------------- tickets
 
+async fn list_tickets(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
+    let base = base_url(&headers);
+    with_data(&ctx, &headers, |d, _| {
+        let items = d.tickets.iter().map(|t| ticket_json(t, &base)).collect();
+        list_page(&headers, "/api/v2/tickets", &query, "tickets", items)
+    })
+}
+
 async fn show_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
     let base = base_url(&headers);
     with_data(&ctx, &headers, |d, _| match d.tickets.iter().find(|t| t.id == id) {
@@ -477,6 +659,18 @@ async fn show_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<
 }
 
 const STATUSES: [&str; 6] = ["new", "open", "pending", "hold", "solved", "closed"];
+
+/// What Zendesk answers to any change of a closed ticket.
+fn closed_ticket() -> Reply {
+    with_rate_headers(
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": "RecordInvalid", "description": "Record validation errors",
+                        "details": {"status": [{"description": "Status: closed prevents ticket update"}]}})),
+        )
+            .into_response(),
+    )
+}
 
 async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Reply {
     let base = base_url(&headers);
@@ -492,7 +686,7 @@ async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
         let forms: Vec<u64> = d.ticket_forms.iter().map(|f| f.id).collect();
         let Some(t) = d.tickets.iter_mut().find(|t| t.id == id) else { return not_found() };
         if t.status == "closed" {
-            return invalid("status", "Status: closed prevents ticket update");
+            return closed_ticket();
         }
         let status = changes.get("status").and_then(Value::as_str);
         if let Some(s) = status {
@@ -548,6 +742,55 @@ async fn ticket_comments(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): P
     })
 }
 
-async fn ticket_forms(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
-    with_data(&ctx, &headers, |d, _| ok(StatusCode::OK, json!({"ticket_forms": d.ticket_forms, "count": d.ticket_forms.len()})))
+/// A ticket form in the shape of `tests/contract/zendesk/ticket_forms.json` (the API reference).
+fn form_json(f: &ZdTicketForm, position: usize, base: &str) -> Value {
+    json!({"id": f.id, "url": format!("{base}/api/v2/ticket_forms/{}.json", f.id), "name": f.name, "raw_name": f.name,
+           "display_name": f.name, "raw_display_name": f.name, "end_user_visible": true, "position": position + 1,
+           "ticket_field_ids": f.ticket_field_ids, "active": f.active, "default": position == 0, "in_all_brands": true,
+           "restricted_brand_ids": [], "end_user_conditions": [], "agent_conditions": f.agent_conditions,
+           "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z"})
+}
+
+/// A ticket field in the shape of `tests/contract/zendesk/ticket_fields.json` (recorded).
+fn field_json(f: &ZdTicketField, position: usize, base: &str) -> Value {
+    let mut v = json!({"url": format!("{base}/api/v2/ticket_fields/{}.json", f.id), "id": f.id, "type": f.kind,
+           "title": f.title, "raw_title": f.title, "description": f.title, "raw_description": f.title,
+           "position": position + 1, "active": f.active, "required": f.required, "collapsed_for_agents": false,
+           "regexp_for_validation": null, "title_in_portal": f.title, "raw_title_in_portal": f.title,
+           "visible_in_portal": false, "editable_in_portal": false, "required_in_portal": false, "tag": null,
+           "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z", "removable": f.removable,
+           "agent_description": null});
+    let system_options: &[(&str, &str)] = match f.kind.as_str() {
+        "status" => &[("Open", "open"), ("Pending", "pending"), ("On-hold", "hold"), ("Solved", "solved")],
+        "priority" => &[("Low", "low"), ("Normal", "normal"), ("High", "high"), ("Urgent", "urgent")],
+        "tickettype" => &[("Question", "question"), ("Incident", "incident"), ("Problem", "problem"), ("Task", "task")],
+        _ => &[],
+    };
+    if !system_options.is_empty() {
+        v["system_field_options"] = json!(system_options.iter().map(|(n, val)| json!({"name": n, "value": val})).collect::<Vec<_>>());
+    }
+    if !f.custom_field_options.is_empty() {
+        v["custom_field_options"] = json!(f
+            .custom_field_options
+            .iter()
+            .map(|o| json!({"id": o.id, "name": o.name, "raw_name": o.name, "value": o.value, "default": false}))
+            .collect::<Vec<_>>());
+    }
+    v
+}
+
+async fn ticket_forms(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
+    let base = base_url(&headers);
+    with_data(&ctx, &headers, |d, _| {
+        let items = d.ticket_forms.iter().enumerate().map(|(i, f)| form_json(f, i, &base)).collect();
+        list_page(&headers, "/api/v2/ticket_forms", &query, "ticket_forms", items)
+    })
+}
+
+async fn ticket_fields(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
+    let base = base_url(&headers);
+    with_data(&ctx, &headers, |d, _| {
+        let items = d.ticket_fields.iter().enumerate().map(|(i, f)| field_json(f, i, &base)).collect();
+        list_page(&headers, "/api/v2/ticket_fields", &query, "ticket_fields", items)
+    })
 }
