@@ -69,6 +69,9 @@ pub enum Error {
     /// The case is finished; nothing more can be recorded on it.
     #[error("{0}")]
     CaseClosed(String),
+    /// The Zendesk ticket is closed: Zendesk refuses every change to it.
+    #[error("{0}")]
+    TicketClosed(String),
     /// The account changed since the evidence was gathered; the action was not run.
     #[error("{0}")]
     StaleEvidence(String),
@@ -106,6 +109,7 @@ impl Error {
             Error::NotConfigured(_) => ErrorCode::NotConfigured,
             Error::OutOfOrder(_) => ErrorCode::OutOfOrder,
             Error::CaseClosed(_) => ErrorCode::CaseClosed,
+            Error::TicketClosed(_) => ErrorCode::TicketClosed,
             Error::StaleEvidence(_) => ErrorCode::StaleEvidence,
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::Internal(_) => ErrorCode::Internal,
@@ -143,6 +147,7 @@ pub enum ErrorCode {
     NotConfigured,
     OutOfOrder,
     CaseClosed,
+    TicketClosed,
     StaleEvidence,
     KeychainUnavailable,
     Internal,

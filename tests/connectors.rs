@@ -243,8 +243,10 @@ async fn zendesk_tickets_users_and_organizations_change_as_the_api_says() {
 
     zd.update_ticket(8009, &TicketUpdate { status: Some("closed".into()), ..Default::default() }).await.unwrap();
     let again = zd.update_ticket(8009, &note).await.unwrap_err();
-    assert_eq!(again.code(), ErrorCode::Rejected);
-    assert!(again.to_string().contains("closed prevents ticket update"), "{again}");
+    assert_eq!(again.code(), ErrorCode::TicketClosed, "{again}");
+    assert!(!again.retryable());
+    assert!(again.to_string().contains("#8009 is closed") && again.to_string().contains("follow-up ticket"), "{again}");
+    assert_eq!(zd.comments(8009).await.unwrap().len(), 3, "nothing was added to the closed ticket");
 
     let tess = zd.users_by_email("tess@example.com").await.unwrap()[0].id;
     let added = zd.add_email_identity(tess, "tess.second@example.com", false).await.unwrap();
@@ -305,6 +307,174 @@ async fn zendesk_cursor_pages_are_followed_and_the_instances_are_separate() {
         Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(s.credentials().zendesk_us_gov.token.clone()), settings())
             .unwrap();
     assert_eq!(wrong.me().await.unwrap_err().code(), ErrorCode::Unauthorized, "one instance's token does not open the other");
+}
+
+/// A GET as a public Zendesk client sends it (zenpy, and the API reference's curl examples,
+/// write `.json` paths), with the agent's `{email}/token:{token}`: status and JSON body.
+async fn zendesk_get(s: &Sandbox, path_or_url: &str) -> (u16, serde_json::Value) {
+    let c = &s.credentials().zendesk;
+    let url = if path_or_url.starts_with("http") { path_or_url.to_owned() } else { format!("{}{path_or_url}", c.url) };
+    let reply = reqwest::Client::new().get(url).basic_auth(format!("{}/token", c.email), Some(&c.token)).send().await.unwrap();
+    (reply.status().as_u16(), reply.json().await.unwrap())
+}
+
+/// Follows `next_page` links from `path` to the end; the ids under `key`, and the links followed.
+async fn zendesk_offset_ids(s: &Sandbox, path: &str, key: &str) -> (Vec<u64>, Vec<String>) {
+    let (mut ids, mut links) = (Vec::new(), Vec::new());
+    let (status, mut page) = zendesk_get(s, path).await;
+    assert_eq!(status, 200, "{path}: {page}");
+    loop {
+        ids.extend(page[key].as_array().unwrap().iter().map(|t| t["id"].as_u64().unwrap()));
+        let Some(next) = page["next_page"].as_str().map(str::to_owned) else { return (ids, links) };
+        links.push(next.clone());
+        page = zendesk_get(s, &next).await.1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_answers_the_json_paths_of_its_api_reference_as_it_answers_bare_paths() {
+    let s = sandbox().await;
+    for (bare, suffixed) in [
+        ("/api/v2/tickets/8001", "/api/v2/tickets/8001.json"),
+        ("/api/v2/tickets/8009/comments", "/api/v2/tickets/8009/comments.json"),
+        ("/api/v2/users/6001", "/api/v2/users/6001.json"),
+        ("/api/v2/users/6001/identities", "/api/v2/users/6001/identities.json"),
+        ("/api/v2/users/me", "/api/v2/users/me.json"),
+        ("/api/v2/organizations/7001", "/api/v2/organizations/7001.json"),
+        ("/api/v2/ticket_forms", "/api/v2/ticket_forms.json"),
+        ("/api/v2/ticket_fields", "/api/v2/ticket_fields.json"),
+        ("/api/v2/users/search?query=quinn", "/api/v2/users/search.json?query=quinn"),
+    ] {
+        let (plain, json) = (zendesk_get(&s, bare).await, zendesk_get(&s, suffixed).await);
+        assert_eq!(plain.0, 200, "{bare}: {}", plain.1);
+        assert_eq!(json, plain, "{suffixed} answers as {bare}");
+    }
+    let c = &s.credentials().zendesk;
+    let put = reqwest::Client::new()
+        .put(format!("{}/api/v2/tickets/8001.json", c.url))
+        .basic_auth(format!("{}/token", c.email), Some(&c.token))
+        .json(&serde_json::json!({"ticket": {"comment": {"body": "from a .json path", "public": false}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let zd = zendesk(&s, Service::Zendesk);
+    assert!(zd.comments(8001).await.unwrap().iter().any(|c| c.body == "from a .json path"), "the write landed");
+
+    s.arm_fault(fault(Service::Zendesk, "GET", "/api/v2/tickets/8001", Fault::Status { status: 503 }, Some(1)));
+    assert_eq!(zendesk_get(&s, "/api/v2/tickets/8001.json").await.0, 503, "a rule on the bare path covers the suffixed one");
+    assert!(remaining_hits(&s).is_empty());
+    let (status, body) = zendesk_get(&s, "/api/v2/no_such_thing.json").await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("InvalidEndpoint")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_lists_tickets_by_offset_and_by_cursor() {
+    let s = sandbox().await;
+    let (status, first) = zendesk_get(&s, "/api/v2/tickets.json?per_page=5").await;
+    assert_eq!(status, 200);
+    assert_eq!((first["count"].as_u64(), first["tickets"].as_array().unwrap().len()), (Some(16), 5));
+    assert!(first["previous_page"].is_null());
+    for key in ["url", "via", "raw_subject", "requester_id", "custom_fields", "fields", "ticket_form_id", "brand_id", "is_public"] {
+        assert!(first["tickets"][0].get(key).is_some(), "a listed ticket carries {key}, as recorded ones do");
+    }
+    let (ids, links) = zendesk_offset_ids(&s, "/api/v2/tickets.json?per_page=5", "tickets").await;
+    assert_eq!(links.len(), 3, "16 tickets, 5 a page");
+    assert!(links.iter().all(|l| l.contains("/api/v2/tickets.json?") && l.contains("per_page=5")), "{links:?}");
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!((ids.len(), unique.len()), (16, 16));
+
+    let (_, cursor) = zendesk_get(&s, "/api/v2/tickets?page%5Bsize%5D=10").await;
+    assert_eq!(cursor["tickets"].as_array().unwrap().len(), 10);
+    assert_eq!(cursor["meta"]["has_more"], true);
+    let (_, rest) = zendesk_get(&s, cursor["links"]["next"].as_str().unwrap()).await;
+    assert_eq!((rest["tickets"].as_array().unwrap().len(), &rest["meta"]["has_more"]), (6, &serde_json::json!(false)));
+
+    assert_eq!(zendesk_get(&s, "/api/v2/tickets.json?page=101&per_page=100").await.0, 400, "offset lists stop at 10,000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_search_reads_zendesk_syntax_and_answers_in_the_recorded_shape() {
+    let s = sandbox().await;
+    let q = |query: &str, extra: &str| {
+        format!("/api/v2/search.json?query={}{extra}", url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>())
+    };
+    let (status, users) = zendesk_get(&s, &q(r#"type:user email:"mallory@spam.example""#, "")).await;
+    assert_eq!(status, 200);
+    assert_eq!((users["count"].as_u64(), users["results"][0]["id"].as_u64()), (Some(1), Some(6003)));
+    assert_eq!(users["results"][0]["result_type"], "user");
+    assert!(users["facets"].is_null() && users["next_page"].is_null() && users["previous_page"].is_null());
+
+    let (_, mallory) = zendesk_get(&s, &q("type:ticket requester:mallory@spam.example status:new", "")).await;
+    let found: Vec<(u64, &str)> = mallory["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r["result_type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, [(8009, "ticket")]);
+
+    let (ids, links) = zendesk_offset_ids(&s, &q("type:ticket tags:customers_portal", "&per_page=4"), "results").await;
+    assert_eq!(ids, [8004, 8011, 8012, 8013, 8014, 8015]);
+    assert!(links[0].contains("/api/v2/search.json?") && links[0].contains("page=2"), "{links:?}");
+
+    let (_, both) = zendesk_get(&s, &q("globex", "")).await;
+    let kinds: Vec<&str> = both["results"].as_array().unwrap().iter().filter_map(|r| r["result_type"].as_str()).collect();
+    assert!(kinds.contains(&"ticket") && kinds.contains(&"user"), "no type: tickets and users, {kinds:?}");
+
+    let (status, over) = zendesk_get(&s, &q("type:ticket", "&page=11&per_page=100")).await;
+    assert_eq!(status, 422, "searches reach 1,000 results");
+    assert!(over["description"].as_str().unwrap().contains("Search Response Limits"), "{over}");
+    let (status, cursor) = zendesk_get(&s, &q("type:ticket", "&page%5Bsize%5D=1")).await;
+    assert_eq!((status, cursor["error"]["title"].as_str()), (400, Some("Invalid attribute")), "searches page by offset only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_user_lookups_take_the_address_exactly_not_as_search_reads_it() {
+    let s = sandbox().await;
+    let ids = |v: &serde_json::Value| v["users"].as_array().unwrap().iter().map(|u| u["id"].as_u64().unwrap()).collect::<Vec<_>>();
+    // The query Casekit used to send, the address unquoted, also finds the lookalike, listed first;
+    // an address with a `*` in it is a wildcard.
+    let (_, loose) = zendesk_get(&s, "/api/v2/users/search.json?query=email:olga@acme.example").await;
+    assert_eq!(ids(&loose), [5999, 6002]);
+    let (_, wild) = zendesk_get(&s, "/api/v2/users/search.json?query=email:o*@acme.example").await;
+    assert_eq!(ids(&wild), [6002]);
+
+    let zd = zendesk(&s, Service::Zendesk);
+    let found = |users: Vec<casekit::connectors::zendesk::User>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    assert_eq!(found(zd.users_by_email("olga@acme.example").await.unwrap()), [6002]);
+    assert_eq!(found(zd.users_by_email(" OLGA@Acme.Example ").await.unwrap()), [6002], "case-insensitively");
+    assert!(zd.users_by_email("o*@acme.example").await.unwrap().is_empty(), "a * is not a wildcard for Casekit");
+    assert_eq!(found(zd.users_by_email("olga@acme.example.attacker.example").await.unwrap()), [5999]);
+    assert_eq!(zd.users_by_email("o\"lga@acme.example").await.unwrap_err().code(), ErrorCode::InvalidInput);
+
+    // A secondary address counts once it is verified.
+    let added = zd.add_email_identity(6002, "olga.alt@acme.example", false).await.unwrap();
+    assert!(zd.users_by_email("olga.alt@acme.example").await.unwrap().is_empty(), "not while unverified");
+    zd.verify_identity(6002, added.id).await.unwrap();
+    assert_eq!(found(zd.users_by_email("olga.alt@acme.example").await.unwrap()), [6002]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_ticket_fields_tell_zendesks_own_fields_from_custom_ones() {
+    let s = sandbox().await;
+    let c = &s.credentials().zendesk;
+    let small =
+        Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(c.token.clone()), HttpSettings { page_size: 4, ..settings() })
+            .unwrap();
+    let fields = small.ticket_fields().await.unwrap();
+    assert_eq!(fields.len(), 16, "4 cursor pages");
+    let system: Vec<&str> = fields.iter().filter(|f| f.is_system()).map(|f| f.kind.as_str()).collect();
+    assert_eq!(system, ["subject", "description", "status", "tickettype", "priority", "group", "assignee"]);
+    assert!(fields.iter().any(|f| f.kind == "priority" && f.removable), "priority is removable, yet Zendesk's own");
+    let forms = small.ticket_forms().await.unwrap();
+    let sm = forms.iter().find(|f| f.id == 360004).unwrap();
+    assert!(sm.ticket_field_ids.starts_with(&[1, 2, 3]), "forms list system fields too");
+    let condition = &sm.agent_conditions[0];
+    assert_eq!((condition.parent_field_id, &condition.value), (1007, &serde_json::json!(true)));
+    assert!(condition.child_fields[0].id == 1008 && condition.child_fields[0].is_required);
 }
 
 // ---------------------------------------------------------------- Mailgun

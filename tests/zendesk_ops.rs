@@ -51,6 +51,7 @@ async fn a_malicious_user_is_suspended_noted_blocklisted_signed_out_and_the_tick
     let case = h.step(&case, StepInput::RunAction { confirmation: "mallory@spam.example".into() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "summary");
 
+
     let zd = h.conns.zendesk(Service::Zendesk).unwrap();
     let user = zd.user(6003).await.unwrap();
     assert!(user.suspended);
@@ -170,6 +171,10 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
     let f = fields(&[("new_email", "gus.second@globex.example"), ("primary_email", "olga@acme.example")]);
     let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
     let case = h.step(&case, StepInput::RunLookup).await;
+    // An unquoted search for olga@acme.example lists olga@acme.example.attacker.example (user
+    // 5999) first; the profile found is the one that holds the address itself.
+    let profile = case.evidence.iter().flat_map(|e| &e.rows).find(|r| r.label == "Support-portal profile").unwrap();
+    assert!(profile.value.ends_with("id 6002"), "{profile:?}");
     let early = h.submit(&case, StepInput::RunAction { confirmation: String::new() }).await.unwrap_err();
     assert_eq!(early.code(), casekit::ErrorCode::OutOfOrder);
     let case = h.step(&case, StepInput::RequestPermission { post: true }).await;
@@ -180,6 +185,58 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
     let olga = zd.identities(6002).await.unwrap();
     let added = olga.iter().find(|i| i.value == "gus.second@globex.example").unwrap();
     assert!(!added.primary && olga.iter().any(|i| i.primary && i.value == "olga@acme.example"));
+    assert_eq!(zd.identities(5999).await.unwrap().len(), 1, "the lookalike's profile is untouched");
+}
+
+/// The Self-Managed secondary-email path up to the profile lookup, for `primary`.
+async fn profile_lookup(h: &Harness, primary: &str) -> casekit::Result<casekit::playbook::view::CaseView> {
+    let case = h.open(8008, "secondary-email").await;
+    let case = h.step(&case, StepInput::Decide { option: "self-managed".into(), reason: String::new() }).await;
+    let f = fields(&[("new_email", "gus.second@globex.example"), ("primary_email", primary)]);
+    let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
+    let result = h.submit(&case, StepInput::RunLookup).await;
+    engine::abandon(&h.env(), case.id, "looked up only").unwrap();
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_support_portal_profile_is_found_by_its_exact_address_or_the_lookup_stops() {
+    let h = Harness::new().await;
+    // What an attacker might give as "the primary address": a wildcard Zendesk search expands.
+    let wildcard = profile_lookup(&h, "o*@acme.example").await.unwrap_err();
+    assert_eq!(wildcard.code(), casekit::ErrorCode::NotFound);
+    assert!(wildcard.to_string().contains("No support-portal user has exactly o*@acme.example"), "{wildcard}");
+    let found = profile_lookup(&h, "OLGA@acme.example").await.unwrap();
+    let profile = found.evidence.iter().flat_map(|e| &e.rows).find(|r| r.label == "Support-portal profile").unwrap();
+    assert!(profile.value.ends_with("id 6002"), "{profile:?}");
+
+    // Two profiles holding the address (data Zendesk would not create today, but old data has).
+    let mut fixture = casekit::sandbox::world::Fixture::builtin();
+    let lookalike = fixture.zendesk.users.iter_mut().find(|u| u.id == 5999).unwrap();
+    lookalike.identities.push(casekit::sandbox::world::ZdIdentity {
+        id: 599901,
+        kind: "email".into(),
+        value: "olga@acme.example".into(),
+        verified: true,
+        primary: false,
+    });
+    let h = Harness::with_fixture(fixture).await;
+    let several = profile_lookup(&h, "olga@acme.example").await.unwrap_err();
+    assert_eq!(several.code(), casekit::ErrorCode::InvalidInput);
+    assert!(several.to_string().contains("2 support-portal users hold olga@acme.example (ids 5999, 6002)"), "{several}");
+}
+
+/// The form-correction checklist: the self-managed form (360004), these field values, FRT.
+fn choose(values: &str) -> StepInput {
+    StepInput::Checklist {
+        ticked: vec!["reviewed".into()],
+        fields: fields(&[
+            ("target_form_id", "360004"),
+            ("field_values", values),
+            ("stage", "FRT"),
+            ("stage_reason", "a technical question that needs a first reply"),
+        ]),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,28 +245,47 @@ async fn an_incorrect_form_is_moved_with_all_its_fields_and_the_stage_in_one_upd
     let case = h.open(8008, "incorrect-form").await;
     let case = h.step(&case, StepInput::RunLookup).await;
     assert!(case.evidence[0].rows.iter().any(|r| r.label == "Current form" && r.value.contains("360002")));
-    let choose = |values: &str| StepInput::Checklist {
-        ticked: vec!["reviewed".into()],
-        fields: fields(&[
-            ("target_form_id", "360004"),
-            ("field_values", values),
-            ("stage", "FRT"),
-            ("stage_reason", "a technical question that needs a first reply"),
-        ]),
-    };
-    // Field 1006 of the self-managed form is still empty: the gate sends the agent back.
+    // The self-managed form lists Zendesk's own fields (subject, description, status, type,
+    // priority, group, assignee; several "required"), a retired required field, and a runner
+    // version shown only when the runner box is ticked. Only its required custom field,
+    // GitLab version (1006), is still empty: the gate asks for that and nothing else.
     let case = h.step(&case, choose("")).await;
     let gate = case.current.clone().unwrap().gates.remove(0);
-    assert!(!gate.passed && gate.detail.contains("1006"), "{gate:?}");
+    assert!(!gate.passed, "{gate:?}");
+    assert_eq!(gate.detail, "The chosen form still needs GitLab version (1006): fill them in the previous step (id=value).");
     let case = h.step(&case, StepInput::FollowBlock).await;
     assert_eq!(case.current.as_ref().unwrap().id, "correct");
-    let case = h.step(&case, choose("1006=runner")).await;
+    let case = h.step(&case, choose("1006=17.5.1")).await;
+    let gate = case.current.clone().unwrap().gates.remove(0);
+    assert!(gate.passed, "system fields and a hidden conditional field need no value: {gate:?}");
     let case = h.step(&case, StepInput::Continue).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert_eq!(case.current.unwrap().id, "summary");
     let ticket = h.conns.zendesk(Service::Zendesk).unwrap().ticket(8008).await.unwrap();
     assert_eq!(ticket.ticket_form_id, Some(360004));
     assert!(ticket.tags.contains(&"stage_frt".to_owned()));
-    assert!(ticket.custom_fields.iter().any(|f| f.id == 1006 && f.value == "runner"));
+    assert!(ticket.custom_fields.iter().any(|f| f.id == 1006 && f.value == "17.5.1"));
     assert!(ticket.custom_fields.iter().any(|f| f.id == 1001), "existing field values are kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_field_is_demanded_once_its_condition_holds() {
+    let h = Harness::new().await;
+    let case = h.open(8008, "incorrect-form").await;
+    let case = h.step(&case, StepInput::RunLookup).await;
+    // Ticking "Involves a GitLab Runner" (1007) shows "Runner version" (1008), required by the
+    // form's condition although the field itself is not.
+    let case = h.step(&case, choose("1006=17.5.1, 1007=yes")).await;
+    let gate = case.current.clone().unwrap().gates.remove(0);
+    assert!(!gate.passed && gate.detail.contains("Runner version (1008)") && !gate.detail.contains("1006"), "{gate:?}");
+    let case = h.step(&case, StepInput::FollowBlock).await;
+    let case = h.step(&case, choose("1006=17.5.1, 1007=yes, 1008=17.5.0")).await;
+    assert!(case.current.as_ref().unwrap().gates[0].passed);
+    let case = h.step(&case, StepInput::Continue).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
+    assert_eq!(case.current.unwrap().id, "summary");
+    let ticket = h.conns.zendesk(Service::Zendesk).unwrap().ticket(8008).await.unwrap();
+    let value = |id: u64| ticket.custom_fields.iter().find(|f| f.id == id).map(|f| f.value.clone());
+    assert_eq!(value(1007), Some(serde_json::json!(true)), "a checkbox is sent as a boolean");
+    assert_eq!(value(1008), Some(serde_json::json!("17.5.0")));
 }

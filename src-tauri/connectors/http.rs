@@ -200,8 +200,19 @@ impl Http {
     }
 
     /// One call with the retry policy: only GET is repeated, on 429/502/503/504 and on
-    /// network failures, within the total timeout.
+    /// network failures, within the total timeout. A status other than 2xx is an error.
     pub async fn execute(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Reply> {
+        let reply = self.exchange(method.clone(), url, body).await?;
+        if reply.status.is_success() {
+            Ok(reply)
+        } else {
+            Err(self.status_error(&method, &reply))
+        }
+    }
+
+    /// As [`Http::execute`], but the last answer comes back whatever its status, for a connector
+    /// that reads a refusal's body itself (and hands the rest to [`Http::status_error`]).
+    pub async fn exchange(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Reply> {
         let repeatable = method == Method::GET || method == Method::HEAD;
         let started = Instant::now();
         let deadline = started + self.settings.total_timeout;
@@ -228,11 +239,7 @@ impl Http {
                 attempt += 1;
                 continue;
             }
-            return match outcome {
-                Ok(reply) if reply.status.is_success() => Ok(reply),
-                Ok(reply) => Err(self.status_error(&method, &reply)),
-                Err(e) => Err(e),
-            };
+            return outcome;
         }
     }
 
@@ -303,7 +310,8 @@ impl Http {
         }
     }
 
-    fn status_error(&self, method: &Method, reply: &Reply) -> Error {
+    /// The error for an answer that is not a success, saying what the agent can do about it.
+    pub fn status_error(&self, method: &Method, reply: &Reply) -> Error {
         let label = self.service.label();
         let said = service_message(&reply.body);
         let code = reply.status.as_u16();

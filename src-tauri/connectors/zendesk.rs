@@ -1,5 +1,12 @@
 //! Zendesk Support API v2 (`{base}/api/v2`, Basic `{agent_email}/token:{api_token}`): tickets,
-//! users, identities, organization memberships and sessions. One client per instance.
+//! users, identities, organization memberships, sessions, ticket forms and fields. One client
+//! per instance.
+//!
+//! Paths are sent without the `.json` suffix the API reference's curl examples carry: Zendesk
+//! answers both spellings alike, the reference's endpoint headings and generated samples write
+//! them bare, and one spelling keeps the paths in previews, audit rows and fault rules the
+//! same as what goes over the wire. Links Zendesk hands back (`next_page`, with `.json`) are
+//! followed as given.
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -91,10 +98,75 @@ pub struct OrganizationMembership {
 pub struct TicketForm {
     pub id: u64,
     pub name: String,
+    /// Every field the form shows, Zendesk's system fields included.
     #[serde(default)]
     pub ticket_field_ids: Vec<u64>,
     #[serde(default)]
     pub active: bool,
+    /// Conditional fields in the agent workspace.
+    #[serde(default)]
+    pub agent_conditions: Vec<FormCondition>,
+}
+
+/// While `parent_field_id` has `value`, the `child_fields` show (and may be required).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormCondition {
+    pub parent_field_id: u64,
+    pub value: Value,
+    #[serde(default)]
+    pub child_fields: Vec<ConditionChild>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConditionChild {
+    pub id: u64,
+    #[serde(default)]
+    pub is_required: bool,
+    #[serde(default)]
+    pub required_on_statuses: Option<RequiredOnStatuses>,
+}
+
+/// `ALL_STATUSES`, `SOME_STATUSES` (with `statuses`) or `NO_STATUSES`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequiredOnStatuses {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub statuses: Vec<String>,
+}
+
+/// A ticket field's definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketField {
+    pub id: u64,
+    /// `subject`, `description`, `status`, `tickettype`, `priority`, `group`, `assignee` … for
+    /// Zendesk's own fields; `text`, `tagger`, `checkbox`, `integer` … for custom ones.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    /// Agents must give it a value (to solve the ticket).
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub active: bool,
+    /// False for most of Zendesk's own fields (not `tickettype` and `priority`).
+    #[serde(default = "removable")]
+    pub removable: bool,
+}
+
+fn removable() -> bool {
+    true
+}
+
+/// The types of Zendesk's own ticket fields: the ticket carries them itself, not in `custom_fields`.
+const SYSTEM_FIELD_TYPES: &[&str] =
+    &["subject", "description", "status", "custom_status", "tickettype", "priority", "group", "assignee", "brand"];
+
+impl TicketField {
+    /// One of Zendesk's own fields (subject, status, assignee …), never a custom field.
+    pub fn is_system(&self) -> bool {
+        !self.removable || SYSTEM_FIELD_TYPES.contains(&self.kind.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,29 +280,63 @@ impl Zendesk {
         self.all_cursor(&format!("api/v2/tickets/{ticket_id}/comments"), "comments").await
     }
 
-    /// One update call; a closed ticket refuses any change.
+    /// One update call. A closed ticket refuses any change: that answer is
+    /// [`Error::TicketClosed`], never a generic refusal.
     pub async fn update_ticket(&self, id: u64, update: &TicketUpdate) -> Result<Ticket> {
-        self.send_one(Method::PUT, &format!("api/v2/tickets/{id}"), &json!({"ticket": update})).await
+        let url = self.http.url(&format!("api/v2/tickets/{id}"), &[])?;
+        let reply = self.http.exchange(Method::PUT, url, Some(&json!({"ticket": update}))).await?;
+        if reply.status.is_success() {
+            return Ok(reply.json::<Wrapped<Ticket>>(self.service())?.user);
+        }
+        if reply.status == reqwest::StatusCode::UNPROCESSABLE_ENTITY && refuses_closed_ticket(&reply.body) {
+            return Err(Error::TicketClosed(format!(
+                "Ticket #{id} is closed, and Zendesk refuses any change to a closed ticket, so nothing was written. \
+                 Post a follow-up ticket instead (in Zendesk: “Create a follow-up” on the closed ticket) and continue there."
+            )));
+        }
+        Err(self.http.status_error(&Method::PUT, &reply))
     }
 
-    /// Users with this email on any identity (offset pagination, followed).
+    /// The users who hold exactly this address (case-insensitively) as their primary email or
+    /// a verified email identity. Zendesk's search matches words and `*` wildcards, not whole
+    /// addresses, so the address is quoted and every result is compared: a lookalike such as
+    /// `victim@example.com.attacker.io`, or what `victim*@example.com` would match, is dropped.
     pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>> {
-        let query = [("query", format!("email:{email}")), ("per_page", self.http.page_size(100))];
+        let email = email.trim();
+        if email.contains('"') {
+            return Err(Error::InvalidInput(format!(
+                "“{email}” contains a double quote, which Zendesk search cannot take inside an address. Check the address."
+            )));
+        }
+        let query = [("query", format!("email:\"{email}\"")), ("per_page", self.http.page_size(100))];
         let mut url = self.http.url("api/v2/users/search", &query)?;
-        let mut out = Vec::new();
+        let mut found = Vec::new();
         for _ in 0..MAX_PAGES {
             let page: Value = self.http.get_reply(url).await?.json(self.service())?;
             let mut users: Vec<User> = serde_json::from_value(page.get("users").cloned().unwrap_or(Value::Array(vec![])))
                 .map_err(|e| {
                     Error::InvalidResponse(format!("{} sent users Casekit could not read ({e}).", self.service().label()))
                 })?;
-            out.append(&mut users);
+            found.append(&mut users);
             match page.get("next_page").and_then(Value::as_str) {
                 Some(next) => url = self.http.same_origin(next)?,
-                None => return Ok(out),
+                None => break,
             }
         }
-        Ok(out)
+        let mut exact = Vec::new();
+        for user in found {
+            let primary = user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email));
+            if primary
+                || self
+                    .identities(user.id)
+                    .await?
+                    .iter()
+                    .any(|i| i.kind == "email" && i.verified && i.value.eq_ignore_ascii_case(email))
+            {
+                exact.push(user);
+            }
+        }
+        Ok(exact)
     }
 
     pub async fn user(&self, id: u64) -> Result<User> {
@@ -291,9 +397,24 @@ impl Zendesk {
     }
 
     pub async fn ticket_forms(&self) -> Result<Vec<TicketForm>> {
-        let v: Value = self.http.get("api/v2/ticket_forms", &[]).await?;
-        serde_json::from_value(v.get("ticket_forms").cloned().unwrap_or(Value::Array(vec![]))).map_err(|e| {
-            Error::InvalidResponse(format!("{} sent ticket forms Casekit could not read ({e}).", self.service().label()))
-        })
+        self.all_cursor("api/v2/ticket_forms", "ticket_forms").await
     }
+
+    /// Every ticket field's definition, system fields included.
+    pub async fn ticket_fields(&self) -> Result<Vec<TicketField>> {
+        self.all_cursor("api/v2/ticket_fields", "ticket_fields").await
+    }
+}
+
+/// Whether a 422's body is Zendesk's refusal to change a closed ticket: `RecordInvalid` with
+/// “Status: closed prevents ticket update” among the `details` (under `status`, or `base` in
+/// some records; with or without the colon, see `tests/contract/zendesk/SOURCES.md`).
+fn refuses_closed_ticket(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else { return false };
+    v["error"] == "RecordInvalid"
+        && v["details"].as_object().is_some_and(|details| {
+            details.values().filter_map(Value::as_array).flatten().filter_map(|i| i["description"].as_str()).any(|d| {
+                d.to_lowercase().contains("closed prevents ticket update")
+            })
+        })
 }

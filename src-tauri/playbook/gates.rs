@@ -174,10 +174,16 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
             Some(d) => verdict(false, format!("{} is not on the GitLab.com account.", d["email"].as_str().unwrap_or("?"))),
         },
         "form_fields_complete" => match super::support_ops::missing_fields(state) {
-            Ok(missing) if missing.is_empty() => verdict(true, "Every field of the chosen form has a value."),
+            Ok(missing) if missing.is_empty() => verdict(
+                true,
+                "Every custom field the chosen form requires has a value (Zendesk's own fields and fields hidden by a condition are not asked for).",
+            ),
             Ok(missing) => verdict(
                 false,
-                format!("The chosen form still needs fields {missing:?}: fill them in the previous step (id=value)."),
+                format!(
+                    "The chosen form still needs {}: fill them in the previous step (id=value).",
+                    missing.iter().map(|f| format!("{} ({})", f.title, f.id)).collect::<Vec<_>>().join(", ")
+                ),
             ),
             Err(e) => verdict(false, e.to_string()),
         },

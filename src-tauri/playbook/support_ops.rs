@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::actions::{CallRecord, PlannedCall};
 use super::lookups::Found;
 use super::state::{CaseState, Evidence, Fact, Link};
 use crate::clock;
 use crate::connectors::session::Connections;
-use crate::connectors::zendesk::{CustomField, NewComment, TicketUpdate, UserUpdate, Zendesk};
+use crate::connectors::zendesk::{CustomField, NewComment, TicketField, TicketForm, TicketUpdate, UserUpdate, Zendesk};
 use crate::connectors::Service;
 use crate::{Error, Result};
 
@@ -138,7 +138,23 @@ async fn target_user(conns: &Connections, state: &CaseState) -> Result<Found> {
     let zd = zendesk(conns, state)?;
     let primary = fact(state, "primary_email")?;
     let users = zd.users_by_email(primary).await?;
-    let user = users.first().ok_or_else(|| Error::NotFound(format!("No support-portal user has {primary}.")))?;
+    let user = match users.as_slice() {
+        [one] => one,
+        [] => {
+            return Err(Error::NotFound(format!(
+                "No support-portal user has exactly {primary} (as primary email or verified address). \
+                 Check the address the customer gave; Casekit ignores lookalike addresses on purpose."
+            )))
+        }
+        several => {
+            return Err(Error::InvalidInput(format!(
+                "{} support-portal users hold {primary} (ids {}): Casekit will not guess which profile is the customer's. \
+                 Check them in Zendesk and resolve the duplicate first.",
+                several.len(),
+                several.iter().map(|u| u.id.to_string()).collect::<Vec<_>>().join(", ")
+            )))
+        }
+    };
     let identities = zd.identities(user.id).await?;
     let rows = vec![
         Fact::new(
@@ -161,11 +177,13 @@ async fn target_user(conns: &Connections, state: &CaseState) -> Result<Found> {
     Ok(Found { evidence: Evidence { title: "Support-portal profile".into(), at: clock::now(), data, rows, links }, facts })
 }
 
-/// The ticket's form, tags and fields, and the forms it could move to.
+/// The ticket's form, tags and fields, the forms it could move to, and the field definitions
+/// (which fields are Zendesk's own, which are required) the gate judges by.
 async fn ticket_form(conns: &Connections, state: &CaseState) -> Result<Found> {
     let zd = zendesk(conns, state)?;
     let ticket = zd.ticket(number(state, "ticket_id")?).await?;
     let forms = zd.ticket_forms().await?;
+    let fields = zd.ticket_fields().await?;
     let name =
         |id: Option<u64>| forms.iter().find(|f| Some(f.id) == id).map_or("none".to_owned(), |f| format!("{} ({})", f.name, f.id));
     let rows = vec![
@@ -184,12 +202,20 @@ async fn ticket_form(conns: &Connections, state: &CaseState) -> Result<Found> {
             forms
                 .iter()
                 .filter(|f| f.active)
-                .map(|f| format!("{} ({}): fields {:?}", f.name, f.id, f.ticket_field_ids))
+                .map(|f| {
+                    let custom: Vec<String> = f
+                        .ticket_field_ids
+                        .iter()
+                        .filter_map(|id| fields.iter().find(|d| d.id == *id && d.active && !d.is_system()))
+                        .map(|d| format!("{} {}{}", d.id, d.title, if d.required { " (required)" } else { "" }))
+                        .collect();
+                    format!("{} ({}): {}", f.name, f.id, if custom.is_empty() { "no custom fields".into() } else { custom.join(", ") })
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
     ];
-    let data = json!({"ticket": ticket, "forms": forms});
+    let data = json!({"ticket": ticket, "forms": forms, "fields": fields});
     let links =
         vec![Link { label: "Zendesk: the ticket".into(), url: state.facts.get("ticket_url").cloned().unwrap_or_default() }];
     Ok(Found { evidence: Evidence { title: "Ticket form".into(), at: clock::now(), data, rows, links }, facts: BTreeMap::new() })
@@ -209,29 +235,105 @@ pub fn field_values(state: &CaseState) -> Result<Vec<(u64, String)>> {
         .collect()
 }
 
-/// The target form's fields that have no value on the ticket nor among the agent's values.
-pub fn missing_fields(state: &CaseState) -> Result<Vec<u64>> {
+/// The form lookup's snapshot, read back: the forms and the field definitions.
+fn form_evidence(state: &CaseState) -> Result<(Vec<TicketForm>, Vec<TicketField>, &Value)> {
     let data = &state
         .evidence
         .get("zendesk_ticket_form")
         .ok_or_else(|| Error::OutOfOrder("Look up the ticket's form first.".into()))?
         .data;
+    let stale = || Error::OutOfOrder("The form lookup predates field definitions: fetch the evidence again (Refresh).".into());
+    let forms = serde_json::from_value(data.get("forms").cloned().ok_or_else(stale)?).map_err(|_| stale())?;
+    let fields = serde_json::from_value(data.get("fields").cloned().ok_or_else(stale)?).map_err(|_| stale())?;
+    Ok((forms, fields, &data["ticket"]))
+}
+
+/// A field value as text, to compare with a condition's value (`true`, `"runner"`, `3`).
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether a field's value counts as filled in (an unticked checkbox does not).
+fn filled(field: Option<&TicketField>, value: &str) -> bool {
+    !value.trim().is_empty() && !(field.is_some_and(|f| f.kind == "checkbox") && value == "false")
+}
+
+/// The custom fields an agent must fill in on `form`, given the field `values` (ticket and
+/// agent): active custom fields required for agents; a field a condition controls only while
+/// that condition holds (its parent shown and holding the value), required as the condition
+/// says. Zendesk's own fields (subject, description, status, type, priority, group, assignee …)
+/// are never demanded: the ticket carries them itself.
+pub fn demanded_fields<'a>(form: &TicketForm, fields: &'a [TicketField], values: &BTreeMap<u64, String>) -> Vec<&'a TicketField> {
+    fn shown(id: u64, form: &TicketForm, fields: &[TicketField], values: &BTreeMap<u64, String>, depth: u8) -> bool {
+        let mut controlling = form.agent_conditions.iter().filter(|c| c.child_fields.iter().any(|ch| ch.id == id)).peekable();
+        controlling.peek().is_none() || (depth < 8 && controlling.any(|c| holds(c, form, fields, values, depth)))
+    }
+    fn holds(
+        c: &crate::connectors::zendesk::FormCondition,
+        form: &TicketForm,
+        fields: &[TicketField],
+        values: &BTreeMap<u64, String>,
+        depth: u8,
+    ) -> bool {
+        values.get(&c.parent_field_id).is_some_and(|v| *v == as_text(&c.value))
+            && shown(c.parent_field_id, form, fields, values, depth + 1)
+    }
+    form.ticket_field_ids
+        .iter()
+        .filter_map(|id| fields.iter().find(|f| f.id == *id))
+        .filter(|f| f.active && !f.is_system())
+        .filter(|f| {
+            let conditions: Vec<_> = form.agent_conditions.iter().filter(|c| c.child_fields.iter().any(|ch| ch.id == f.id)).collect();
+            if conditions.is_empty() {
+                return f.required;
+            }
+            conditions.iter().filter(|c| holds(c, form, fields, values, 0)).any(|c| {
+                c.child_fields.iter().any(|ch| {
+                    ch.id == f.id && ch.is_required && ch.required_on_statuses.as_ref().is_none_or(|r| r.kind != "NO_STATUSES")
+                })
+            })
+        })
+        .filter(|f| !values.get(&f.id).is_some_and(|v| filled(Some(f), v)))
+        .collect()
+}
+
+/// The fields the chosen form demands that neither the ticket nor the agent's values fill in.
+pub fn missing_fields(state: &CaseState) -> Result<Vec<TicketField>> {
+    let (forms, fields, ticket) = form_evidence(state)?;
     let target = number(state, "target_form_id")?;
-    let form = data["forms"].as_array().and_then(|f| f.iter().find(|f| f["id"].as_u64() == Some(target))).ok_or_else(|| {
+    let form = forms.iter().find(|f| f.id == target).ok_or_else(|| {
         Error::InvalidInput(format!("Form {target} is not one of this instance's forms: pick one from the evidence."))
     })?;
-    let have: Vec<u64> = data["ticket"]["custom_fields"]
-        .as_array()
-        .map(|f| f.iter().filter(|f| !f["value"].is_null() && f["value"] != "").filter_map(|f| f["id"].as_u64()).collect())
-        .unwrap_or_default();
-    let given: Vec<u64> = field_values(state)?.into_iter().filter(|(_, v)| !v.is_empty()).map(|(id, _)| id).collect();
-    Ok(form["ticket_field_ids"]
+    let mut values: BTreeMap<u64, String> = ticket["custom_fields"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|v| v.as_u64())
-        .filter(|id| !have.contains(id) && !given.contains(id))
-        .collect())
+        .filter_map(|f| Some((f["id"].as_u64()?, as_text(&f["value"]))))
+        .collect();
+    for (id, text) in field_values(state)? {
+        values.insert(id, as_text(&typed_value(fields.iter().find(|f| f.id == id), id, &text)?));
+    }
+    Ok(demanded_fields(form, &fields, &values).into_iter().cloned().collect())
+}
+
+/// The agent's text for a field, as the field's type wants it (a checkbox takes true/false).
+fn typed_value(field: Option<&TicketField>, id: u64, text: &str) -> Result<Value> {
+    let kind = field.map_or("text", |f| f.kind.as_str());
+    let bad = |what: &str| Error::InvalidInput(format!("Field {id} takes {what}; “{text}” is not one."));
+    Ok(match kind {
+        "checkbox" => match text.to_lowercase().as_str() {
+            "true" | "yes" | "1" => json!(true),
+            "false" | "no" | "0" => json!(false),
+            _ => return Err(bad("true or false")),
+        },
+        "integer" => json!(text.parse::<i64>().map_err(|_| bad("a whole number"))?),
+        "decimal" => json!(text.parse::<f64>().map_err(|_| bad("a number"))?),
+        _ => json!(text),
+    })
 }
 
 /// Runs one of this module's lookups.
@@ -421,8 +523,11 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState, calls: &mut
             let done = ticket.ticket_form_id == Some(form) && ticket.tags.contains(&stage_tag);
             let mut tags: Vec<String> = ticket.tags.into_iter().filter(|t| !t.starts_with("stage_")).collect();
             tags.push(stage_tag.clone());
-            let fields: Vec<CustomField> =
-                field_values(state)?.into_iter().map(|(id, value)| CustomField { id, value: json!(value) }).collect();
+            let (_, definitions, _) = form_evidence(state)?;
+            let fields = field_values(state)?
+                .into_iter()
+                .map(|(id, text)| Ok(CustomField { id, value: typed_value(definitions.iter().find(|d| d.id == id), id, &text)? }))
+                .collect::<Result<Vec<_>>>()?;
             if done && fields.is_empty() {
                 record(calls, "PUT", ticket_path, "skipped: the ticket already has the form and stage");
             } else {

@@ -14,6 +14,7 @@ use casekit::connectors::{HttpSettings, Service};
 use casekit::playbook::engine::{self, Env, NewCase, StepInput, TicketInstance};
 use casekit::playbook::view::CaseView;
 use casekit::playbook::Catalog;
+use casekit::sandbox::world::Fixture;
 use casekit::sandbox::{Sandbox, SandboxConfig};
 use casekit::store::profiles::{self, ProfileInput};
 use casekit::store::Store;
@@ -36,9 +37,14 @@ pub fn settings() -> HttpSettings {
 
 impl Harness {
     pub async fn new() -> Harness {
+        Self::with_fixture(Fixture::builtin()).await
+    }
+
+    /// A harness whose sandbox starts from `fixture` (a variation of the built-in one).
+    pub async fn with_fixture(fixture: Fixture) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("casekit.sqlite3")).unwrap();
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        let sandbox = Sandbox::start(SandboxConfig { fixture, ..SandboxConfig::default() }).await.unwrap();
         let conns = Self::connect(&store, &sandbox);
         Harness { dir, store, sandbox, conns }
     }

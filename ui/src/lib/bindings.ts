@@ -5,7 +5,7 @@ import { call } from './ipc';
 /**
  * Stable error codes shared with the UI (serialized in snake_case).
  */
-export type ErrorCode = "invalid_input" | "not_found" | "schema_too_new" | "storage" | "storage_busy" | "io" | "unauthorized" | "forbidden" | "rate_limited" | "unreachable" | "timeout" | "invalid_response" | "rejected" | "service_error" | "not_configured" | "out_of_order" | "case_closed" | "stale_evidence" | "keychain_unavailable" | "internal";
+export type ErrorCode = "invalid_input" | "not_found" | "schema_too_new" | "storage" | "storage_busy" | "io" | "unauthorized" | "forbidden" | "rate_limited" | "unreachable" | "timeout" | "invalid_response" | "rejected" | "service_error" | "not_configured" | "out_of_order" | "case_closed" | "ticket_closed" | "stale_evidence" | "keychain_unavailable" | "internal";
 
 /**
  * The only error that crosses IPC.
