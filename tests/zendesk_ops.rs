@@ -8,7 +8,15 @@ use std::collections::BTreeMap;
 use casekit::connectors::Service;
 use casekit::playbook::engine::{self, NewCase, StepInput, TicketInstance};
 use casekit::sandbox::faults::{Fault, FaultRule};
+use casekit::store::audit;
+use casekit::summary::outbox::{self, Posted};
 use support::{fields, ticks, Harness};
+
+/// The case summaries posted on ticket 8009.
+async fn summary_notes(h: &Harness) -> Vec<casekit::connectors::zendesk::Comment> {
+    let comments = h.conns.zendesk(Service::Zendesk).unwrap().comments(8009).await.unwrap();
+    comments.into_iter().filter(|c| c.body.contains("Casekit case summary")).collect()
+}
 
 async fn investigated(h: &Harness) -> casekit::playbook::view::CaseView {
     let case = h.open(8009, "malicious-user").await;
@@ -48,9 +56,25 @@ async fn a_malicious_user_is_suspended_noted_blocklisted_signed_out_and_the_tick
     let case = h.step(&case, StepInput::ManualDone { evidence: "reject:mallory@spam.example".into() }).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: "mallory@spam.example".into() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "close");
+    let calls = &case.current.as_ref().unwrap().calls;
+    assert!(calls[0].change.contains("case summary") && calls[1].change.contains("status → closed"), "{calls:?}");
     let case = h.step(&case, StepInput::RunAction { confirmation: "mallory@spam.example".into() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "summary");
 
+    // The summary went on the ticket as the last internal note, then the ticket closed.
+    let note = summary_notes(&h).await.pop().expect("the case summary is on the ticket");
+    assert!(!note.public && note.body.contains("suspend_user — **verified**"), "{}", note.body);
+    assert!(note.body.contains("closes this ticket right after this note"), "{}", note.body);
+    let rows = audit::for_case(&h.store.conn(), case.id).unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    assert!(kinds.ends_with(&["action_started", "summary_posted", "action_result"]), "{kinds:?}");
+    let results: Vec<&str> =
+        rows.last().unwrap().payload["calls"].as_array().unwrap().iter().map(|c| c["result"].as_str().unwrap()).collect();
+    assert_eq!(results, [format!("done: case summary posted as internal note {}", note.id).as_str(), "done: status closed"]);
+    // Posting the summary again, from the summary step, finds it: no second note, no refusal.
+    let again = outbox::post_summary(&h.env(), case.id).await.unwrap();
+    assert!(matches!(again, Posted::Sent { comment_id, already: true } if comment_id == note.id), "{again:?}");
+    assert_eq!(summary_notes(&h).await.len(), 1);
 
     let zd = h.conns.zendesk(Service::Zendesk).unwrap();
     let user = zd.user(6003).await.unwrap();
@@ -60,6 +84,64 @@ async fn a_malicious_user_is_suspended_noted_blocklisted_signed_out_and_the_tick
     assert!(notes.contains("/agent/tickets/8009"));
     assert!(zd.sessions(6003).await.unwrap().is_empty());
     assert_eq!(zd.ticket(8009).await.unwrap().status, "closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_lost_after_the_summary_is_retried_without_a_second_summary() {
+    let h = Harness::new().await;
+    let case = investigated(&h).await;
+    let case = h.step(&case, StepInput::Decide { option: "malicious".into(), reason: "phishing".into() }).await;
+    let case = h.step(&case, StepInput::Continue).await;
+    let confirm = || StepInput::RunAction { confirmation: "mallory@spam.example".into() };
+    let case = h.step(&case, confirm()).await;
+    let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
+    let case = h.step(&case, StepInput::ManualDone { evidence: "reject:mallory@spam.example".into() }).await;
+    let case = h.step(&case, confirm()).await;
+    assert_eq!(case.current.as_ref().unwrap().id, "close");
+
+    // The first update of the ticket (the summary) goes through; the second (the close) loses
+    // its connection.
+    h.sandbox.arm_fault(FaultRule {
+        service: Some(Service::Zendesk),
+        method: Some("PUT".into()),
+        path: "/api/v2/tickets/8009".into(),
+        fault: Fault::Drop,
+        times: Some(1),
+        after: Some(1),
+    });
+    let failed = h.step(&case, confirm()).await;
+    let step = failed.current.clone().unwrap();
+    assert_eq!(step.id, "close", "the step stays current");
+    let attempt = step.last_attempt.unwrap();
+    assert_eq!(attempt.error.unwrap().code, casekit::ErrorCode::Unreachable);
+    assert_eq!(attempt.calls.len(), 1, "the summary was posted: {:?}", attempt.calls);
+    assert!(h.sandbox.armed_faults().is_empty(), "the fault hit the close");
+    let zd = h.conns.zendesk(Service::Zendesk).unwrap();
+    assert_eq!(zd.ticket(8009).await.unwrap().status, "new", "not closed yet");
+    assert_eq!(summary_notes(&h).await.len(), 1);
+
+    let done = h.step(&failed, confirm()).await;
+    assert_eq!(done.current.as_ref().unwrap().id, "summary");
+    assert_eq!(zd.ticket(8009).await.unwrap().status, "closed");
+    let notes = summary_notes(&h).await;
+    assert_eq!(notes.len(), 1, "the retry found the summary and did not post it again");
+    let rows = audit::for_case(&h.store.conn(), done.id).unwrap();
+    let tail: Vec<(&str, Option<bool>)> =
+        rows.iter().rev().take(6).rev().map(|r| (r.kind.as_str(), r.payload["already"].as_bool())).collect();
+    assert_eq!(
+        tail,
+        [
+            ("action_started", None),
+            ("summary_posted", Some(false)),
+            ("action_failed", None),
+            ("action_started", None),
+            ("summary_posted", Some(true)),
+            ("action_result", None),
+        ]
+    );
+    let results: Vec<&str> =
+        rows.last().unwrap().payload["calls"].as_array().unwrap().iter().map(|c| c["result"].as_str().unwrap()).collect();
+    assert_eq!(results, [format!("skipped: the case summary is on the ticket (comment {})", notes[0].id).as_str(), "done: status closed"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

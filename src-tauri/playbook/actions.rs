@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use ts_rs::TS;
 
+use super::engine::Env;
 use super::state::{CaseState, Fact};
 use crate::connectors::gitlab::UserEdit;
 use crate::connectors::session::Connections;
@@ -102,11 +103,13 @@ pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
     }
 }
 
-/// Re-reads, runs and verifies the action; `typed` is the agent's confirmation (or, for a
-/// manual-mode portal action, the evidence pasted from the admin screen).
-pub async fn run(name: &str, conns: &Connections, state: &CaseState, typed: &str) -> Outcome {
+/// Re-reads, runs and verifies the action of case `case_id`; `typed` is the agent's
+/// confirmation (or, for a manual-mode portal action, the evidence pasted from the admin screen).
+pub async fn run(name: &str, env: &Env<'_>, case_id: i64, state: &CaseState, typed: &str) -> Outcome {
+    let conns = env.conns;
     let mut calls = Vec::new();
     let result = match name {
+        "close_ticket" => super::support_ops::close_with_summary(env, case_id, state, &mut calls).await,
         _ if super::portal::ACTIONS.contains(&name) => super::portal::run(name, conns, state, typed, &mut calls).await,
         _ if super::support_ops::ACTIONS.contains(&name) => super::support_ops::run(name, conns, state, &mut calls).await,
         "release_email" => release_email(conns, state, &mut calls).await,

@@ -747,7 +747,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
                 step_id,
                 Transition::new("action_started", json!({"action": action, "calls": planned})),
             )?;
-            let outcome = actions::run(action, env.conns, &st, &confirmation).await;
+            let outcome = actions::run(action, env, row.id, &st, &confirmation).await;
             finish_write(&pb, &mut st, step_id, index, &agent, action, outcome)?
         }
         (StepKind::Note { what }, StepInput::WriteNote) => {

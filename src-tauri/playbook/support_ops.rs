@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::actions::{CallRecord, PlannedCall};
+use super::engine::Env;
 use super::lookups::Found;
 use super::state::{CaseState, Evidence, Fact, Link};
 use crate::clock;
 use crate::connectors::session::Connections;
-use crate::connectors::zendesk::{CustomField, NewComment, TicketField, TicketForm, TicketUpdate, UserUpdate, Zendesk};
+use crate::connectors::zendesk::{CustomField, TicketField, TicketForm, TicketUpdate, UserUpdate, Zendesk};
 use crate::connectors::Service;
+use crate::summary::{self, outbox};
 use crate::{Error, Result};
 
 pub const LOOKUPS: &[&str] =
@@ -366,15 +368,17 @@ fn user_note(state: &CaseState) -> String {
 pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
     let user = fact(state, "requester_id").unwrap_or(":id");
     let ticket = fact(state, "ticket_id").unwrap_or(":id");
+    if name == "close_ticket" {
+        let path = format!("/api/v2/tickets/{ticket}");
+        return Ok(vec![
+            call("PUT", path.clone(), "comments: + the case summary, as an internal note (once)".into()),
+            call("PUT", path, "status → closed (it can never change again: the summary goes first)".into()),
+        ]);
+    }
     Ok(vec![match name {
         "suspend_user" => call("PUT", format!("/api/v2/users/{user}"), "suspended: false → true".into()),
         "add_user_note" => call("PUT", format!("/api/v2/users/{user}"), format!("notes: + “{}”", user_note(state))),
         "delete_user_sessions" => call("DELETE", format!("/api/v2/users/{user}/sessions"), "sessions: all → none".into()),
-        "close_ticket" => call(
-            "PUT",
-            format!("/api/v2/tickets/{ticket}"),
-            "status → closed (it can never change again), with an internal note".into(),
-        ),
         "solve_ticket" => call("PUT", format!("/api/v2/tickets/{ticket}"), "status → solved".into()),
         "add_zendesk_identity" => call(
             "POST",
@@ -413,6 +417,59 @@ pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
 
 fn record(calls: &mut Vec<CallRecord>, method: &str, path: String, result: impl Into<String>) {
     calls.push(CallRecord { method: method.into(), path, result: result.into() });
+}
+
+/// Sets the ticket's status unless it is so already (or closed: nothing changes a closed
+/// ticket), and reads it back.
+async fn set_status(zd: &Zendesk, ticket_id: u64, target: &str, calls: &mut Vec<CallRecord>) -> Result<Fact> {
+    let path = format!("/api/v2/tickets/{ticket_id}");
+    let status = zd.ticket(ticket_id).await?.status;
+    if status == target || status == "closed" {
+        record(calls, "PUT", path, format!("skipped: the ticket is {status}"));
+    } else {
+        zd.update_ticket(ticket_id, &TicketUpdate { status: Some(target.into()), ..Default::default() }).await?;
+        record(calls, "PUT", path, format!("done: status {target}"));
+    }
+    let now = zd.ticket(ticket_id).await?.status;
+    if now != target && now != "closed" {
+        return Err(Error::InvalidResponse(format!("The ticket is {now}, not {target}.")));
+    }
+    Ok(Fact::judged("Ticket status", now, true))
+}
+
+/// Ends the summary note the ban's last step posts.
+const CLOSING_NOTE: &str =
+    "_Casekit closes this ticket right after this note: a closed ticket takes no more notes. The case's audit log keeps the rest._";
+
+/// The ban's last step, `close_ticket`: the case summary goes on the ticket as an internal note
+/// (once: a retry finds it by its marker), then the ticket is closed, for good. A closed ticket
+/// takes no more notes, so the order is fixed; on a ticket closed already the summary can only be
+/// looked for.
+pub async fn close_with_summary(env: &Env<'_>, case_id: i64, state: &CaseState, calls: &mut Vec<CallRecord>) -> Result<Vec<Fact>> {
+    let zd = zendesk(env.conns, state)?;
+    let ticket_id = number(state, "ticket_id")?;
+    let label = "Case summary on the ticket";
+    let summary = if zd.ticket(ticket_id).await?.status == "closed" {
+        let marker = summary::render(&env.store.conn(), case_id)?.marker;
+        match zd.comments(ticket_id).await?.into_iter().find(|c| c.body.contains(&marker)) {
+            Some(note) => Fact::judged(label, format!("internal note {}", note.id), true),
+            None => Fact::judged(
+                label,
+                "missing: the ticket was closed before Casekit could post it; save or copy the summary at the next step",
+                false,
+            ),
+        }
+    } else {
+        let (note, already) = outbox::post_now(env, case_id, CLOSING_NOTE).await?;
+        let path = format!("/api/v2/tickets/{ticket_id}");
+        if already {
+            record(calls, "PUT", path, format!("skipped: the case summary is on the ticket (comment {note})"));
+        } else {
+            record(calls, "PUT", path, format!("done: case summary posted as internal note {note}"));
+        }
+        Fact::judged(label, format!("internal note {note}"), true)
+    };
+    Ok(vec![summary, set_status(&zd, ticket_id, "closed", calls).await?])
 }
 
 /// Runs a support change: re-read, change unless already so, verify.
@@ -473,28 +530,7 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState, calls: &mut
             }
             Ok(vec![Fact::judged("Active sessions", "none", true)])
         }
-        "close_ticket" | "solve_ticket" => {
-            let target = if name == "close_ticket" { "closed" } else { "solved" };
-            let status = zd.ticket(ticket_id).await?.status;
-            if status == target || status == "closed" {
-                record(calls, "PUT", ticket_path, format!("skipped: the ticket is {status}"));
-            } else {
-                let comment = (name == "close_ticket").then(|| NewComment {
-                    body: format!(
-                        "Closed by Casekit: the requester was suspended as malicious after investigation. {}",
-                        user_note(state)
-                    ),
-                    public: false,
-                });
-                zd.update_ticket(ticket_id, &TicketUpdate { status: Some(target.into()), comment, ..Default::default() }).await?;
-                record(calls, "PUT", ticket_path, "done");
-            }
-            let now = zd.ticket(ticket_id).await?.status;
-            if now != target && now != "closed" {
-                return Err(Error::InvalidResponse(format!("The ticket is {now}, not {target}.")));
-            }
-            Ok(vec![Fact::judged("Ticket status", now, true)])
-        }
+        "solve_ticket" => Ok(vec![set_status(&zd, ticket_id, "solved", calls).await?]),
         "associate_organization" => {
             let org = number(state, "organization_id")?;
             let members = zd.organization_memberships(org).await?;

@@ -99,22 +99,30 @@ async fn post_once(zd: &Zendesk, ticket: u64, marker: &str, body: &str) -> Resul
         .ok_or_else(|| Error::InvalidResponse("Zendesk accepted the note but it is not on the ticket.".into()))
 }
 
+/// Posts `body` (the summary's text, perhaps with more) once and records `summary_posted`.
+async fn send(env: &Env<'_>, case: &CaseRow, summary: &CaseSummary, body: &str) -> Result<(u64, bool)> {
+    let zd = env.conns.zendesk(instance_service(&case.ticket_instance))?;
+    let (comment_id, already) = post_once(&zd, case.ticket_id as u64, &summary.marker, body).await?;
+    record(env, case, "summary_posted", json!({"comment_id": comment_id, "already": already, "marker": summary.marker}))?;
+    Ok((comment_id, already))
+}
+
+/// Posts the case summary now, once, followed by `postscript`, or fails: nothing is queued.
+/// For a step that must not go on without the summary on the ticket (closing it: a closed
+/// ticket takes no more notes). Returns the note's comment id and whether it was there already.
+pub async fn post_now(env: &Env<'_>, case_id: i64, postscript: &str) -> Result<(u64, bool)> {
+    let summary = render(&env.store.conn(), case_id)?;
+    let case = cases::get(&env.store.conn(), case_id)?;
+    send(env, &case, &summary, &format!("{}\n{postscript}\n", summary.markdown)).await
+}
+
 /// Posts the case summary to its ticket as an internal note, once; queues it when the network
 /// is away.
 pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
     let summary: CaseSummary = render(&env.store.conn(), case_id)?;
     let case = cases::get(&env.store.conn(), case_id)?;
-    let zd = env.conns.zendesk(instance_service(&case.ticket_instance))?;
-    match post_once(&zd, case.ticket_id as u64, &summary.marker, &summary.markdown).await {
-        Ok((comment_id, already)) => {
-            record(
-                env,
-                &case,
-                "summary_posted",
-                json!({"comment_id": comment_id, "already": already, "marker": summary.marker}),
-            )?;
-            Ok(Posted::Sent { comment_id, already })
-        }
+    match send(env, &case, &summary, &summary.markdown).await {
+        Ok((comment_id, already)) => Ok(Posted::Sent { comment_id, already }),
         Err(e) if is_network(&e) => {
             let error = IpcError::from(e);
             let conn = env.store.conn();
