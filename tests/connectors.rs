@@ -465,7 +465,7 @@ async fn zendesk_ticket_fields_tell_zendesks_own_fields_from_custom_ones() {
         Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(c.token.clone()), HttpSettings { page_size: 4, ..settings() })
             .unwrap();
     let fields = small.ticket_fields().await.unwrap();
-    assert_eq!(fields.len(), 16, "4 cursor pages");
+    assert_eq!(fields.len(), 17, "5 cursor pages");
     let system: Vec<&str> = fields.iter().filter(|f| f.is_system()).map(|f| f.kind.as_str()).collect();
     assert_eq!(system, ["subject", "description", "status", "tickettype", "priority", "group", "assignee"]);
     assert!(fields.iter().any(|f| f.kind == "priority" && f.removable), "priority is removable, yet Zendesk's own");
@@ -473,7 +473,7 @@ async fn zendesk_ticket_fields_tell_zendesks_own_fields_from_custom_ones() {
     let sm = forms.iter().find(|f| f.id == 360004).unwrap();
     assert!(sm.ticket_field_ids.starts_with(&[1, 2, 3]), "forms list system fields too");
     let condition = &sm.agent_conditions[0];
-    assert_eq!((condition.parent_field_id, &condition.value), (1007, &serde_json::json!(true)));
+    assert_eq!((condition.parent_field_id, &condition.value), (1007, &serde_json::json!("runner")));
     assert!(condition.child_fields[0].id == 1008 && condition.child_fields[0].is_required);
 }
 

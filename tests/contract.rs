@@ -10,6 +10,8 @@ mod support;
 
 use casekit::connectors::gitlab::{EventQuery, GitLab, UserEdit};
 use casekit::connectors::mailgun::{EventFilter, Mailgun};
+use casekit::connectors::zendesk::{CustomField, NewComment, TicketUpdate, Zendesk};
+use casekit::connectors::Service;
 use casekit::sandbox::{Sandbox, SandboxConfig};
 use casekit::secrets::Secret;
 use casekit::ErrorCode;
@@ -306,4 +308,131 @@ async fn the_sandbox_answers_mailgun_calls_in_mailgun_s_shapes() {
     assert_same_shape("mailgun/bounce.json", &json("mailgun", "bounce"), &bounce);
     let domain = sandbox_get(&format!("{base}/domains/{}", c.domain), auth).await;
     assert_same_shape("mailgun/domain.json", &json("mailgun", "domain"), &domain);
+}
+
+// ----------------------------------------------------------------------------------- Zendesk
+
+fn zendesk(url: &str) -> Zendesk {
+    Zendesk::new(Service::Zendesk, url, "agent@example.com", Secret::new("zendesk-contract-token"), support::settings()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_parses_tickets_fields_forms_and_user_searches_as_zendesk_sends_them() {
+    let ticket = json("zendesk", "ticket");
+    let id = ticket["ticket"]["id"].as_u64().unwrap();
+    let searched = json("zendesk", "users_search")["users"][0]["id"].as_u64().unwrap();
+    let r = Replay::start(|_| {
+        vec![
+            route("GET", &format!("/api/v2/tickets/{id}"), 200, ("zendesk", "ticket")),
+            route("PUT", &format!("/api/v2/tickets/{id}"), 200, ("zendesk", "ticket_update")),
+            route("PUT", "/api/v2/tickets/99", 422, ("zendesk", "error_422_closed_ticket")),
+            route("GET", "/api/v2/ticket_fields", 200, ("zendesk", "ticket_fields")),
+            route("GET", "/api/v2/ticket_forms", 200, ("zendesk", "ticket_forms")),
+            route("GET", "/api/v2/users/search", 200, ("zendesk", "users_search")),
+            route("GET", &format!("/api/v2/users/{}/identities", searched), 200, ("zendesk", "identities")),
+        ]
+    })
+    .await;
+    let zd = zendesk(&r.url);
+    let got = zd.ticket(id).await.unwrap();
+    assert_eq!((got.requester_id, got.status.as_str()), (ticket["ticket"]["requester_id"].as_u64().unwrap(), "solved"));
+    let update = TicketUpdate {
+        status: Some("solved".into()),
+        comment: Some(NewComment { body: "Done.".into(), public: true }),
+        ticket_form_id: Some(360000389592),
+        tags: Some(vec!["casekit".into()]),
+        custom_fields: Some(vec![CustomField { id: 360011747994, value: serde_json::json!("jsmith") }]),
+    };
+    zd.update_ticket(id, &update).await.unwrap();
+    let closed = zd.update_ticket(99, &update).await.unwrap_err();
+    assert_eq!(closed.code(), ErrorCode::TicketClosed, "{closed}");
+
+    // Forms list Zendesk's own fields beside custom ones; the field's type tells them apart
+    // (priority and type are "removable" yet Zendesk's own).
+    let fields = zd.ticket_fields().await.unwrap();
+    assert_eq!(fields.len(), 15);
+    let system: Vec<&str> = fields.iter().filter(|f| f.is_system()).map(|f| f.kind.as_str()).collect();
+    assert_eq!(system, ["subject", "description", "status", "tickettype", "priority", "group", "assignee"]);
+    let form = &zd.ticket_forms().await.unwrap()[0];
+    let statuses: Vec<&str> = form.agent_conditions[0]
+        .child_fields
+        .iter()
+        .filter_map(|c| c.required_on_statuses.as_ref())
+        .map(|r| r.kind.as_str())
+        .collect();
+    assert_eq!(statuses, ["SOME_STATUSES", "SOME_STATUSES"]);
+
+    let found = zd.users_by_email("ENDUSER@example.com").await.unwrap();
+    assert_eq!(found.len(), 1, "the recorded user holds the address as primary");
+    // A search hit whose primary email differs counts through a verified email identity only.
+    assert_eq!(zd.users_by_email("someone@example.com").await.unwrap().len(), 1, "verified identity");
+    assert!(zd.users_by_email("secondary@example.com").await.unwrap().is_empty(), "unverified identity");
+    assert!(zd.users_by_email("+1 555-123-4567").await.unwrap().is_empty(), "not an email identity");
+
+    let sent = r.received.lock().unwrap().clone();
+    let body = sent.iter().find(|(k, _)| k == &format!("PUT /api/v2/tickets/{id}")).map(|(_, b)| b.clone()).unwrap();
+    assert_same_shape("zendesk/request_ticket_update.json", &json("zendesk", "request_ticket_update"), &body);
+
+    // Forms recorded before conditions existed have no agent_conditions at all.
+    let r = Replay::start(|_| vec![route("GET", "/api/v2/ticket_forms", 200, ("zendesk", "ticket_forms_recorded_2018"))]).await;
+    assert!(zendesk(&r.url).ticket_forms().await.unwrap()[0].agent_conditions.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_answers_zendesk_calls_in_zendesk_s_shapes() {
+    use base64::Engine as _;
+    let s = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let c = s.credentials().zendesk.clone();
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}/token:{}", c.email, c.token)));
+    let auth = ("Authorization", auth.as_str());
+    let api = format!("{}/api/v2", c.url);
+    for (fixture, path) in [
+        ("ticket", "/tickets/8008.json"),
+        ("tickets_list", "/tickets.json"),
+        ("user", "/users/6001.json"),
+        ("users_search", "/users/search.json?query=email:%22quinn@example.com%22"),
+        ("search_users", "/search.json?query=type:user%20quinn"),
+        ("search_tickets", "/search.json?query=type:ticket%20status:open"),
+        ("ticket_fields", "/ticket_fields.json"),
+        ("ticket_forms", "/ticket_forms.json"),
+    ] {
+        let mut ours = sandbox_get(&format!("{api}{path}"), auth).await;
+        let mut real = json("zendesk", fixture);
+        // Pagination keys come with lists; the reference's forms example shows none of them.
+        if fixture == "ticket_forms" {
+            for key in ["next_page", "previous_page", "count"] {
+                ours.as_object_mut().unwrap().remove(key);
+            }
+        }
+        // Custom user fields are each instance's own.
+        for list in ["users", "results"] {
+            if let Some(fields) = real.pointer_mut(&format!("/{list}/0/user_fields")) {
+                *fields = serde_json::json!({});
+            }
+        }
+        if fixture == "search_tickets" {
+            // `via.source` depends on the channel: this record came in through the API, ours by
+            // email (compared against ticket.json, an email ticket).
+            for ticket in ours["results"].as_array_mut().unwrap() {
+                ticket["via"]["source"] = real["results"][0]["via"]["source"].clone();
+            }
+        }
+        if fixture == "users_search" {
+            // Recorded in 2024, without `chat_only` (the 2018 and 2019 records have it, as ours).
+            ours["users"][0].as_object_mut().unwrap().remove("chat_only");
+        }
+        assert_same_shape(&format!("zendesk/{fixture}.json"), &real, &ours);
+    }
+    let http = reqwest::Client::new();
+    let put = |id: u64, body: Value| {
+        http.put(format!("{api}/tickets/{id}.json")).header(auth.0, auth.1).json(&body).send()
+    };
+    let updated: Value = put(8001, serde_json::json!({"ticket": {"status": "closed"}})).await.unwrap().json().await.unwrap();
+    // The 2018 record's ticket came through the API and predates `allow_attachments`: its audit
+    // is compared here, the ticket against ticket.json.
+    assert_same_shape("zendesk/ticket_update.json", &json("zendesk", "ticket_update")["audit"], &updated["audit"]);
+    assert_same_shape("zendesk/ticket.json", &json("zendesk", "ticket")["ticket"], &updated["ticket"]);
+    let refused = put(8001, serde_json::json!({"ticket": {"comment": {"body": "late", "public": false}}})).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 422, "a closed ticket takes no change");
+    assert_eq!(refused.json::<Value>().await.unwrap(), json("zendesk", "error_422_closed_ticket"), "Zendesk's very body");
 }

@@ -329,7 +329,7 @@ async fn an_incorrect_form_is_moved_with_all_its_fields_and_the_stage_in_one_upd
     assert!(case.evidence[0].rows.iter().any(|r| r.label == "Current form" && r.value.contains("360002")));
     // The self-managed form lists Zendesk's own fields (subject, description, status, type,
     // priority, group, assignee; several "required"), a retired required field, and a runner
-    // version shown only when the runner box is ticked. Only its required custom field,
+    // version shown only for the runner component. Only its required custom field,
     // GitLab version (1006), is still empty: the gate asks for that and nothing else.
     let case = h.step(&case, choose("")).await;
     let gate = case.current.clone().unwrap().gates.remove(0);
@@ -355,19 +355,20 @@ async fn a_conditional_field_is_demanded_once_its_condition_holds() {
     let h = Harness::new().await;
     let case = h.open(8008, "incorrect-form").await;
     let case = h.step(&case, StepInput::RunLookup).await;
-    // Ticking "Involves a GitLab Runner" (1007) shows "Runner version" (1008), required by the
-    // form's condition although the field itself is not.
-    let case = h.step(&case, choose("1006=17.5.1, 1007=yes")).await;
+    // Component (1007) "runner" shows "Runner version" (1008), required by the form's condition
+    // although the field itself is not.
+    let case = h.step(&case, choose("1006=17.5.1, 1007=runner, 1010=yes")).await;
     let gate = case.current.clone().unwrap().gates.remove(0);
     assert!(!gate.passed && gate.detail.contains("Runner version (1008)") && !gate.detail.contains("1006"), "{gate:?}");
     let case = h.step(&case, StepInput::FollowBlock).await;
-    let case = h.step(&case, choose("1006=17.5.1, 1007=yes, 1008=17.5.0")).await;
+    let case = h.step(&case, choose("1006=17.5.1, 1007=runner, 1010=yes, 1008=17.5.0")).await;
     assert!(case.current.as_ref().unwrap().gates[0].passed);
     let case = h.step(&case, StepInput::Continue).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert_eq!(case.current.unwrap().id, "summary");
     let ticket = h.conns.zendesk(Service::Zendesk).unwrap().ticket(8008).await.unwrap();
     let value = |id: u64| ticket.custom_fields.iter().find(|f| f.id == id).map(|f| f.value.clone());
-    assert_eq!(value(1007), Some(serde_json::json!(true)), "a checkbox is sent as a boolean");
+    assert_eq!(value(1007), Some(serde_json::json!("runner")));
     assert_eq!(value(1008), Some(serde_json::json!("17.5.0")));
+    assert_eq!(value(1010), Some(serde_json::json!(true)), "a checkbox is sent as a boolean");
 }

@@ -49,6 +49,11 @@ templates! {
     MailgunEvents = "mailgun" / "events_page";
     MailgunBounce = "mailgun" / "bounce";
     MailgunDomain = "mailgun" / "domain";
+    ZendeskTicket = "zendesk" / "ticket";
+    ZendeskTicketUpdate = "zendesk" / "ticket_update";
+    ZendeskUser = "zendesk" / "user";
+    ZendeskTicketFields = "zendesk" / "ticket_fields";
+    ZendeskTicketForms = "zendesk" / "ticket_forms";
 }
 
 /// The template itself (for a list, the list).

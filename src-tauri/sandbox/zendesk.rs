@@ -16,6 +16,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use self::search::{Term, Query as SearchQuery};
+use super::shapes::{self, Shape};
 use super::world::{ZdComment, ZdIdentity, ZdOrgMembership, ZdTicket, ZdTicketField, ZdTicketForm, ZdUser, ZendeskData};
 use super::{base_url, basic_auth, parse_json, Ctx, Query, Service, World};
 use crate::clock;
@@ -184,36 +185,44 @@ pub(super) fn generate_contacts(d: &mut ZendeskData, next_id: &mut u64) {
     }
 }
 
-/// A user in the shape of `tests/contract/zendesk/user.json` (recorded).
+/// A user in the shape Zendesk sends (`tests/contract/zendesk/user.json`), our data laid over.
 fn user_json(u: &ZdUser, base: &str) -> Value {
-    json!({"id": u.id, "url": format!("{base}/api/v2/users/{}.json", u.id), "name": u.name, "email": u.email,
-           "created_at": u.created_at, "updated_at": u.created_at, "time_zone": "UTC", "iana_time_zone": "Etc/UTC",
-           "phone": null, "shared_phone_number": null, "photo": null, "locale_id": 1, "locale": "en-US",
-           "organization_id": u.organization_id, "role": u.role, "verified": true, "external_id": null, "tags": [],
-           "alias": "", "active": true, "shared": false, "shared_agent": false, "last_login_at": null,
-           "two_factor_auth_enabled": null, "signature": null, "details": "", "notes": u.notes, "role_type": null,
-           "custom_role_id": null, "moderator": u.role != "end-user", "ticket_restriction": if u.role == "end-user" { json!("requested") } else { Value::Null },
-           "only_private_comments": false, "restricted_agent": u.role == "end-user", "suspended": u.suspended,
-           "chat_only": false, "default_group_id": null, "report_csv": false, "user_fields": {}})
+    let end_user = u.role == "end-user";
+    shapes::dress(
+        &shapes::template(Shape::ZendeskUser)["user"],
+        json!({"id": u.id, "url": format!("{base}/api/v2/users/{}.json", u.id), "name": u.name, "email": u.email,
+               "created_at": u.created_at, "updated_at": u.created_at, "time_zone": "UTC", "iana_time_zone": "Etc/UTC",
+               "photo": null, "organization_id": u.organization_id, "role": u.role, "verified": true, "tags": [],
+               "alias": "", "last_login_at": null, "two_factor_auth_enabled": null, "signature": null, "details": "",
+               "notes": u.notes, "moderator": !end_user, "ticket_restriction": if end_user { json!("requested") } else { Value::Null },
+               "restricted_agent": end_user, "suspended": u.suspended, "default_group_id": null}),
+    )
 }
 
 fn identity_json(user_id: u64, i: &ZdIdentity) -> Value {
     json!({"id": i.id, "user_id": user_id, "type": i.kind, "value": i.value, "verified": i.verified, "primary": i.primary})
 }
 
-/// A ticket in the shape of `tests/contract/zendesk/ticket.json` (recorded).
-fn ticket_json(t: &ZdTicket, base: &str) -> Value {
-    json!({"url": format!("{base}/api/v2/tickets/{}.json", t.id), "id": t.id, "external_id": null,
-           "via": {"channel": "web", "source": {"from": {}, "to": {}, "rel": null}},
-           "created_at": t.created_at, "updated_at": t.comments.last().map_or(t.created_at.as_str(), |c| c.created_at.as_str()),
-           "type": null, "subject": t.subject, "raw_subject": t.subject, "description": t.description, "priority": null,
-           "status": t.status, "recipient": null, "requester_id": t.requester_id, "submitter_id": t.requester_id,
-           "assignee_id": null, "organization_id": t.organization_id, "group_id": null,
-           "collaborator_ids": t.collaborator_ids, "follower_ids": [], "email_cc_ids": [], "forum_topic_id": null,
-           "problem_id": null, "has_incidents": false, "is_public": true, "due_at": null, "tags": t.tags,
-           "custom_fields": t.custom_fields, "satisfaction_rating": null, "sharing_agreement_ids": [],
-           "fields": t.custom_fields, "followup_ids": [], "ticket_form_id": t.ticket_form_id, "brand_id": 1,
-           "satisfaction_probability": null, "allow_channelback": false, "allow_attachments": true})
+/// A ticket in the shape Zendesk sends (`tests/contract/zendesk/ticket.json`), our data laid
+/// over: it came in by email from its requester, as support tickets do.
+fn ticket_json(d: &ZendeskData, t: &ZdTicket, base: &str) -> Value {
+    let mut v = shapes::dress(
+        &shapes::template(Shape::ZendeskTicket)["ticket"],
+        json!({"url": format!("{base}/api/v2/tickets/{}.json", t.id), "id": t.id,
+               "created_at": t.created_at, "updated_at": t.comments.last().map_or(t.created_at.as_str(), |c| c.created_at.as_str()),
+               "type": null, "subject": t.subject, "raw_subject": t.subject, "description": t.description, "priority": null,
+               "status": t.status, "recipient": null, "requester_id": t.requester_id, "submitter_id": t.requester_id,
+               "assignee_id": null, "organization_id": t.organization_id, "group_id": null,
+               "collaborator_ids": t.collaborator_ids, "follower_ids": [], "email_cc_ids": [], "tags": t.tags,
+               "custom_fields": t.custom_fields, "fields": t.custom_fields, "followup_ids": [],
+               "ticket_form_id": t.ticket_form_id, "brand_id": 1, "is_public": true}),
+    );
+    let requester = d.users.iter().find(|u| u.id == t.requester_id);
+    v["via"] = json!({"channel": "email", "source": {
+        "from": {"address": requester.map(|u| u.email.as_str()), "name": requester.map(|u| u.name.as_str())},
+        "to": {"name": "Support", "address": format!("support@{}.zendesk.com", d.subdomain)},
+        "rel": null}});
+    v
 }
 
 fn not_found() -> Reply {
@@ -427,7 +436,7 @@ async fn search(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Rep
                 d.tickets
                     .iter()
                     .filter(|t| q.terms.iter().all(|term| ticket_matches(d, t, term)))
-                    .map(|t| typed(ticket_json(t, &base), "ticket")),
+                    .map(|t| typed(ticket_json(d, t, &base), "ticket")),
             );
         }
         if wants("user") {
@@ -645,7 +654,7 @@ async fn organization_memberships(State(ctx): State<Ctx>, headers: HeaderMap, Pa
 async fn list_tickets(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
     let base = base_url(&headers);
     with_data(&ctx, &headers, |d, _| {
-        let items = d.tickets.iter().map(|t| ticket_json(t, &base)).collect();
+        let items = d.tickets.iter().map(|t| ticket_json(d, t, &base)).collect();
         list_page(&headers, "/api/v2/tickets", &query, "tickets", items)
     })
 }
@@ -653,7 +662,7 @@ async fn list_tickets(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) 
 async fn show_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
     let base = base_url(&headers);
     with_data(&ctx, &headers, |d, _| match d.tickets.iter().find(|t| t.id == id) {
-        Some(t) => ok(StatusCode::OK, json!({"ticket": ticket_json(t, &base)})),
+        Some(t) => ok(StatusCode::OK, json!({"ticket": ticket_json(d, t, &base)})),
         None => not_found(),
     })
 }
@@ -726,10 +735,16 @@ async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
                 }
             }
         }
-        ok(
-            StatusCode::OK,
-            json!({"ticket": ticket_json(t, &base), "audit": {"id": fresh(next_id), "ticket_id": id, "author_id": agent}}),
-        )
+        let mut audit = shapes::dress(
+            &shapes::template(Shape::ZendeskTicketUpdate)["audit"],
+            json!({"id": fresh(next_id), "ticket_id": id, "author_id": agent, "created_at": clock::now(), "events": []}),
+        );
+        let client = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+        audit["metadata"] = json!({"system": {"client": client, "ip_address": "127.0.0.1", "location": "Sandbox",
+                                              "latitude": 0.0, "longitude": 0.0}, "custom": {}});
+        audit["via"] = json!({"channel": "api", "source": {"from": {}, "to": {}, "rel": null}});
+        let ticket = d.tickets.iter().find(|t| t.id == id).map(|t| ticket_json(d, t, &base));
+        ok(StatusCode::OK, json!({"ticket": ticket, "audit": audit}))
     })
 }
 
@@ -742,33 +757,33 @@ async fn ticket_comments(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): P
     })
 }
 
-/// A ticket form in the shape of `tests/contract/zendesk/ticket_forms.json` (the API reference).
+/// A ticket form in the shape Zendesk's API reference gives (`tests/contract/zendesk/ticket_forms.json`).
 fn form_json(f: &ZdTicketForm, position: usize, base: &str) -> Value {
-    json!({"id": f.id, "url": format!("{base}/api/v2/ticket_forms/{}.json", f.id), "name": f.name, "raw_name": f.name,
-           "display_name": f.name, "raw_display_name": f.name, "end_user_visible": true, "position": position + 1,
-           "ticket_field_ids": f.ticket_field_ids, "active": f.active, "default": position == 0, "in_all_brands": true,
-           "restricted_brand_ids": [], "end_user_conditions": [], "agent_conditions": f.agent_conditions,
-           "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z"})
+    shapes::dress(
+        &shapes::template(Shape::ZendeskTicketForms)["ticket_forms"][0],
+        json!({"id": f.id, "url": format!("{base}/api/v2/ticket_forms/{}.json", f.id), "name": f.name, "raw_name": f.name,
+               "display_name": f.name, "raw_display_name": f.name, "end_user_visible": true, "position": position + 1,
+               "ticket_field_ids": f.ticket_field_ids, "active": f.active, "default": position == 0, "in_all_brands": true,
+               "restricted_brand_ids": [], "end_user_conditions": [], "agent_conditions": f.agent_conditions,
+               "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z", "deleted_at": null}),
+    )
 }
 
-/// A ticket field in the shape of `tests/contract/zendesk/ticket_fields.json` (recorded).
+/// A ticket field in the shape Zendesk sends (`tests/contract/zendesk/ticket_fields.json`): the
+/// recorded field of the same type, our data laid over (a system field keeps its recorded
+/// `system_field_options`).
 fn field_json(f: &ZdTicketField, position: usize, base: &str) -> Value {
-    let mut v = json!({"url": format!("{base}/api/v2/ticket_fields/{}.json", f.id), "id": f.id, "type": f.kind,
-           "title": f.title, "raw_title": f.title, "description": f.title, "raw_description": f.title,
-           "position": position + 1, "active": f.active, "required": f.required, "collapsed_for_agents": false,
-           "regexp_for_validation": null, "title_in_portal": f.title, "raw_title_in_portal": f.title,
-           "visible_in_portal": false, "editable_in_portal": false, "required_in_portal": false, "tag": null,
-           "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z", "removable": f.removable,
-           "agent_description": null});
-    let system_options: &[(&str, &str)] = match f.kind.as_str() {
-        "status" => &[("Open", "open"), ("Pending", "pending"), ("On-hold", "hold"), ("Solved", "solved")],
-        "priority" => &[("Low", "low"), ("Normal", "normal"), ("High", "high"), ("Urgent", "urgent")],
-        "tickettype" => &[("Question", "question"), ("Incident", "incident"), ("Problem", "problem"), ("Task", "task")],
-        _ => &[],
-    };
-    if !system_options.is_empty() {
-        v["system_field_options"] = json!(system_options.iter().map(|(n, val)| json!({"name": n, "value": val})).collect::<Vec<_>>());
-    }
+    let recorded = shapes::template(Shape::ZendeskTicketFields)["ticket_fields"].as_array().and_then(|all| {
+        all.iter().find(|r| r["type"] == f.kind.as_str()).or_else(|| all.iter().find(|r| r["type"] == "text"))
+    });
+    let mut v = shapes::dress(
+        recorded.unwrap_or(&Value::Null),
+        json!({"url": format!("{base}/api/v2/ticket_fields/{}.json", f.id), "id": f.id, "type": f.kind,
+               "title": f.title, "raw_title": f.title, "description": f.title, "raw_description": f.title,
+               "position": position + 1, "active": f.active, "required": f.required, "title_in_portal": f.title,
+               "raw_title_in_portal": f.title, "removable": f.removable,
+               "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z"}),
+    );
     if !f.custom_field_options.is_empty() {
         v["custom_field_options"] = json!(f
             .custom_field_options
