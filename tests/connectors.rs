@@ -375,7 +375,8 @@ async fn zendesk_lists_tickets_by_offset_and_by_cursor() {
     assert_eq!(status, 200);
     assert_eq!((first["count"].as_u64(), first["tickets"].as_array().unwrap().len()), (Some(16), 5));
     assert!(first["previous_page"].is_null());
-    for key in ["url", "via", "raw_subject", "requester_id", "custom_fields", "fields", "ticket_form_id", "brand_id", "is_public"] {
+    for key in ["url", "via", "raw_subject", "requester_id", "custom_fields", "fields", "ticket_form_id", "brand_id", "is_public"]
+    {
         assert!(first["tickets"][0].get(key).is_some(), "a listed ticket carries {key}, as recorded ones do");
     }
     let (ids, links) = zendesk_offset_ids(&s, "/api/v2/tickets.json?per_page=5", "tickets").await;
@@ -434,7 +435,8 @@ async fn zendesk_search_reads_zendesk_syntax_and_answers_in_the_recorded_shape()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zendesk_user_lookups_take_the_address_exactly_not_as_search_reads_it() {
     let s = sandbox().await;
-    let ids = |v: &serde_json::Value| v["users"].as_array().unwrap().iter().map(|u| u["id"].as_u64().unwrap()).collect::<Vec<_>>();
+    let ids =
+        |v: &serde_json::Value| v["users"].as_array().unwrap().iter().map(|u| u["id"].as_u64().unwrap()).collect::<Vec<_>>();
     // The query Casekit used to send, the address unquoted, also finds the lookalike, listed first;
     // an address with a `*` in it is a wildcard.
     let (_, loose) = zendesk_get(&s, "/api/v2/users/search.json?query=email:olga@acme.example").await;
@@ -461,9 +463,14 @@ async fn zendesk_user_lookups_take_the_address_exactly_not_as_search_reads_it() 
 async fn zendesk_ticket_fields_tell_zendesks_own_fields_from_custom_ones() {
     let s = sandbox().await;
     let c = &s.credentials().zendesk;
-    let small =
-        Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(c.token.clone()), HttpSettings { page_size: 4, ..settings() })
-            .unwrap();
+    let small = Zendesk::new(
+        Service::Zendesk,
+        &c.url,
+        &c.email,
+        Secret::new(c.token.clone()),
+        HttpSettings { page_size: 4, ..settings() },
+    )
+    .unwrap();
     let fields = small.ticket_fields().await.unwrap();
     assert_eq!(fields.len(), 17, "5 cursor pages");
     let system: Vec<&str> = fields.iter().filter(|f| f.is_system()).map(|f| f.kind.as_str()).collect();

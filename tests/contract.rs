@@ -424,9 +424,7 @@ async fn the_sandbox_answers_zendesk_calls_in_zendesk_s_shapes() {
         assert_same_shape(&format!("zendesk/{fixture}.json"), &real, &ours);
     }
     let http = reqwest::Client::new();
-    let put = |id: u64, body: Value| {
-        http.put(format!("{api}/tickets/{id}.json")).header(auth.0, auth.1).json(&body).send()
-    };
+    let put = |id: u64, body: Value| http.put(format!("{api}/tickets/{id}.json")).header(auth.0, auth.1).json(&body).send();
     let updated: Value = put(8001, serde_json::json!({"ticket": {"status": "closed"}})).await.unwrap().json().await.unwrap();
     // The 2018 record's ticket came through the API and predates `allow_attachments`: its audit
     // is compared here, the ticket against ticket.json.

@@ -141,7 +141,10 @@ async fn a_close_lost_after_the_summary_is_retried_without_a_second_summary() {
     );
     let results: Vec<&str> =
         rows.last().unwrap().payload["calls"].as_array().unwrap().iter().map(|c| c["result"].as_str().unwrap()).collect();
-    assert_eq!(results, [format!("skipped: the case summary is on the ticket (comment {})", notes[0].id).as_str(), "done: status closed"]);
+    assert_eq!(
+        results,
+        [format!("skipped: the case summary is on the ticket (comment {})", notes[0].id).as_str(), "done: status closed"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -413,8 +413,11 @@ fn refuses_closed_ticket(body: &[u8]) -> bool {
     let Ok(v) = serde_json::from_slice::<Value>(body) else { return false };
     v["error"] == "RecordInvalid"
         && v["details"].as_object().is_some_and(|details| {
-            details.values().filter_map(Value::as_array).flatten().filter_map(|i| i["description"].as_str()).any(|d| {
-                d.to_lowercase().contains("closed prevents ticket update")
-            })
+            details
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(|i| i["description"].as_str())
+                .any(|d| d.to_lowercase().contains("closed prevents ticket update"))
         })
 }

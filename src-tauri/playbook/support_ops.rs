@@ -211,7 +211,12 @@ async fn ticket_form(conns: &Connections, state: &CaseState) -> Result<Found> {
                         .filter_map(|id| fields.iter().find(|d| d.id == *id && d.active && !d.is_system()))
                         .map(|d| format!("{} {}{}", d.id, d.title, if d.required { " (required)" } else { "" }))
                         .collect();
-                    format!("{} ({}): {}", f.name, f.id, if custom.is_empty() { "no custom fields".into() } else { custom.join(", ") })
+                    format!(
+                        "{} ({}): {}",
+                        f.name,
+                        f.id,
+                        if custom.is_empty() { "no custom fields".into() } else { custom.join(", ") }
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
@@ -289,7 +294,8 @@ pub fn demanded_fields<'a>(form: &TicketForm, fields: &'a [TicketField], values:
         .filter_map(|id| fields.iter().find(|f| f.id == *id))
         .filter(|f| f.active && !f.is_system())
         .filter(|f| {
-            let conditions: Vec<_> = form.agent_conditions.iter().filter(|c| c.child_fields.iter().any(|ch| ch.id == f.id)).collect();
+            let conditions: Vec<_> =
+                form.agent_conditions.iter().filter(|c| c.child_fields.iter().any(|ch| ch.id == f.id)).collect();
             if conditions.is_empty() {
                 return f.required;
             }
@@ -445,7 +451,12 @@ const CLOSING_NOTE: &str =
 /// (once: a retry finds it by its marker), then the ticket is closed, for good. A closed ticket
 /// takes no more notes, so the order is fixed; on a ticket closed already the summary can only be
 /// looked for.
-pub async fn close_with_summary(env: &Env<'_>, case_id: i64, state: &CaseState, calls: &mut Vec<CallRecord>) -> Result<Vec<Fact>> {
+pub async fn close_with_summary(
+    env: &Env<'_>,
+    case_id: i64,
+    state: &CaseState,
+    calls: &mut Vec<CallRecord>,
+) -> Result<Vec<Fact>> {
     let zd = zendesk(env.conns, state)?;
     let ticket_id = number(state, "ticket_id")?;
     let label = "Case summary on the ticket";

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use self::search::{Term, Query as SearchQuery};
+use self::search::{Query as SearchQuery, Term};
 use super::shapes::{self, Shape};
 use super::world::{ZdComment, ZdIdentity, ZdOrgMembership, ZdTicket, ZdTicketField, ZdTicketForm, ZdUser, ZendeskData};
 use super::{base_url, basic_auth, parse_json, Ctx, Query, Service, World};
@@ -278,7 +278,14 @@ enum Reach {
 
 /// Offset pagination: `page`, `per_page` (≤ 100); `next_page` and `previous_page` links (on
 /// the `.json` path, as Zendesk writes them, keeping the other query parameters) and `count`.
-fn offset_page(headers: &HeaderMap, path: &str, query: &Query, key: &str, items: Vec<Value>, reach: Reach) -> Result<Value, Reply> {
+fn offset_page(
+    headers: &HeaderMap,
+    path: &str,
+    query: &Query,
+    key: &str,
+    items: Vec<Value>,
+    reach: Reach,
+) -> Result<Value, Reply> {
     let per_page = query.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(100).clamp(1, 100);
     let page = query.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
     match reach {
@@ -343,7 +350,11 @@ fn refuse_cursor(query: &Query, endpoint: &str) -> Option<Reply> {
 fn search_query(query: &Query) -> Result<SearchQuery, Reply> {
     match query.get("query").map(|q| q.trim()).filter(|q| !q.is_empty()) {
         Some(q) => Ok(SearchQuery::parse(q)),
-        None => Err(error(StatusCode::BAD_REQUEST, "InvalidSearch", "query is required, e.g. query=type:user email:\"someone@example.com\"")),
+        None => Err(error(
+            StatusCode::BAD_REQUEST,
+            "InvalidSearch",
+            "query is required, e.g. query=type:user email:\"someone@example.com\"",
+        )),
     }
 }
 
@@ -773,9 +784,9 @@ fn form_json(f: &ZdTicketForm, position: usize, base: &str) -> Value {
 /// recorded field of the same type, our data laid over (a system field keeps its recorded
 /// `system_field_options`).
 fn field_json(f: &ZdTicketField, position: usize, base: &str) -> Value {
-    let recorded = shapes::template(Shape::ZendeskTicketFields)["ticket_fields"].as_array().and_then(|all| {
-        all.iter().find(|r| r["type"] == f.kind.as_str()).or_else(|| all.iter().find(|r| r["type"] == "text"))
-    });
+    let recorded = shapes::template(Shape::ZendeskTicketFields)["ticket_fields"]
+        .as_array()
+        .and_then(|all| all.iter().find(|r| r["type"] == f.kind.as_str()).or_else(|| all.iter().find(|r| r["type"] == "text")));
     let mut v = shapes::dress(
         recorded.unwrap_or(&Value::Null),
         json!({"url": format!("{base}/api/v2/ticket_fields/{}.json", f.id), "id": f.id, "type": f.kind,

@@ -35,10 +35,7 @@ impl Query {
             }
             rest = after.trim_start();
         }
-        let kind = terms
-            .iter()
-            .position(|t| t.keyword.as_deref() == Some("type"))
-            .map(|i| terms.remove(i).value.to_lowercase());
+        let kind = terms.iter().position(|t| t.keyword.as_deref() == Some("type")).map(|i| terms.remove(i).value.to_lowercase());
         Query { kind, terms }
     }
 }
