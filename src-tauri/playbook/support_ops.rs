@@ -12,7 +12,7 @@ use super::lookups::Found;
 use super::state::{CaseState, Evidence, Fact, Link};
 use crate::clock;
 use crate::connectors::session::Connections;
-use crate::connectors::zendesk::{CustomField, TicketField, TicketForm, TicketUpdate, UserUpdate, Zendesk};
+use crate::connectors::zendesk::{CustomField, FormCondition, TicketField, TicketForm, TicketUpdate, UserUpdate, Zendesk};
 use crate::connectors::Service;
 use crate::summary::{self, outbox};
 use crate::{Error, Result};
@@ -265,8 +265,8 @@ fn as_text(v: &Value) -> String {
 }
 
 /// Whether a field's value counts as filled in (an unticked checkbox does not).
-fn filled(field: Option<&TicketField>, value: &str) -> bool {
-    !value.trim().is_empty() && !(field.is_some_and(|f| f.kind == "checkbox") && value == "false")
+fn filled(field: &TicketField, value: &str) -> bool {
+    !value.trim().is_empty() && !(field.kind == "checkbox" && value == "false")
 }
 
 /// The custom fields an agent must fill in on `form`, given the field `values` (ticket and
@@ -275,38 +275,37 @@ fn filled(field: Option<&TicketField>, value: &str) -> bool {
 /// says. Zendesk's own fields (subject, description, status, type, priority, group, assignee …)
 /// are never demanded: the ticket carries them itself.
 pub fn demanded_fields<'a>(form: &TicketForm, fields: &'a [TicketField], values: &BTreeMap<u64, String>) -> Vec<&'a TicketField> {
-    fn shown(id: u64, form: &TicketForm, fields: &[TicketField], values: &BTreeMap<u64, String>, depth: u8) -> bool {
-        let mut controlling = form.agent_conditions.iter().filter(|c| c.child_fields.iter().any(|ch| ch.id == id)).peekable();
-        controlling.peek().is_none() || (depth < 8 && controlling.any(|c| holds(c, form, fields, values, depth)))
-    }
-    fn holds(
-        c: &crate::connectors::zendesk::FormCondition,
-        form: &TicketForm,
-        fields: &[TicketField],
-        values: &BTreeMap<u64, String>,
-        depth: u8,
-    ) -> bool {
-        values.get(&c.parent_field_id).is_some_and(|v| *v == as_text(&c.value))
-            && shown(c.parent_field_id, form, fields, values, depth + 1)
-    }
     form.ticket_field_ids
         .iter()
         .filter_map(|id| fields.iter().find(|f| f.id == *id))
         .filter(|f| f.active && !f.is_system())
         .filter(|f| {
-            let conditions: Vec<_> =
-                form.agent_conditions.iter().filter(|c| c.child_fields.iter().any(|ch| ch.id == f.id)).collect();
-            if conditions.is_empty() {
+            let mut conditions = controlling(form, f.id).peekable();
+            if conditions.peek().is_none() {
                 return f.required;
             }
-            conditions.iter().filter(|c| holds(c, form, fields, values, 0)).any(|c| {
+            conditions.filter(|c| holds(form, c, values, 0)).any(|c| {
                 c.child_fields.iter().any(|ch| {
                     ch.id == f.id && ch.is_required && ch.required_on_statuses.as_ref().is_none_or(|r| r.kind != "NO_STATUSES")
                 })
             })
         })
-        .filter(|f| !values.get(&f.id).is_some_and(|v| filled(Some(f), v)))
+        .filter(|f| !values.get(&f.id).is_some_and(|v| filled(f, v)))
         .collect()
+}
+
+/// The conditions of `form` that show or hide field `id`.
+fn controlling(form: &TicketForm, id: u64) -> impl Iterator<Item = &FormCondition> {
+    form.agent_conditions.iter().filter(move |c| c.child_fields.iter().any(|ch| ch.id == id))
+}
+
+/// Whether a condition holds: its parent has the value and is shown itself (a parent may be
+/// another condition's child; followed a few levels deep).
+fn holds(form: &TicketForm, c: &FormCondition, values: &BTreeMap<u64, String>, depth: u8) -> bool {
+    let mut parent_conditions = controlling(form, c.parent_field_id).peekable();
+    let parent_shown =
+        parent_conditions.peek().is_none() || (depth < 8 && parent_conditions.any(|p| holds(form, p, values, depth + 1)));
+    parent_shown && values.get(&c.parent_field_id).is_some_and(|v| *v == as_text(&c.value))
 }
 
 /// The fields the chosen form demands that neither the ticket nor the agent's values fill in.
@@ -620,5 +619,58 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState, calls: &mut
             }
         }
         other => Err(Error::Internal(format!("unknown support action {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn field(id: u64, kind: &str, required: bool) -> TicketField {
+        TicketField { id, kind: kind.into(), title: format!("f{id}"), required, active: true, removable: kind != "subject" }
+    }
+
+    /// Subject (1, required), A (10, a tagger), B (11, shown when A = "b"), C (12, shown when
+    /// B = "c", then required), D (13, shown when A = "b" but required on no status).
+    fn form() -> (TicketForm, Vec<TicketField>) {
+        let form: TicketForm = serde_json::from_value(json!({
+            "id": 1, "name": "nested", "active": true, "ticket_field_ids": [1, 10, 11, 12, 13],
+            "agent_conditions": [
+                {"parent_field_id": 10, "value": "b", "child_fields": [
+                    {"id": 11, "is_required": false},
+                    {"id": 13, "is_required": true, "required_on_statuses": {"type": "NO_STATUSES"}}]},
+                {"parent_field_id": 11, "value": "c", "child_fields": [
+                    {"id": 12, "is_required": true, "required_on_statuses": {"type": "SOME_STATUSES", "statuses": ["solved"]}}]}
+            ]
+        }))
+        .unwrap();
+        (
+            form,
+            vec![
+                field(1, "subject", true),
+                field(10, "tagger", true),
+                field(11, "tagger", false),
+                field(12, "text", false),
+                field(13, "text", false),
+            ],
+        )
+    }
+
+    fn demanded(values: &[(u64, &str)]) -> Vec<u64> {
+        let (form, fields) = form();
+        let values = values.iter().map(|(id, v)| (*id, v.to_string())).collect();
+        demanded_fields(&form, &fields, &values).iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn only_required_custom_fields_that_show_are_demanded() {
+        let none: Vec<u64> = vec![];
+        assert_eq!(demanded(&[]), [10], "the subject is Zendesk's own; B, C and D are hidden");
+        assert_eq!(demanded(&[(10, "b")]), none, "B shows but is optional; D is required on no status");
+        assert_eq!(demanded(&[(10, "b"), (11, "c")]), [12], "C shows once B, shown, has its value");
+        assert_eq!(demanded(&[(10, "x"), (11, "c")]), none, "B is hidden: its value shows nothing");
+        assert_eq!(demanded(&[(10, "b"), (11, "c"), (12, "1.0")]), none);
     }
 }
