@@ -50,7 +50,7 @@ fn customersdot(s: &Sandbox) -> CustomersDot {
 }
 
 fn fault(service: Service, method: &str, path: &str, fault: Fault, times: Option<u32>) -> FaultRule {
-    FaultRule { service: Some(service), method: Some(method.into()), path: path.into(), fault, times, after: None }
+    FaultRule { service: Some(service), method: Some(method.into()), path: path.into(), fault, times }
 }
 
 fn remaining_hits(s: &Sandbox) -> Vec<Option<u32>> {
@@ -361,8 +361,16 @@ async fn zendesk_answers_the_json_paths_of_its_api_reference_as_it_answers_bare_
     let zd = zendesk(&s, Service::Zendesk);
     assert!(zd.comments(8001).await.unwrap().iter().any(|c| c.body == "from a .json path"), "the write landed");
 
-    s.arm_fault(fault(Service::Zendesk, "GET", "/api/v2/tickets/8001", Fault::Status { status: 503 }, Some(1)));
-    assert_eq!(zendesk_get(&s, "/api/v2/tickets/8001.json").await.0, 503, "a rule on the bare path covers the suffixed one");
+    // A rule on the bare path covers the suffixed one; armed over HTTP to let one request through first.
+    let armed = reqwest::Client::new()
+        .post(format!("{}/_sandbox/faults?after=1", c.url))
+        .json(&serde_json::json!({"method": "GET", "path": "/api/v2/tickets/8001", "fault": {"kind": "status", "status": 503}, "times": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), 201);
+    assert_eq!(zendesk_get(&s, "/api/v2/tickets/8001.json").await.0, 200, "let through");
+    assert_eq!(zendesk_get(&s, "/api/v2/tickets/8001.json").await.0, 503, "then hit");
     assert!(remaining_hits(&s).is_empty());
     let (status, body) = zendesk_get(&s, "/api/v2/no_such_thing.json").await;
     assert_eq!((status, body["error"].as_str()), (404, Some("InvalidEndpoint")));

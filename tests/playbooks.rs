@@ -12,7 +12,7 @@ use casekit::ErrorCode;
 use support::{statuses, text, ticks, Harness};
 
 fn gl_fault(method: &str, path: &str, fault: Fault, times: u32) -> FaultRule {
-    FaultRule { service: Some(Service::Gitlab), method: Some(method.into()), path: path.into(), fault, times: Some(times), after: None }
+    FaultRule { service: Some(Service::Gitlab), method: Some(method.into()), path: path.into(), fault, times: Some(times) }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,6 @@ fn zendesk_down(h: &Harness) {
         path: "/api/v2/*".into(),
         fault: Fault::Drop,
         times: None,
-        after: None,
     });
 }
 

@@ -95,12 +95,11 @@ fn no_token_reaches_the_database_the_logs_or_the_window() {
             path: path.into(),
             fault: Fault::Status { status },
             times: None,
-            after: None,
         });
         record(serde_json::to_string(&runtime.block_on(handlers::test_connection(&state, live.id, service)).unwrap()).unwrap());
     }
     live_services.clear_faults();
-    live_services.arm_fault(FaultRule { service: None, method: None, path: "/*".into(), fault: Fault::Drop, times: None, after: None });
+    live_services.arm_fault(FaultRule { service: None, method: None, path: "/*".into(), fault: Fault::Drop, times: None });
     for service in Service::ALL {
         record(serde_json::to_string(&runtime.block_on(handlers::test_connection(&state, live.id, service)).unwrap()).unwrap());
     }

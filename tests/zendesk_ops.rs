@@ -45,7 +45,6 @@ async fn a_malicious_user_is_suspended_noted_blocklisted_signed_out_and_the_tick
         path: "/api/v2/users/6003".into(),
         fault: Fault::Drop,
         times: Some(1),
-        after: None,
     });
     let failed = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert!(failed.current.as_ref().unwrap().last_attempt.is_some());
@@ -101,14 +100,14 @@ async fn a_close_lost_after_the_summary_is_retried_without_a_second_summary() {
 
     // The first update of the ticket (the summary) goes through; the second (the close) loses
     // its connection.
-    h.sandbox.arm_fault(FaultRule {
+    let rule = FaultRule {
         service: Some(Service::Zendesk),
         method: Some("PUT".into()),
         path: "/api/v2/tickets/8009".into(),
         fault: Fault::Drop,
         times: Some(1),
-        after: Some(1),
-    });
+    };
+    h.sandbox.arm_fault_after(1, rule);
     let failed = h.step(&case, confirm()).await;
     let step = failed.current.clone().unwrap();
     assert_eq!(step.id, "close", "the step stays current");

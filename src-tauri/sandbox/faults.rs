@@ -22,10 +22,6 @@ pub struct FaultRule {
     /// How many requests it hits before it disarms itself; every request when absent.
     #[serde(default)]
     pub times: Option<u32>,
-    /// How many matching requests it lets through before it hits (e.g. the second of two
-    /// updates of the same ticket); none when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<u32>,
 }
 
 /// What happens to a matching request.
@@ -55,43 +51,48 @@ impl FaultRule {
     }
 }
 
-/// The armed faults of a running sandbox.
+/// The armed faults of a running sandbox, each with how many matching requests it still lets
+/// through before it hits.
 #[derive(Debug, Default)]
-pub struct Faults(Vec<FaultRule>);
+pub struct Faults(Vec<(FaultRule, u32)>);
 
 impl Faults {
     pub fn new(rules: Vec<FaultRule>) -> Self {
-        Faults(rules)
+        Faults(rules.into_iter().map(|r| (r, 0)).collect())
     }
 
     pub fn list(&self) -> Vec<FaultRule> {
-        self.0.clone()
+        self.0.iter().map(|(r, _)| r.clone()).collect()
     }
 
     pub fn arm(&mut self, rule: FaultRule) {
-        self.0.push(rule);
+        self.arm_after(0, rule);
+    }
+
+    /// Arms `rule` to let `pass` matching requests through first (the second of two updates of
+    /// one ticket, say).
+    pub fn arm_after(&mut self, pass: u32, rule: FaultRule) {
+        self.0.push((rule, pass));
     }
 
     pub fn clear(&mut self) {
         self.0.clear();
     }
 
-    /// The fault for this request, if one is armed; counts it against `after` (of every
-    /// matching rule still letting requests through) and `times`.
+    /// The fault for this request, if one is armed; counts it against the requests every
+    /// matching rule still lets through, and against the hitting rule's `times`.
     pub fn take(&mut self, service: Service, method: &str, path: &str) -> Option<Fault> {
-        let i = self.0.iter_mut().position(|r| {
+        let i = self.0.iter_mut().position(|(r, pass)| {
             if !r.matches(service, method, path) {
                 return false;
             }
-            match r.after.as_mut() {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    false
-                }
-                _ => true,
+            if *pass > 0 {
+                *pass -= 1;
+                return false;
             }
+            true
         })?;
-        let rule = &mut self.0[i];
+        let rule = &mut self.0[i].0;
         let fault = rule.fault;
         if let Some(n) = rule.times.as_mut() {
             *n = n.saturating_sub(1);
@@ -114,13 +115,13 @@ mod tests {
             path: path.into(),
             fault: Fault::Status { status: 503 },
             times,
-            after: None,
         }
     }
 
     #[test]
-    fn a_rule_with_after_lets_that_many_matching_requests_through_first() {
-        let mut faults = Faults::new(vec![FaultRule { after: Some(1), ..rule("/api/v4/users/1", Some(1)) }]);
+    fn a_rule_armed_after_n_lets_that_many_matching_requests_through_first() {
+        let mut faults = Faults::default();
+        faults.arm_after(1, rule("/api/v4/users/1", Some(1)));
         assert_eq!(faults.take(Service::Gitlab, "GET", "/api/v4/users/2"), None);
         assert_eq!(faults.take(Service::Gitlab, "GET", "/api/v4/users/1"), None, "the first match passes");
         assert!(faults.take(Service::Gitlab, "GET", "/api/v4/users/1").is_some(), "the second is hit");

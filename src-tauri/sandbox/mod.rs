@@ -223,7 +223,13 @@ impl Sandbox {
 
     /// Arms a fault (as `POST /_sandbox/faults` does).
     pub fn arm_fault(&self, rule: FaultRule) {
-        self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).arm(rule);
+        self.arm_fault_after(0, rule);
+    }
+
+    /// Arms a fault that lets `pass` matching requests through first (as
+    /// `POST /_sandbox/faults?after=N` does): the second of two updates of one ticket, say.
+    pub fn arm_fault_after(&self, pass: u32, rule: FaultRule) {
+        self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).arm_after(pass, rule);
     }
 
     /// The faults still armed (a counted one disappears after its last hit).
@@ -436,11 +442,12 @@ async fn list_faults(State(ctx): State<Ctx>) -> Json<Vec<FaultRule>> {
     Json(ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).list())
 }
 
-async fn arm_fault(State(ctx): State<Ctx>, body: axum::body::Bytes) -> Response<Body> {
+async fn arm_fault(State(ctx): State<Ctx>, query: Query, body: axum::body::Bytes) -> Response<Body> {
+    let pass = query.get("after").and_then(|n| n.parse().ok()).unwrap_or(0);
     match serde_json::from_slice::<FaultRule>(&body) {
         Ok(mut rule) => {
             rule.service.get_or_insert(ctx.service);
-            ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).arm(rule.clone());
+            ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).arm_after(pass, rule.clone());
             (StatusCode::CREATED, Json(rule)).into_response()
         }
         Err(e) => (
