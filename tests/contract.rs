@@ -10,7 +10,7 @@ mod support;
 
 use casekit::connectors::gitlab::{EventQuery, GitLab, UserEdit};
 use casekit::connectors::mailgun::{EventFilter, Mailgun};
-use casekit::connectors::zendesk::{CustomField, NewComment, TicketUpdate, Zendesk};
+use casekit::connectors::zendesk::{CustomField, NewComment, TicketUpdate, UserUpdate, Zendesk};
 use casekit::connectors::Service;
 use casekit::sandbox::{Sandbox, SandboxConfig};
 use casekit::secrets::Secret;
@@ -376,6 +376,82 @@ async fn zendesk_parses_tickets_fields_forms_and_user_searches_as_zendesk_sends_
     // Forms recorded before conditions existed have no agent_conditions at all.
     let r = Replay::start(|_| vec![route("GET", "/api/v2/ticket_forms", 200, ("zendesk", "ticket_forms_recorded_2018"))]).await;
     assert!(zendesk(&r.url).ticket_forms().await.unwrap()[0].agent_conditions.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zendesk_parses_users_identities_sessions_comments_and_organizations_as_zendesk_sends_them() {
+    let user = json("zendesk", "user");
+    let uid = user["user"]["id"].as_u64().unwrap();
+    let u = format!("/api/v2/users/{uid}");
+    let org = json("zendesk", "organization")["organization"]["id"].as_u64().unwrap();
+    let r = Replay::start(|_| {
+        vec![
+            route("GET", "/api/v2/users/me", 200, ("zendesk", "me")),
+            route("GET", &u, 200, ("zendesk", "user")),
+            route("GET", "/api/v2/users/404", 404, ("zendesk", "error_404")),
+            route("PUT", &u, 200, ("zendesk", "user_update")),
+            route("GET", &format!("{u}/identities"), 200, ("zendesk", "identities")),
+            route("POST", &format!("{u}/identities"), 201, ("zendesk", "identity_created")),
+            route("PUT", &format!("{u}/identities/7/make_primary"), 200, ("zendesk", "identities_make_primary")),
+            route("PUT", &format!("{u}/identities/7/verify"), 200, ("zendesk", "identity_verified")),
+            route("GET", &format!("{u}/sessions"), 200, ("zendesk", "sessions")),
+            route("GET", "/api/v2/tickets/2/comments", 200, ("zendesk", "ticket_comments_cursor")),
+            route("GET", &format!("/api/v2/organizations/{org}"), 200, ("zendesk", "organization")),
+            route(
+                "GET",
+                &format!("/api/v2/organizations/{org}/organization_memberships"),
+                200,
+                ("zendesk", "organization_memberships"),
+            ),
+            route("POST", "/api/v2/organization_memberships", 201, ("zendesk", "organization_membership_created")),
+        ]
+    })
+    .await;
+    let zd = zendesk(&r.url);
+    assert_eq!(zd.me().await.unwrap().email.as_deref(), Some("agent@example.com"));
+    let got = zd.user(uid).await.unwrap();
+    assert_eq!((got.role.as_str(), got.suspended, got.notes.as_deref()), ("end-user", false, None), "notes may be null");
+    assert_eq!(zd.user(404).await.unwrap_err().code(), ErrorCode::NotFound);
+    let change = UserUpdate { suspended: Some(true), notes: Some("2024-05-01 suspended via Casekit (ticket 123456)".into()) };
+    zd.update_user(uid, &change).await.expect("a user whose email is null parses");
+    let identities = zd.identities(uid).await.unwrap();
+    assert_eq!(identities.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(), ["email", "email", "phone_number"]);
+    assert!(!zd.add_email_identity(uid, "secondary@example.com", true).await.unwrap().verified);
+    zd.make_identity_primary(uid, 7).await.expect("a 200 with a body");
+    zd.verify_identity(uid, 7).await.unwrap();
+    assert_eq!(zd.sessions(uid).await.unwrap().len(), 1);
+    assert_eq!(zd.comments(2).await.unwrap()[0].body, "I am comment");
+    assert_eq!(zd.organization(org).await.unwrap().name, "zenpytestapi");
+    assert_eq!(zd.organization_memberships(org).await.unwrap().len(), 2);
+    assert_eq!(zd.add_organization_membership(369531345753, 361898904439).await.unwrap().id, 4);
+
+    let sent = r.received.lock().unwrap().clone();
+    let body = |key: String| sent.iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone()).unwrap_or_else(|| panic!("{key}"));
+    assert_same_shape("zendesk/request_user_update.json", &json("zendesk", "request_user_update"), &body(format!("PUT {u}")));
+    assert_same_shape(
+        "zendesk/request_identity_create.json",
+        &json("zendesk", "request_identity_create"),
+        &body(format!("POST {u}/identities")),
+    );
+    assert_same_shape(
+        "zendesk/request_organization_membership.json",
+        &json("zendesk", "request_organization_membership"),
+        &body("POST /api/v2/organization_memberships".into()),
+    );
+
+    // Refusals: a bad organization (422) and a bad token (401), in Zendesk's bodies.
+    let r = Replay::start(|_| {
+        vec![
+            route("POST", "/api/v2/organization_memberships", 422, ("zendesk", "error_422_organization_membership")),
+            route("GET", "/api/v2/users/me", 401, ("zendesk", "error_401")),
+        ]
+    })
+    .await;
+    let zd = zendesk(&r.url);
+    let bad = zd.add_organization_membership(1, 2).await.unwrap_err();
+    assert_eq!(bad.code(), ErrorCode::Rejected);
+    assert!(bad.to_string().contains("Organization cannot be blank"), "{bad}");
+    assert_eq!(zd.me().await.unwrap_err().code(), ErrorCode::Unauthorized);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
