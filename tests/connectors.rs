@@ -79,7 +79,11 @@ async fn gitlab_lookups_return_what_the_release_gates_read() {
     let found = gl.search_users("QUINN@example.com").await.unwrap();
     assert_eq!(found.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["quinn-lookalike", "quiet-quinn"]);
     let exact = gl.users_with_email("Quinn@EXAMPLE.com").await.unwrap();
-    assert_eq!(exact.iter().map(|u| u.id).collect::<Vec<_>>(), [quinn.id], "only the address's owner, in any case, as GitLab stores it");
+    assert_eq!(
+        exact.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [quinn.id],
+        "only the address's owner, in any case, as GitLab stores it"
+    );
     assert!(gl.users_with_email("quinn+x@example.com").await.unwrap().is_empty(), "no +tag folding");
     assert!(gl.users_with_email("quinn@example.co").await.unwrap().is_empty());
     let by_secondary = gl.search_users("tess.work@example.com").await.unwrap();

@@ -471,6 +471,8 @@ async fn the_sandbox_answers_zendesk_calls_in_zendesk_s_shapes() {
         ("search_tickets", "/search.json?query=type:ticket%20status:open"),
         ("ticket_fields", "/ticket_fields.json"),
         ("ticket_forms", "/ticket_forms.json"),
+        ("identities", "/users/6001/identities.json"),
+        ("ticket_comments_cursor", "/tickets/8001/comments.json?page%5Bsize%5D=100"),
     ] {
         let mut ours = sandbox_get(&format!("{api}{path}"), auth).await;
         let mut real = json("zendesk", fixture);

@@ -41,8 +41,19 @@ pub struct Identity {
     #[serde(rename = "type")]
     pub kind: String,
     pub value: String,
+    /// Deprecated by Zendesk in favour of `verification_method` ("full" = verified), still sent.
+    #[serde(default)]
     pub verified: bool,
+    #[serde(default)]
+    pub verification_method: Option<String>,
     pub primary: bool,
+}
+
+impl Identity {
+    /// Verified, by whichever field this Zendesk sends.
+    pub fn is_verified(&self) -> bool {
+        self.verified || self.verification_method.as_deref() == Some("full")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +85,8 @@ pub struct Ticket {
 pub struct Comment {
     pub id: u64,
     pub author_id: u64,
+    /// Optional in Zendesk's reference (voice comments carry their own data instead).
+    #[serde(default)]
     pub body: String,
     pub public: bool,
     pub created_at: String,
@@ -331,7 +344,7 @@ impl Zendesk {
                     .identities(user.id)
                     .await?
                     .iter()
-                    .any(|i| i.kind == "email" && i.verified && i.value.eq_ignore_ascii_case(email))
+                    .any(|i| i.kind == "email" && i.is_verified() && i.value.eq_ignore_ascii_case(email))
             {
                 exact.push(user);
             }

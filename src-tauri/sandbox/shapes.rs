@@ -54,6 +54,8 @@ templates! {
     ZendeskUser = "zendesk" / "user";
     ZendeskTicketFields = "zendesk" / "ticket_fields";
     ZendeskTicketForms = "zendesk" / "ticket_forms";
+    ZendeskIdentities = "zendesk" / "identities";
+    ZendeskComments = "zendesk" / "ticket_comments";
 }
 
 /// The template itself (for a list, the list).
@@ -61,11 +63,12 @@ pub fn template(shape: Shape) -> &'static Value {
     &PARSED.iter().find(|(s, _)| *s == shape).expect("every shape is parsed").1
 }
 
-/// One item of a list template (or of a page's `items`): the first whose `key` equals `value`,
-/// else the first.
+/// One item of a list template (or of a page's list, `items`, `comments`…): the first whose
+/// `key` equals `value`, else the first.
 pub fn item(shape: Shape, key: &str, value: &str) -> &'static Value {
     let t = template(shape);
-    let list = t.as_array().or_else(|| t["items"].as_array()).expect("a list template");
+    let list =
+        t.as_array().or_else(|| t.as_object().and_then(|o| o.values().find_map(Value::as_array))).expect("a list template");
     list.iter().find(|i| i[key].as_str() == Some(value)).unwrap_or(&list[0])
 }
 

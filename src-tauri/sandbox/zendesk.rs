@@ -199,8 +199,32 @@ fn user_json(u: &ZdUser, base: &str) -> Value {
     )
 }
 
+/// An identity in the recorded shape (`tests/contract/zendesk/identities.json`).
 fn identity_json(user_id: u64, i: &ZdIdentity) -> Value {
-    json!({"id": i.id, "user_id": user_id, "type": i.kind, "value": i.value, "verified": i.verified, "primary": i.primary})
+    shapes::dress(
+        shapes::item(Shape::ZendeskIdentities, "type", &i.kind),
+        json!({"id": i.id, "user_id": user_id, "type": i.kind, "value": i.value, "verified": i.verified, "primary": i.primary,
+               "verification_method": if i.verified { "full" } else { "none" }, "verified_at": null,
+               "url": format!("/api/v2/users/{user_id}/identities/{}.json", i.id),
+               "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z"}),
+    )
+}
+
+/// A comment in the recorded shape (`tests/contract/zendesk/ticket_comments.json`): plain text,
+/// by the web form for the requester's, by the API for ours.
+fn comment_json(c: &ZdComment, audit_id: u64) -> Value {
+    shapes::dress(
+        shapes::item(Shape::ZendeskComments, "type", "Comment"),
+        json!({"id": c.id, "type": "Comment", "author_id": c.author_id, "body": c.body, "plain_body": c.body,
+               "html_body": format!("<div class=\"zd-comment\"><p>{}</p></div>", html_escape(&c.body)), "public": c.public,
+               "attachments": [], "audit_id": audit_id, "created_at": c.created_at,
+               "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": null}},
+               "metadata": {"system": {"client": "Casekit sandbox", "ip_address": "127.0.0.1", "location": "", "latitude": 0.0, "longitude": 0.0}, "custom": {}}}),
+    )
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A ticket in the shape Zendesk sends (`tests/contract/zendesk/ticket.json`), our data laid
@@ -762,8 +786,14 @@ async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
 async fn ticket_comments(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
     with_data(&ctx, &headers, |d, _| {
         let Some(t) = d.tickets.iter().find(|t| t.id == id) else { return not_found() };
-        let opening = json!({"id": t.id * 1000, "author_id": t.requester_id, "body": t.description, "public": true, "created_at": t.created_at});
-        let items = std::iter::once(opening).chain(t.comments.iter().map(|c| json!(c))).collect();
+        let opening = ZdComment {
+            id: t.id * 1000,
+            author_id: t.requester_id,
+            body: t.description.clone(),
+            public: true,
+            created_at: t.created_at.clone(),
+        };
+        let items = std::iter::once(&opening).chain(&t.comments).map(|c| comment_json(c, c.id + 1)).collect();
         cursor_page(&headers, &format!("/api/v2/tickets/{id}/comments"), &query, "comments", items)
     })
 }
