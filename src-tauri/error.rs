@@ -69,6 +69,11 @@ pub enum Error {
     /// The case is finished; nothing more can be recorded on it.
     #[error("{0}")]
     CaseClosed(String),
+    /// Another writer got to the case first (another window, a second click, a racing step):
+    /// the step is already done or still running, or the case changed since it was read.
+    /// Nothing was run or saved; reload the case.
+    #[error("{0}")]
+    Conflict(String),
     /// The Zendesk ticket is closed: Zendesk refuses every change to it.
     #[error("{0}")]
     TicketClosed(String),
@@ -109,6 +114,7 @@ impl Error {
             Error::NotConfigured(_) => ErrorCode::NotConfigured,
             Error::OutOfOrder(_) => ErrorCode::OutOfOrder,
             Error::CaseClosed(_) => ErrorCode::CaseClosed,
+            Error::Conflict(_) => ErrorCode::Conflict,
             Error::TicketClosed(_) => ErrorCode::TicketClosed,
             Error::StaleEvidence(_) => ErrorCode::StaleEvidence,
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
@@ -147,6 +153,7 @@ pub enum ErrorCode {
     NotConfigured,
     OutOfOrder,
     CaseClosed,
+    Conflict,
     TicketClosed,
     StaleEvidence,
     KeychainUnavailable,

@@ -12,7 +12,7 @@ use ts_rs::TS;
 use super::model::{OnFail, Playbook, StepKind};
 use super::state::{CaseState, StepRecord, StepStatus};
 use super::view::{self, CaseView};
-use super::{actions, gates, lookups, texts, Catalog};
+use super::{actions, gates, lookups, review, texts, Catalog};
 use crate::connectors::session::Connections;
 use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
 use crate::connectors::Service;
@@ -377,8 +377,11 @@ fn advance(pb: &Playbook, st: &mut CaseState, index: usize, to: Option<&str>, ag
     st.cursor = pb.steps.get(target).map(|s| s.id.clone()).unwrap_or_default();
 }
 
-/// Writes the new state and its audit rows in one transaction; returns the case to show next.
-fn commit(env: &Env<'_>, agent: &str, row: &CaseRow, pb: &Playbook, st: &CaseState, step: &str, t: Transition) -> Result<i64> {
+/// Writes the new state and its audit rows in one transaction, over the revision `row` was
+/// read at (compare-and-swap: when another writer saved the case meanwhile, nothing is written
+/// and the answer is a conflict); returns the case to show next and moves `row` to the new
+/// revision.
+fn commit(env: &Env<'_>, agent: &str, row: &mut CaseRow, pb: &Playbook, st: &CaseState, step: &str, t: Transition) -> Result<i64> {
     let conn = env.store.conn();
     let tx = conn.unchecked_transaction()?;
     for (kind, payload) in &t.audit {
@@ -387,9 +390,9 @@ fn commit(env: &Env<'_>, agent: &str, row: &CaseRow, pb: &Playbook, st: &CaseSta
     let title = pb.step(&st.cursor).map_or("finished", |(_, s)| s.title.as_str());
     let state_json = serde_json::to_string(st).map_err(|e| Error::Internal(e.to_string()))?;
     let mut shown = row.id;
-    match (t.finish, &t.switch_to) {
+    let revision = match (t.finish, &t.switch_to) {
         (Some(outcome), Some(target)) => {
-            cases::save(&tx, row.id, title, &state_json, Some(("finished", outcome)))?;
+            let revision = cases::save(&tx, row.id, row.revision, title, &state_json, Some(("finished", outcome)))?;
             let next = env.catalog.get(target)?;
             let carried = CaseState {
                 cursor: next.steps[0].id.clone(),
@@ -428,12 +431,25 @@ fn commit(env: &Env<'_>, agent: &str, row: &CaseRow, pb: &Playbook, st: &CaseSta
                 &entry(row, pb, Some(step), "case_switched", json!({"to_case": id, "to_playbook": target})),
             )?;
             shown = id;
+            revision
         }
-        (Some(outcome), None) => cases::save(&tx, row.id, title, &state_json, Some(("finished", outcome)))?,
-        (None, _) => cases::save(&tx, row.id, title, &state_json, None)?,
-    }
+        (Some(outcome), None) => cases::save(&tx, row.id, row.revision, title, &state_json, Some(("finished", outcome)))?,
+        (None, _) => cases::save(&tx, row.id, row.revision, title, &state_json, None)?,
+    };
     tx.commit()?;
+    row.revision = revision;
     Ok(shown)
+}
+
+/// Holds the case for this writer: a second submit or an abandon while a step of the case is
+/// running (a double click, the case open in two windows) is refused and runs nothing.
+fn claim<'a>(env: &Env<'a>, case_id: i64) -> Result<crate::store::cases::Claim<'a>> {
+    env.store.claim_case(case_id).ok_or_else(|| {
+        Error::Conflict(format!(
+            "A step of case {case_id} is in progress already (a second click, or the case open in another window): \
+             nothing was run twice. Wait for it to finish, then reload the case."
+        ))
+    })
 }
 
 fn check_field(kind: &str, label: &str, value: &str, options: &[String]) -> Result<String> {
@@ -451,6 +467,8 @@ fn check_field(kind: &str, label: &str, value: &str, options: &[String]) -> Resu
             }
             Ok(all.join(", "))
         }
+        review::REVIEWER_EMAIL => validate::email(label, value),
+        review::REVIEWER_NAME => validate::text(label, value, 200),
         "username" => {
             let v = value.trim().trim_start_matches('@');
             if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
@@ -507,10 +525,14 @@ fn ensure_ready(pb: &Playbook, st: &CaseState, index: usize) -> Result<()> {
     Ok(())
 }
 
+/// The longest reason a decision records.
+const DECISION_REASON_MAX: usize = 500;
+
 /// Submits the agent's input for the current step.
 pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput) -> Result<CaseView> {
     let agent = agent(env)?;
-    let (row, pb, mut st) = load(env, case_id)?;
+    let _writer = claim(env, case_id)?;
+    let (mut row, pb, mut st) = load(env, case_id)?;
     if row.status != "open" {
         return Err(Error::CaseClosed(format!(
             "Case {case_id} is {} ({}): nothing more can be recorded on it. Open a new case if more work is needed.",
@@ -520,6 +542,15 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
     }
     if st.cursor != step_id {
         let at = pb.step(&st.cursor).map_or("the end", |(_, s)| s.title.as_str());
+        // A second submit of a step another window (or an earlier click) completed.
+        if let (Some(record), Some((_, step))) = (st.records.get(step_id), pb.step(step_id)) {
+            let status = serde_json::to_value(record.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            return Err(Error::Conflict(format!(
+                "“{}” of case {case_id} is already {status} (recorded by {} at {}): nothing was run again. \
+                 Reload the case to continue at “{at}”.",
+                step.title, record.agent, record.at
+            )));
+        }
         return Err(Error::OutOfOrder(format!(
             "That is not the current step of case {case_id}: the case is at “{at}”. Reload the case to continue there."
         )));
@@ -550,11 +581,18 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
                 }
                 recorded.insert(f.id.clone(), check_field(&f.kind, &f.label, value, &f.options)?);
             }
+            let review = review::peer_review(fields, &recorded, env.conns.profile(), &st)?;
             st.facts.extend(recorded.clone());
             let summary = recorded.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
-            done(&mut st, step_id, &agent, StepStatus::Done, json!({"ticked": ticked, "fields": recorded, "summary": summary}));
+            let mut data = json!({"ticked": ticked, "fields": recorded, "summary": summary});
+            let mut payload = json!({"ticked": ticked, "fields": recorded});
+            if let Some(review) = review {
+                data["review"] = review.clone();
+                payload["review"] = review;
+            }
+            done(&mut st, step_id, &agent, StepStatus::Done, data);
             advance(&pb, &mut st, index, None, &agent);
-            Transition::new("step_completed", json!({"ticked": ticked, "fields": recorded}))
+            Transition::new("step_completed", payload)
         }
         (StepKind::Lookup { lookup }, input @ (StepInput::RunLookup | StepInput::EnterEvidence { .. })) => {
             let found = match &input {
@@ -681,9 +719,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             if results.is_empty() {
                 return Err(Error::InvalidInput("Record at least one challenge that was sent and how it was answered.".into()));
             }
-            if let Some(r) = results.iter().find(|r| !challenges.iter().any(|c| c.id == r.id)) {
-                return Err(Error::InvalidInput(format!("“{}” is not one of this playbook's challenges.", r.id)));
-            }
+            review::check_challenges(challenges, &results)?;
             let passes = results.iter().filter(|r| r.passed).count() as u32;
             let outcome = if passes >= *required { "passed" } else { "failed" };
             st.facts.insert("verification_outcome".into(), outcome.into());
@@ -698,20 +734,33 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             let Some(o) = options.iter().find(|o| o.id == option) else {
                 return Err(Error::InvalidInput("Choose one of the listed options.".into()));
             };
-            let reason = reason.trim().to_owned();
             let proposed = propose_from.as_ref().and_then(|f| st.facts.get(f)).cloned();
-            if proposed.as_ref().is_some_and(|p| p != &o.id) && reason.is_empty() {
-                return Err(Error::InvalidInput(format!(
-                    "The evidence points to “{}”: say why you choose otherwise (it is recorded).",
-                    options.iter().find(|x| Some(&x.id) == proposed.as_ref()).map_or("another option", |x| x.label.as_str())
-                )));
-            }
-            let data = json!({"option": o.id, "label": o.label, "reason": reason, "summary": format!("{}{}", o.label,
-                              if reason.is_empty() { String::new() } else { format!(" — {reason}") })});
+            // Every choice records why: the agent's words, or (accepting what the evidence
+            // proposes) the evidence's own reason.
+            let because = propose_from.as_ref().and_then(|f| st.facts.get(&format!("{f}_reason"))).filter(|r| !r.trim().is_empty());
+            let (reason, reason_from) = match (reason.trim(), because) {
+                ("", Some(because)) if proposed.as_ref() == Some(&o.id) => (format!("as the evidence shows: {because}"), "evidence"),
+                ("", _) if proposed.as_ref().is_some_and(|p| p != &o.id) => {
+                    return Err(Error::InvalidInput(format!(
+                        "The evidence points to “{}”: say why you choose otherwise (it is recorded).",
+                        options.iter().find(|x| Some(&x.id) == proposed.as_ref()).map_or("another option", |x| x.label.as_str())
+                    )))
+                }
+                ("", _) => {
+                    return Err(Error::InvalidInput(format!(
+                        "Say why you choose “{}”: the reason is recorded in the audit log and the case summary.",
+                        o.label
+                    )))
+                }
+                (typed, _) => (validate::text("reason for this choice", typed, DECISION_REASON_MAX)?, "agent"),
+            };
+            let data = json!({"option": o.id, "label": o.label, "reason": reason, "reason_from": reason_from,
+                              "summary": format!("{} — {reason}", o.label)});
             let overridden = proposed.as_ref().map(|p| p != &o.id);
             let mut t = Transition::new(
                 "decision_made",
-                json!({"option": o.id, "reason": reason, "proposed": proposed, "overridden": overridden}),
+                json!({"option": o.id, "label": o.label, "reason": reason, "reason_from": reason_from, "proposed": proposed,
+                       "overridden": overridden}),
             );
             if let Some(why) = &o.blocks {
                 done(&mut st, step_id, &agent, StepStatus::Blocked, data);
@@ -741,7 +790,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             commit(
                 env,
                 &agent,
-                &row,
+                &mut row,
                 &pb,
                 &st,
                 step_id,
@@ -788,7 +837,25 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             )))
         }
     };
-    let shown = commit(env, &agent, &row, &pb, &st, step_id, t)?;
+    let wrote = matches!(step.kind, StepKind::Action { .. } | StepKind::Note { .. });
+    let audit_rows = t.audit.clone();
+    let shown = match commit(env, &agent, &mut row, &pb, &st, step_id, t) {
+        Err(Error::Conflict(_)) if wrote => {
+            // Another process saved the case while the change ran (this one's writers are held
+            // off by the claim): the change happened, so its rows go into the audit log anyway.
+            let conn = env.store.conn();
+            let tx = conn.unchecked_transaction()?;
+            for (kind, payload) in audit_rows {
+                audit::append(&tx, &agent, &entry(&row, &pb, Some(step_id), &kind, payload))?;
+            }
+            tx.commit()?;
+            return Err(Error::Conflict(format!(
+                "The change ran and is in the audit log, but case {case_id} changed in another window meanwhile, \
+                 so the case did not move on: reload it."
+            )));
+        }
+        other => other?,
+    };
     case_view(env, shown)
 }
 
@@ -869,7 +936,8 @@ async fn refresh(env: &Env<'_>, pb: &Playbook, st: &mut CaseState) -> Result<Tra
 /// Ends an open case without finishing its playbook.
 pub fn abandon(env: &Env<'_>, case_id: i64, reason: &str) -> Result<CaseView> {
     let agent = agent(env)?;
-    let (row, pb, mut st) = load(env, case_id)?;
+    let _writer = claim(env, case_id)?;
+    let (mut row, pb, mut st) = load(env, case_id)?;
     if row.status != "open" {
         return Err(Error::CaseClosed(format!("Case {case_id} is already {}.", row.status)));
     }
@@ -878,6 +946,6 @@ pub fn abandon(env: &Env<'_>, case_id: i64, reason: &str) -> Result<CaseView> {
     st.cursor.clear();
     let mut t = Transition::new("case_abandoned", json!({"reason": reason}));
     t.finish = Some("abandoned");
-    commit(env, &agent, &row, &pb, &st, &step, t)?;
+    commit(env, &agent, &mut row, &pb, &st, &step, t)?;
     case_view(env, case_id)
 }

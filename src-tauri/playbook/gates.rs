@@ -114,12 +114,8 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
             Some(_) => need_account(),
         },
         "ownership_verified" => {
-            let outcome = state.records.values().find_map(|r| r.data.get("outcome").and_then(Value::as_str));
-            match outcome {
-                Some("passed") => verdict(true, "Ownership verified and peer-reviewed."),
-                Some(_) => verdict(false, "Ownership verification failed: no change may be made."),
-                None => verdict(false, "Ownership has not been verified in this case."),
-            }
+            let (passed, detail) = super::review::ownership_verified(state);
+            verdict(passed, detail)
         }
         "requester_can_change_target" => access_gate(state.evidence.get("gitlab_membership").map(|e| &e.data)),
         "permission_giver_can_change_target" => access_gate(state.evidence.get("gitlab_owner_membership").map(|e| &e.data)),

@@ -9,6 +9,7 @@ pub mod gates;
 pub mod lookups;
 pub mod model;
 pub mod portal;
+pub mod review;
 pub mod state;
 pub mod support_ops;
 pub mod texts;

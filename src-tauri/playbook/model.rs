@@ -111,7 +111,8 @@ pub struct ChecklistItem {
 pub struct Field {
     pub id: String,
     pub label: String,
-    /// `text`, `email`, `emails` (comma-separated, each checked, at most four), `username`, `choice`.
+    /// `text`, `email`, `emails` (comma-separated, each checked, at most four), `username`, `choice`;
+    /// `reviewer_name` and `reviewer_email` make the checklist the peer review (another agent).
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]
@@ -211,7 +212,7 @@ impl Playbook {
         if !matches!(self.steps.last().map(|s| &s.kind), Some(StepKind::Summary)) {
             return bad("the last step must be the summary".into());
         }
-        for s in &self.steps {
+        for (i, s) in self.steps.iter().enumerate() {
             if s.next.as_deref().is_some_and(|n| !ids.contains(n)) {
                 return bad(format!("step {} continues at a missing step", s.id));
             }
@@ -223,6 +224,13 @@ impl Playbook {
                     return bad(format!("step {} names an unknown action {action}", s.id))
                 }
                 StepKind::Gate { gates } => {
+                    if gates.iter().any(|g| g.gate == "ownership_verified") && !self.reviewed_before(i) {
+                        return bad(format!(
+                            "gate ownership_verified at step {} needs a verify step before it and, between the two, a peer-review \
+                             checklist (reviewer_name and reviewer_email fields)",
+                            s.id
+                        ));
+                    }
                     for g in gates {
                         if !known.gates.contains(&g.gate.as_str()) {
                             return bad(format!("step {} names an unknown gate {}", s.id, g.gate));
@@ -250,6 +258,20 @@ impl Playbook {
             }
         }
         Ok(())
+    }
+
+    /// Whether a verify step comes before step `index`, followed by a peer-review checklist
+    /// (a field of each reviewer type) before `index`.
+    fn reviewed_before(&self, index: usize) -> bool {
+        let before = &self.steps[..index];
+        let is_review = |s: &Step| {
+            matches!(&s.kind, StepKind::Checklist { fields, .. }
+                if [super::review::REVIEWER_NAME, super::review::REVIEWER_EMAIL].iter().all(|k| fields.iter().any(|f| f.kind == *k)))
+        };
+        before
+            .iter()
+            .rposition(|s| matches!(s.kind, StepKind::Verify { .. }))
+            .is_some_and(|v| before[v + 1..].iter().any(is_review))
     }
 
     /// The step with this id.

@@ -1,5 +1,8 @@
 //! The cases list: every case is a draft bound to one ticket until it is finished.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use ts_rs::TS;
@@ -61,6 +64,8 @@ pub struct CaseRow {
     pub state: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Bumped by every save; a save names the revision it read (compare-and-swap).
+    pub revision: i64,
 }
 
 /// What a new case starts with.
@@ -106,7 +111,7 @@ pub fn insert(conn: &Connection, c: &NewCaseRow<'_>) -> Result<i64> {
 pub fn get(conn: &Connection, id: i64) -> Result<CaseRow> {
     conn.query_row(
         "SELECT id, profile_id, ticket_instance, ticket_id, ticket_subject, requester, playbook_id, playbook_version,
-                playbook_title, current_step, status, outcome, origin_case_id, state, created_at, updated_at
+                playbook_title, current_step, status, outcome, origin_case_id, state, created_at, updated_at, revision
          FROM cases WHERE id = ?1",
         [id],
         |r| {
@@ -127,6 +132,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<CaseRow> {
                 state: r.get(13)?,
                 created_at: r.get(14)?,
                 updated_at: r.get(15)?,
+                revision: r.get(16)?,
             })
         },
     )
@@ -134,13 +140,56 @@ pub fn get(conn: &Connection, id: i64) -> Result<CaseRow> {
     .ok_or_else(|| crate::Error::NotFound(format!("Case {id} does not exist. Open it again from the Cases list.")))
 }
 
-/// Saves a transition: the new state and step, and the status when the case ends.
-pub fn save(conn: &Connection, id: i64, current_step: &str, state: &str, finished: Option<(&str, &str)>) -> Result<()> {
+/// Saves a transition over the revision the caller read: the new state and step, and the status
+/// when the case ends; returns the new revision. When another writer saved the case since
+/// (another window, a racing step, an abandon), nothing is written and the answer is
+/// [`Error::Conflict`](crate::Error::Conflict): the caller's transaction must not commit.
+pub fn save(
+    conn: &Connection,
+    id: i64,
+    revision: i64,
+    current_step: &str,
+    state: &str,
+    finished: Option<(&str, &str)>,
+) -> Result<i64> {
     let (status, outcome) = finished.map_or(("open", None), |(s, o)| (s, Some(o)));
-    conn.execute(
-        "UPDATE cases SET current_step = ?2, state = ?3, status = ?4, outcome = coalesce(?5, outcome),
-                          updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
-        rusqlite::params![id, current_step, state, status, outcome],
+    let changed = conn.execute(
+        "UPDATE cases SET current_step = ?3, state = ?4, status = ?5, outcome = coalesce(?6, outcome), revision = revision + 1,
+                          updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1 AND revision = ?2",
+        rusqlite::params![id, revision, current_step, state, status, outcome],
     )?;
-    Ok(())
+    if changed == 0 {
+        return Err(crate::Error::Conflict(format!(
+            "Case {id} changed in another window or step since this one read it, so nothing was saved: reload the case."
+        )));
+    }
+    Ok(revision + 1)
+}
+
+/// The cases a writer in this process is working on (a step running, an abandon): a second
+/// writer on the same case is refused at once instead of running the step again. The revision
+/// compare-and-swap in [`save`] stops writers this registry cannot see (another process).
+#[derive(Debug, Default)]
+pub struct Claims(Mutex<HashSet<i64>>);
+
+/// One writer's hold on a case; dropping it (the step ended, failed or was cancelled) lets the
+/// next writer in.
+#[derive(Debug)]
+pub struct Claim<'a> {
+    claims: &'a Claims,
+    case_id: i64,
+}
+
+impl Claims {
+    /// Takes case `case_id` for one writer, or `None` while another writer holds it.
+    pub fn claim(&self, case_id: i64) -> Option<Claim<'_>> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.insert(case_id).then_some(Claim { claims: self, case_id })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.claims.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.case_id);
+    }
 }

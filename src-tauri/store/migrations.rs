@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "case state and audit log", sql: include_str!("migrations/0003_case_state_and_audit.sql") },
     Migration { version: 4, name: "outbox and search", sql: include_str!("migrations/0004_outbox_and_search.sql") },
     Migration { version: 5, name: "profile keychain id", sql: include_str!("migrations/0005_profile_keychain_id.sql") },
+    Migration { version: 6, name: "case revision", sql: include_str!("migrations/0006_case_revision.sql") },
 ];
 
 /// The newest schema this build writes.

@@ -25,6 +25,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
     schema_version: i64,
+    /// The cases a writer of this process holds (one writer per case).
+    claims: cases::Claims,
 }
 
 impl Store {
@@ -54,13 +56,18 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         let schema_version = migrations::apply(&mut conn, path, migrations)?;
-        Ok(Store { conn: Mutex::new(conn), path: path.to_owned(), schema_version })
+        Ok(Store { conn: Mutex::new(conn), path: path.to_owned(), schema_version, claims: cases::Claims::default() })
     }
 
     /// The connection, for one unit of work.
     pub fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds case `case_id` for one writer of this process, or `None` while another holds it.
+    pub fn claim_case(&self, case_id: i64) -> Option<cases::Claim<'_>> {
+        self.claims.claim(case_id)
     }
 
     /// The file this store lives in.

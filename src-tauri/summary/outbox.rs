@@ -86,6 +86,35 @@ fn record(env: &Env<'_>, case: &CaseRow, kind: &str, payload: serde_json::Value)
     Ok(())
 }
 
+/// Refuses a case of another profile than the active one: its ticket number names a ticket on
+/// that profile's Zendesk (a Sandbox case's #8001 is not a live #8001), so nothing of it may be
+/// posted with this profile's clients.
+fn of_active_profile(env: &Env<'_>, case: &CaseRow) -> Result<()> {
+    if case.profile_id != env.conns.profile().id {
+        return Err(Error::NotFound(format!(
+            "Case {} belongs to another profile: its ticket #{} is not this profile's ticket #{}, so nothing was posted. \
+             Switch to that profile in Settings to post its summary.",
+            case.id, case.ticket_id, case.ticket_id
+        )));
+    }
+    Ok(())
+}
+
+/// The case of a waiting outbox item, refused when the item belongs to another profile.
+fn pending_item_case(env: &Env<'_>, id: i64) -> Result<i64> {
+    let (case_id, profile_id): (i64, i64) = env
+        .store
+        .conn()
+        .query_row("SELECT case_id, profile_id FROM outbox WHERE id = ?1 AND state = 'pending'", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(|_| Error::NotFound(format!("Outbox item {id} is not waiting any more. Reload the outbox.")))?;
+    if profile_id != env.conns.profile().id {
+        return Err(Error::NotFound(format!(
+            "Outbox item {id} is a note for another profile's ticket: nothing was changed. Switch to that profile in Settings to retry or discard it."
+        )));
+    }
+    Ok(case_id)
+}
+
 /// Posts `body` as an internal note unless a comment with `marker` is on the ticket already.
 async fn post_once(zd: &Zendesk, ticket: u64, marker: &str, body: &str) -> Result<(u64, bool)> {
     if let Some(c) = zd.comments(ticket).await?.into_iter().find(|c| c.body.contains(marker)) {
@@ -111,16 +140,18 @@ async fn send(env: &Env<'_>, case: &CaseRow, summary: &CaseSummary, body: &str) 
 /// For a step that must not go on without the summary on the ticket (closing it: a closed
 /// ticket takes no more notes). Returns the note's comment id and whether it was there already.
 pub async fn post_now(env: &Env<'_>, case_id: i64, postscript: &str) -> Result<(u64, bool)> {
-    let summary = render(&env.store.conn(), case_id)?;
     let case = cases::get(&env.store.conn(), case_id)?;
+    of_active_profile(env, &case)?;
+    let summary = render(&env.store.conn(), case_id)?;
     send(env, &case, &summary, &format!("{}\n{postscript}\n", summary.markdown)).await
 }
 
 /// Posts the case summary to its ticket as an internal note, once; queues it when the network
 /// is away.
 pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
-    let summary: CaseSummary = render(&env.store.conn(), case_id)?;
     let case = cases::get(&env.store.conn(), case_id)?;
+    of_active_profile(env, &case)?;
+    let summary: CaseSummary = render(&env.store.conn(), case_id)?;
     match send(env, &case, &summary, &summary.markdown).await {
         Ok((comment_id, already)) => Ok(Posted::Sent { comment_id, already }),
         Err(e) if is_network(&e) => {
@@ -185,8 +216,12 @@ pub struct Flushed {
     pub waiting: u32,
 }
 
-/// Tries the items of this profile that are due (all pending ones with `force`, or just `only`).
+/// Tries the items of this profile that are due (all pending ones with `force`, or just `only`,
+/// which must be a waiting item of this profile).
 pub async fn flush(env: &Env<'_>, force: bool, only: Option<i64>) -> Result<Flushed> {
+    if let Some(id) = only {
+        pending_item_case(env, id)?;
+    }
     let due: Vec<(i64, i64, String, i64, String, String, i64)> = {
         let conn = env.store.conn();
         let mut stmt = conn.prepare(
@@ -232,11 +267,7 @@ pub async fn flush(env: &Env<'_>, force: bool, only: Option<i64>) -> Result<Flus
 /// Gives up on a queued write (recorded in the case's audit log).
 pub fn discard(env: &Env<'_>, id: i64, reason: &str) -> Result<()> {
     let reason = crate::validate::text("reason for discarding", reason, 500)?;
-    let case_id: i64 = env
-        .store
-        .conn()
-        .query_row("SELECT case_id FROM outbox WHERE id = ?1 AND state = 'pending'", [id], |r| r.get(0))
-        .map_err(|_| Error::NotFound(format!("Outbox item {id} is not waiting any more. Reload the outbox.")))?;
+    let case_id = pending_item_case(env, id)?;
     env.store.conn().execute(
         "UPDATE outbox SET state = 'discarded', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
         [id],
