@@ -160,7 +160,7 @@ async fn a_suppressed_address_is_lifted_from_the_bounce_list() {
     let case = h.identify(&case, "", "bo.bounced@example.com").await;
     let case = h.step(&case, StepInput::RunLookup).await;
     assert!(case.evidence[0].rows.iter().any(|r| r.label.starts_with("Suppression") && r.status.as_deref() == Some("blocked")));
-    let case = h.step(&case, StepInput::Decide { option: "suppressed".into(), reason: String::new() }).await;
+    let case = h.step(&case, StepInput::Decide { option: "suppressed".into(), reason: "Mailgun shows a bounce suppression".into() }).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "guidance");
     assert!(h.conns.mailgun().unwrap().bounce("bo.bounced@example.com").await.unwrap().is_none());
@@ -171,7 +171,7 @@ async fn ownership_verification_judges_answers_and_a_free_user_may_not_ask_for_o
     let h = Harness::new().await;
     let case = h.open(8002, "account-ownership-verification").await;
     let case = h.identify(&case, "paid-pat", "pat@acme.example").await;
-    let blocked = h.step(&case, StepInput::Decide { option: "free-user-other".into(), reason: String::new() }).await;
+    let blocked = h.step(&case, StepInput::Decide { option: "free-user-other".into(), reason: "free user asking about a colleague".into() }).await;
     assert_eq!(blocked.outcome.as_deref(), Some("blocked"));
 
     let case = h.open(8002, "account-ownership-verification").await;
@@ -349,7 +349,7 @@ async fn access_until_change(
     fields.insert("new_primary_email".to_owned(), new_primary.to_owned());
     let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields }).await;
     let case = h.step(&case, StepInput::RunLookup).await;
-    let case = h.step(&case, StepInput::Decide { option: "paid-user".into(), reason: String::new() }).await;
+    let case = h.step(&case, StepInput::Decide { option: "paid-user".into(), reason: "asks about own account".into() }).await;
     let results = vec![
         ChallengeResult { id: "ssh-gpg-key".into(), passed: passes },
         ChallengeResult { id: "creation-date".into(), passed: true },
@@ -390,7 +390,7 @@ async fn account_access_refuses_a_free_user_2fa_reset_and_a_failed_verification(
     let h = Harness::new().await;
     let case = access_until_change(&h, "free-fred", "fred@example.com", "", true).await;
     let case = h.step(&case, StepInput::Continue).await;
-    let case = h.step(&case, StepInput::Decide { option: "disable-2fa".into(), reason: String::new() }).await;
+    let case = h.step(&case, StepInput::Decide { option: "disable-2fa".into(), reason: "lost device and codes".into() }).await;
     let case = h.get_permission(&case, 8002).await;
     let gate = &case.current.as_ref().unwrap().gates[0];
     assert!(!gate.passed && gate.detail.contains("never reset for free users"), "{gate:?}");
@@ -415,7 +415,7 @@ async fn account_access_makes_only_a_verified_secondary_email_primary() {
     for (address, works) in [("tess.old@example.com", false), ("tess.work@example.com", true)] {
         let case = access_until_change(&h, "two-emails-tess", "tess@example.com", address, true).await;
         let case = h.step(&case, StepInput::Continue).await;
-        let case = h.step(&case, StepInput::Decide { option: "make-primary".into(), reason: String::new() }).await;
+        let case = h.step(&case, StepInput::Decide { option: "make-primary".into(), reason: "no access to the primary email".into() }).await;
         let case = h.get_permission(&case, 8002).await;
         assert_eq!(case.current.as_ref().unwrap().id, "make-primary");
         let after = h.step(&case, StepInput::RunAction { confirmation: "two-emails-tess".into() }).await;

@@ -190,7 +190,7 @@ async fn the_summaries_of_account_access_and_project_change_match_their_cases() 
         )
         .await;
     let case = h.step(&case, StepInput::RunLookup).await;
-    let case = h.step(&case, StepInput::Decide { option: "paid-user".into(), reason: String::new() }).await;
+    let case = h.step(&case, StepInput::Decide { option: "paid-user".into(), reason: "asks about own account".into() }).await;
     let results = vec![
         casekit::playbook::engine::ChallengeResult { id: "ssh-gpg-key".into(), passed: true },
         casekit::playbook::engine::ChallengeResult { id: "support-pin".into(), passed: true },

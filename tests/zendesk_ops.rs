@@ -225,7 +225,7 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
     // GitLab.com user: an unverified address is refused, a verified one is added.
     for (address, verified) in [("tess.old@example.com", false), ("tess.work@example.com", true)] {
         let case = h.open(8007, "secondary-email").await;
-        let case = h.step(&case, StepInput::Decide { option: "gitlab-com".into(), reason: String::new() }).await;
+        let case = h.step(&case, StepInput::Decide { option: "gitlab-com".into(), reason: "a GitLab.com user".into() }).await;
         let f = fields(&[("gitlab_username", "two-emails-tess"), ("new_email", address)]);
         let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
         let case = h.step(&case, StepInput::RunLookup).await;
@@ -250,7 +250,7 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
 
     // Self-Managed: ticket from the new address, entitlement, and the primary's confirming comment.
     let case = h.open(8008, "secondary-email").await;
-    let case = h.step(&case, StepInput::Decide { option: "self-managed".into(), reason: String::new() }).await;
+    let case = h.step(&case, StepInput::Decide { option: "self-managed".into(), reason: "a Self-Managed license".into() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "entitlement");
     let f = fields(&[("new_email", "gus.second@globex.example"), ("primary_email", "olga@acme.example")]);
     let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
@@ -275,7 +275,7 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
 /// The Self-Managed secondary-email path up to the profile lookup, for `primary`.
 async fn profile_lookup(h: &Harness, primary: &str) -> casekit::Result<casekit::playbook::view::CaseView> {
     let case = h.open(8008, "secondary-email").await;
-    let case = h.step(&case, StepInput::Decide { option: "self-managed".into(), reason: String::new() }).await;
+    let case = h.step(&case, StepInput::Decide { option: "self-managed".into(), reason: "a Self-Managed license".into() }).await;
     let f = fields(&[("new_email", "gus.second@globex.example"), ("primary_email", primary)]);
     let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
     let result = h.submit(&case, StepInput::RunLookup).await;
