@@ -101,7 +101,8 @@ pub struct ItemView {
 pub struct FieldView {
     pub id: String,
     pub label: String,
-    /// `text`, `email`, `emails`, `username` or `choice`.
+    /// `text`, `email`, `emails`, `username`, `choice`, or `reviewer_name` / `reviewer_email` (the
+    /// peer reviewer: another agent than the one running the case).
     pub kind: String,
     pub options: Vec<String>,
     pub required: bool,

@@ -5,7 +5,7 @@ import { call } from './ipc';
 /**
  * Stable error codes shared with the UI (serialized in snake_case).
  */
-export type ErrorCode = "invalid_input" | "not_found" | "schema_too_new" | "storage" | "storage_busy" | "io" | "unauthorized" | "forbidden" | "rate_limited" | "unreachable" | "timeout" | "invalid_response" | "rejected" | "service_error" | "not_configured" | "out_of_order" | "case_closed" | "ticket_closed" | "stale_evidence" | "keychain_unavailable" | "internal";
+export type ErrorCode = "invalid_input" | "not_found" | "schema_too_new" | "storage" | "storage_busy" | "io" | "unauthorized" | "forbidden" | "rate_limited" | "unreachable" | "timeout" | "invalid_response" | "rejected" | "service_error" | "not_configured" | "out_of_order" | "case_closed" | "conflict" | "ticket_closed" | "stale_evidence" | "keychain_unavailable" | "internal";
 
 /**
  * The only error that crosses IPC.
@@ -166,7 +166,8 @@ export type ItemView = { id: string, label: string, reason: string, required: bo
 
 export type FieldView = { id: string, label: string, 
 /**
- * `text`, `email`, `emails`, `username` or `choice`.
+ * `text`, `email`, `emails`, `username`, `choice`, or `reviewer_name` / `reviewer_email` (the
+ * peer reviewer: another agent than the one running the case).
  */
 kind: string, options: Array<string>, required: boolean, 
 /**

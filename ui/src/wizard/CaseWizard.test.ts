@@ -134,4 +134,41 @@ describe('the wizard', () => {
     await user.click(button);
     expect(submitted).toEqual([{ caseId: 1, stepId: 'unlink', input: { type: 'run_action', confirmation: 'Unlinked uid 111' } }]);
   });
+  it('asks why for a choice, and shows the case as it is now when another window got there first', async () => {
+    const submitted: unknown[] = [];
+    let views = 0;
+    mockIPC((cmd, args) => {
+      if (cmd === 'case_view') {
+        views += 1;
+        if (views > 1) return caseAt({ id: 'suspend', title: 'Suspend the user', kind: 'action' });
+        return caseAt({
+          id: 'judgement', title: 'Malicious, or escalate', kind: 'decision',
+          options: [
+            { id: 'malicious', label: 'It is malicious: ban the user', reason: '', blocks: null, proposed: false },
+            { id: 'escalate', label: 'In doubt: escalate instead', reason: '', blocks: null, proposed: false },
+          ],
+        });
+      }
+      if (cmd === 'submit_step') {
+        submitted.push(args);
+        throw { code: 'conflict', message: '“Malicious, or escalate” of case 1 is already done: nothing was run again.', retryable: false };
+      }
+      throw new Error(cmd);
+    });
+    const user = userEvent.setup();
+    render(CaseWizard, { caseId: 1, sandbox: false, onopen: vi.fn(), onclose: vi.fn() });
+    await user.click(await screen.findByLabelText(/It is malicious/));
+    const submit = screen.getByTestId('step-submit') as HTMLButtonElement;
+    expect(screen.getByText(/Why \(required/)).toBeTruthy();
+    expect(submit.disabled).toBe(true);
+    await user.type(screen.getByLabelText(/Why/), '   ');
+    expect(submit.disabled).toBe(true);
+    await user.type(screen.getByLabelText(/Why/), 'phishing links');
+    await user.click(submit);
+    expect(submitted).toEqual([
+      { caseId: 1, stepId: 'judgement', input: { type: 'decide', option: 'malicious', reason: '   phishing links' } },
+    ]);
+    expect((await screen.findByTestId('step-error')).textContent).toContain('already done');
+    expect((await screen.findByText('Suspend the user', { selector: 'h2, h3' })).textContent).toBe('Suspend the user');
+  });
 });
