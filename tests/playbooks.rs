@@ -160,7 +160,9 @@ async fn a_suppressed_address_is_lifted_from_the_bounce_list() {
     let case = h.identify(&case, "", "bo.bounced@example.com").await;
     let case = h.step(&case, StepInput::RunLookup).await;
     assert!(case.evidence[0].rows.iter().any(|r| r.label.starts_with("Suppression") && r.status.as_deref() == Some("blocked")));
-    let case = h.step(&case, StepInput::Decide { option: "suppressed".into(), reason: "Mailgun shows a bounce suppression".into() }).await;
+    let case = h
+        .step(&case, StepInput::Decide { option: "suppressed".into(), reason: "Mailgun shows a bounce suppression".into() })
+        .await;
     let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "guidance");
     assert!(h.conns.mailgun().unwrap().bounce("bo.bounced@example.com").await.unwrap().is_none());
@@ -171,7 +173,9 @@ async fn ownership_verification_judges_answers_and_a_free_user_may_not_ask_for_o
     let h = Harness::new().await;
     let case = h.open(8002, "account-ownership-verification").await;
     let case = h.identify(&case, "paid-pat", "pat@acme.example").await;
-    let blocked = h.step(&case, StepInput::Decide { option: "free-user-other".into(), reason: "free user asking about a colleague".into() }).await;
+    let blocked = h
+        .step(&case, StepInput::Decide { option: "free-user-other".into(), reason: "free user asking about a colleague".into() })
+        .await;
     assert_eq!(blocked.outcome.as_deref(), Some("blocked"));
 
     let case = h.open(8002, "account-ownership-verification").await;
@@ -415,7 +419,9 @@ async fn account_access_makes_only_a_verified_secondary_email_primary() {
     for (address, works) in [("tess.old@example.com", false), ("tess.work@example.com", true)] {
         let case = access_until_change(&h, "two-emails-tess", "tess@example.com", address, true).await;
         let case = h.step(&case, StepInput::Continue).await;
-        let case = h.step(&case, StepInput::Decide { option: "make-primary".into(), reason: "no access to the primary email".into() }).await;
+        let case = h
+            .step(&case, StepInput::Decide { option: "make-primary".into(), reason: "no access to the primary email".into() })
+            .await;
         let case = h.get_permission(&case, 8002).await;
         assert_eq!(case.current.as_ref().unwrap().id, "make-primary");
         let after = h.step(&case, StepInput::RunAction { confirmation: "two-emails-tess".into() }).await;

@@ -381,7 +381,15 @@ fn advance(pb: &Playbook, st: &mut CaseState, index: usize, to: Option<&str>, ag
 /// read at (compare-and-swap: when another writer saved the case meanwhile, nothing is written
 /// and the answer is a conflict); returns the case to show next and moves `row` to the new
 /// revision.
-fn commit(env: &Env<'_>, agent: &str, row: &mut CaseRow, pb: &Playbook, st: &CaseState, step: &str, t: Transition) -> Result<i64> {
+fn commit(
+    env: &Env<'_>,
+    agent: &str,
+    row: &mut CaseRow,
+    pb: &Playbook,
+    st: &CaseState,
+    step: &str,
+    t: Transition,
+) -> Result<i64> {
     let conn = env.store.conn();
     let tx = conn.unchecked_transaction()?;
     for (kind, payload) in &t.audit {
@@ -557,6 +565,15 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
     }
     let (index, step) = pb.step(step_id).ok_or_else(|| Error::Internal(format!("step {step_id} is not in the playbook")))?;
     let step = step.clone();
+    // Whether the step writes outside Casekit (an account, the ticket): its audit rows are kept
+    // even when the case changed elsewhere meanwhile, since the write happened.
+    let writes_outside = matches!(
+        (&step.kind, &input),
+        (StepKind::Action { .. }, StepInput::RunAction { .. })
+            | (StepKind::Note { .. }, StepInput::WriteNote)
+            | (StepKind::Permission { .. }, StepInput::RequestPermission { post: true })
+            | (StepKind::Reply { .. }, StepInput::SendReply { post: true })
+    );
     let t = match (&step.kind, input) {
         (_, StepInput::Refresh) => refresh(env, &pb, &mut st).await?,
         (StepKind::Checklist { items, fields }, StepInput::Checklist { ticked, fields: values }) => {
@@ -737,9 +754,12 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             let proposed = propose_from.as_ref().and_then(|f| st.facts.get(f)).cloned();
             // Every choice records why: the agent's words, or (accepting what the evidence
             // proposes) the evidence's own reason.
-            let because = propose_from.as_ref().and_then(|f| st.facts.get(&format!("{f}_reason"))).filter(|r| !r.trim().is_empty());
+            let because =
+                propose_from.as_ref().and_then(|f| st.facts.get(&format!("{f}_reason"))).filter(|r| !r.trim().is_empty());
             let (reason, reason_from) = match (reason.trim(), because) {
-                ("", Some(because)) if proposed.as_ref() == Some(&o.id) => (format!("as the evidence shows: {because}"), "evidence"),
+                ("", Some(because)) if proposed.as_ref() == Some(&o.id) => {
+                    (format!("as the evidence shows: {because}"), "evidence")
+                }
                 ("", _) if proposed.as_ref().is_some_and(|p| p != &o.id) => {
                     return Err(Error::InvalidInput(format!(
                         "The evidence points to “{}”: say why you choose otherwise (it is recorded).",
@@ -837,12 +857,11 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             )))
         }
     };
-    let wrote = matches!(step.kind, StepKind::Action { .. } | StepKind::Note { .. });
     let audit_rows = t.audit.clone();
     let shown = match commit(env, &agent, &mut row, &pb, &st, step_id, t) {
-        Err(Error::Conflict(_)) if wrote => {
-            // Another process saved the case while the change ran (this one's writers are held
-            // off by the claim): the change happened, so its rows go into the audit log anyway.
+        Err(Error::Conflict(_)) if writes_outside => {
+            // Another process saved the case while the write ran (this one's writers are held
+            // off by the claim): the write happened, so its rows go into the audit log anyway.
             let conn = env.store.conn();
             let tx = conn.unchecked_transaction()?;
             for (kind, payload) in audit_rows {
@@ -850,8 +869,8 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             }
             tx.commit()?;
             return Err(Error::Conflict(format!(
-                "The change ran and is in the audit log, but case {case_id} changed in another window meanwhile, \
-                 so the case did not move on: reload it."
+                "This step's write was made and is in the audit log, but case {case_id} changed in another window \
+                 meanwhile, so the case did not move on: reload it."
             )));
         }
         other => other?,

@@ -186,11 +186,7 @@ mod tests {
         assert!(!passed && detail.contains("no peer review"), "{detail}");
 
         let review = |name: &str, email: &str, at: &str| {
-            record(
-                "Sam Agent <sam@support.example>",
-                at,
-                json!({"review": {"reviewer_name": name, "reviewer_email": email}}),
-            )
+            record("Sam Agent <sam@support.example>", at, json!({"review": {"reviewer_name": name, "reviewer_email": email}}))
         };
         st.records.insert("peer-review".into(), review("Riley Reviewer", "riley@support.example", "2025-01-01T09:00:00.000Z"));
         assert!(!ownership_verified(&st).0, "a review before the verification reviewed nothing");

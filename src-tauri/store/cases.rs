@@ -183,13 +183,30 @@ pub struct Claim<'a> {
 impl Claims {
     /// Takes case `case_id` for one writer, or `None` while another writer holds it.
     pub fn claim(&self, case_id: i64) -> Option<Claim<'_>> {
-        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        held.insert(case_id).then_some(Claim { claims: self, case_id })
+        let fresh = self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(case_id);
+        // (Not `then_some`: it would build, and so drop, a claim that releases the holder's.)
+        fresh.then(|| Claim { claims: self, case_id })
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
         self.claims.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.case_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_has_one_writer_at_a_time_and_a_refused_claim_leaves_the_holder_s() {
+        let claims = Claims::default();
+        let first = claims.claim(1).expect("free");
+        assert!(claims.claim(1).is_none(), "held");
+        assert!(claims.claim(1).is_none(), "still held after a refused claim");
+        assert!(claims.claim(2).is_some(), "another case is free");
+        drop(first);
+        assert!(claims.claim(1).is_some(), "released when the writer is done");
     }
 }

@@ -105,7 +105,9 @@ fn pending_item_case(env: &Env<'_>, id: i64) -> Result<i64> {
     let (case_id, profile_id): (i64, i64) = env
         .store
         .conn()
-        .query_row("SELECT case_id, profile_id FROM outbox WHERE id = ?1 AND state = 'pending'", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT case_id, profile_id FROM outbox WHERE id = ?1 AND state = 'pending'", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .map_err(|_| Error::NotFound(format!("Outbox item {id} is not waiting any more. Reload the outbox.")))?;
     if profile_id != env.conns.profile().id {
         return Err(Error::NotFound(format!(

@@ -6,3 +6,5 @@ mod support;
 mod harness;
 mod accounts;
 mod permission;
+mod races;
+mod verification;
