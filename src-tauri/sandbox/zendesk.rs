@@ -830,8 +830,11 @@ async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
 async fn ticket_comments(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
     with_data(&ctx, &headers, |d, _| {
         let Some(t) = d.tickets.iter().find(|t| t.id == id) else { return not_found() };
+        // Zendesk numbers comments in the order they are written, and Casekit relies on it
+        // ("after the request" is a higher id): the opening comment's id is below every comment
+        // of the fixture (880 901 and up) and everything the sandbox adds (900 001 and up).
         let opening = ZdComment {
-            id: t.id * 1000,
+            id: t.id * 10,
             author_id: t.requester_id,
             body: t.description.clone(),
             public: true,
