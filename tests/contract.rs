@@ -435,7 +435,11 @@ async fn zendesk_parses_users_identities_sessions_comments_and_organizations_as_
         &json("zendesk", "request_identity_create"),
         &body(format!("POST {u}/identities")),
     );
-    assert_same_shape("zendesk/request_user_merge.json", &json("zendesk", "request_user_merge"), &body("PUT /api/v2/users/99/merge".into()));
+    assert_same_shape(
+        "zendesk/request_user_merge.json",
+        &json("zendesk", "request_user_merge"),
+        &body("PUT /api/v2/users/99/merge".into()),
+    );
     assert_same_shape(
         "zendesk/request_organization_membership.json",
         &json("zendesk", "request_organization_membership"),

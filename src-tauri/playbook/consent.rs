@@ -14,7 +14,7 @@
 //! agent said the request was out is never taken as the answer to it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use ts_rs::TS;
 
 use super::state::CaseState;
@@ -136,9 +136,4 @@ pub fn judge(c: &Candidate<'_>, who: &Answerer, requester_id: u64, after: u64) -
 pub fn recorded(progress: &Value) -> Option<(Answerer, u64)> {
     let who = serde_json::from_value(progress.get("answerer")?.clone()).ok()?;
     Some((who, progress.get("after_comment_id")?.as_u64()?))
-}
-
-/// The evidence entry naming an answerer, for a lookup's `data`.
-pub fn evidence(who: &Answerer) -> Value {
-    json!(who)
 }

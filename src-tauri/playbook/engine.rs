@@ -334,7 +334,8 @@ pub async fn ticket_comments(env: &Env<'_>, case_id: i64) -> Result<Vec<TicketCo
         .into_iter()
         .map(|c| {
             let candidate = consent::Candidate { id: c.id, author_id: c.author_id, public: c.public, body: &c.body };
-            let acceptable = request.as_ref().is_some_and(|(who, after)| consent::judge(&candidate, who, requester, *after).is_ok());
+            let acceptable =
+                request.as_ref().is_some_and(|(who, after)| consent::judge(&candidate, who, requester, *after).is_ok());
             TicketComment {
                 id: c.id,
                 author_id: c.author_id,

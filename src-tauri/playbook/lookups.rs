@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::consent::Answerer;
 use super::state::{CaseState, Evidence, Fact, Link};
 use crate::clock;
-use super::consent::Answerer;
 use crate::connectors::gitlab::{self, access_level_name, same_address, EventQuery, GitLab};
 use crate::connectors::mailgun::EventFilter;
 use crate::connectors::session::Connections;
@@ -352,7 +352,11 @@ pub(crate) async fn answerer_for_account(
     let mut found: BTreeMap<u64, (String, String, Vec<String>)> = BTreeMap::new();
     for (address, _) in addresses {
         for u in zd.users_by_email(address).await? {
-            found.entry(u.id).or_insert_with(|| (u.name.clone(), u.email.clone().unwrap_or_default(), Vec::new())).2.push(address.clone());
+            found
+                .entry(u.id)
+                .or_insert_with(|| (u.name.clone(), u.email.clone().unwrap_or_default(), Vec::new()))
+                .2
+                .push(address.clone());
         }
     }
     let listed = addresses.iter().map(|(a, how)| format!("{a} ({how})")).collect::<Vec<_>>().join(", ");

@@ -347,11 +347,15 @@ mod tests {
     #[test]
     fn a_permission_names_a_known_role_and_no_step_sets_what_the_ticket_says() {
         let from = |role: &str| {
-            Playbook::load(&file(&format!(r#"{{"id": "a", "title": "A", "kind": "permission", "request": "r", "from": "{role}"}}"#)), &KNOWN)
+            Playbook::load(
+                &file(&format!(r#"{{"id": "a", "title": "A", "kind": "permission", "request": "r", "from": "{role}"}}"#)),
+                &KNOWN,
+            )
         };
         assert!(from("requester").is_ok() && from("permission_giver").is_ok() && from("primary_address").is_ok());
         assert!(from("anyone").unwrap_err().to_string().contains("asks permission from unknown “anyone”"));
-        let field = r#"{"id": "a", "title": "A", "kind": "checklist", "fields": [{"id": "requester_id", "label": "x", "type": "text"}]}"#;
+        let field =
+            r#"{"id": "a", "title": "A", "kind": "checklist", "fields": [{"id": "requester_id", "label": "x", "type": "text"}]}"#;
         assert!(Playbook::load(&file(field), &KNOWN).unwrap_err().to_string().contains("would overwrite requester_id"));
         let sets = r#"{"id": "a", "title": "A", "kind": "decision", "options": [{"id": "o", "label": "O", "sets": {"ticket_id": "1"}}]}"#;
         assert!(Playbook::load(&file(sets), &KNOWN).unwrap_err().to_string().contains("would overwrite ticket_id"));

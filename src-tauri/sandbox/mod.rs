@@ -269,13 +269,7 @@ impl Sandbox {
             return Err(Error::InvalidInput(format!("Sandbox ticket #{ticket_id} is closed.")));
         }
         let author_id = author.unwrap_or(ticket.requester_id);
-        ticket.comments.push(world::ZdComment {
-            id,
-            author_id,
-            body: body.to_owned(),
-            public,
-            created_at: crate::clock::now(),
-        });
+        ticket.comments.push(world::ZdComment { id, author_id, body: body.to_owned(), public, created_at: crate::clock::now() });
         Ok(id)
     }
 

@@ -29,7 +29,12 @@ fn at_owner_permission(wv: &Webview, post: bool) -> CaseView {
 fn continue_to_owner_permission(wv: &Webview, case: &CaseView, post: bool) -> CaseView {
     let case = wv.checklist(
         case,
-        &[("username", "dev-dana"), ("target_kind", "project"), ("target", "acme-corp/api"), ("change", "re-run the failed pipeline")],
+        &[
+            ("username", "dev-dana"),
+            ("target_kind", "project"),
+            ("target", "acme-corp/api"),
+            ("change", "re-run the failed pipeline"),
+        ],
     );
     let case = wv.step(&case, StepInput::RunLookup);
     let case = wv.step(&case, StepInput::FollowBlock);
@@ -38,7 +43,8 @@ fn continue_to_owner_permission(wv: &Webview, case: &CaseView, post: bool) -> Ca
     let case = wv.step(&case, StepInput::RunLookup);
     let case = wv.step(&case, StepInput::Continue);
     assert_eq!(current(&case), "owner-permission");
-    let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().expect("the back end names who answers");
+    let who =
+        case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().expect("the back end names who answers");
     assert_eq!((who.user_id, who.name.as_str(), who.email.as_str()), (MARIO, "Mario Maintainer", "mario@acme.example"));
     wv.step(&case, StepInput::RequestPermission { post })
 }
@@ -75,7 +81,12 @@ fn attack_a_third_party_on_the_ticket_confirms() {
     let own = wv.open(8017, "project-group-change");
     let own = wv.checklist(
         &own,
-        &[("username", "maint-mario"), ("target_kind", "project"), ("target", "acme-corp/api"), ("change", "re-run the pipeline")],
+        &[
+            ("username", "maint-mario"),
+            ("target_kind", "project"),
+            ("target", "acme-corp/api"),
+            ("change", "re-run the pipeline"),
+        ],
     );
     let own = wv.step(&own, StepInput::RunLookup);
     let own = wv.step(&own, StepInput::Continue);
