@@ -392,6 +392,7 @@ async fn zendesk_parses_users_identities_sessions_comments_and_organizations_as_
             route("PUT", &u, 200, ("zendesk", "user_update")),
             route("GET", &format!("{u}/identities"), 200, ("zendesk", "identities")),
             route("POST", &format!("{u}/identities"), 201, ("zendesk", "identity_created")),
+            route("PUT", "/api/v2/users/99/merge", 200, ("zendesk", "user")),
             route("PUT", &format!("{u}/identities/7/make_primary"), 200, ("zendesk", "identities_make_primary")),
             route("PUT", &format!("{u}/identities/7/verify"), 200, ("zendesk", "identity_verified")),
             route("GET", &format!("{u}/sessions"), 200, ("zendesk", "sessions")),
@@ -417,6 +418,7 @@ async fn zendesk_parses_users_identities_sessions_comments_and_organizations_as_
     let identities = zd.identities(uid).await.unwrap();
     assert_eq!(identities.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(), ["email", "email", "phone_number"]);
     assert!(!zd.add_email_identity(uid, "secondary@example.com", true).await.unwrap().verified);
+    assert_eq!(zd.merge_user(99, uid).await.unwrap().id, uid, "the answer is the surviving user");
     zd.make_identity_primary(uid, 7).await.expect("a 200 with a body");
     zd.verify_identity(uid, 7).await.unwrap();
     assert_eq!(zd.sessions(uid).await.unwrap().len(), 1);
@@ -432,6 +434,11 @@ async fn zendesk_parses_users_identities_sessions_comments_and_organizations_as_
         "zendesk/request_identity_create.json",
         &json("zendesk", "request_identity_create"),
         &body(format!("POST {u}/identities")),
+    );
+    assert_same_shape(
+        "zendesk/request_user_merge.json",
+        &json("zendesk", "request_user_merge"),
+        &body("PUT /api/v2/users/99/merge".into()),
     );
     assert_same_shape(
         "zendesk/request_organization_membership.json",

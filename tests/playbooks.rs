@@ -436,8 +436,10 @@ async fn account_access_makes_only_a_verified_secondary_email_primary() {
     }
 }
 
-async fn project_change(h: &Harness, username: &str, kind: &str, target: &str) -> casekit::playbook::view::CaseView {
-    let case = h.open(8008, "project-group-change").await;
+/// A project or group change on `ticket` (8017 from Mario, 8018 from Dana, 8019 from Olga),
+/// up to the gate on the requester's account and access.
+async fn project_change(h: &Harness, ticket: u64, username: &str, kind: &str, target: &str) -> casekit::playbook::view::CaseView {
+    let case = h.open(ticket, "project-group-change").await;
     let mut fields = std::collections::BTreeMap::new();
     fields.insert("username".to_owned(), username.to_owned());
     fields.insert("target_kind".to_owned(), kind.to_owned());
@@ -450,26 +452,30 @@ async fn project_change(h: &Harness, username: &str, kind: &str, target: &str) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     let h = Harness::new().await;
-    // A maintainer of the project, and an owner of the parent group (inherited), pass.
-    let case = project_change(&h, "maint-mario", "project", "acme-corp/api").await;
-    assert!(case.current.as_ref().unwrap().gates[0].passed);
+    // A maintainer of the project, and an owner of the parent group (inherited), pass; each
+    // account is the requester's own (it holds the address the ticket came from).
+    let case = project_change(&h, 8017, "maint-mario", "project", "acme-corp/api").await;
+    let gates = &case.current.as_ref().unwrap().gates;
+    assert!(gates.iter().all(|g| g.passed), "{gates:?}");
+    assert!(gates[0].detail.contains("@maint-mario holds the requester's email mario@acme.example (primary)"), "{gates:?}");
     let case = h.step(&case, StepInput::Continue).await;
     assert!(text(&case).contains("re-run the failed pipeline in the project `acme-corp/api`"));
     let early = h.submit(&case, StepInput::ManualDone { evidence: String::new() }).await.unwrap_err();
     assert_eq!(early.code(), ErrorCode::OutOfOrder);
-    let case = h.get_permission(&case, 8008).await;
+    let case = h.get_permission(&case, 8017).await;
     assert_eq!(case.current.as_ref().unwrap().id, "act");
     let case = h.step(&case, StepInput::ManualDone { evidence: "pipeline 42 re-run, passed".into() }).await;
     assert_eq!(h.step(&case, StepInput::Finish).await.outcome.as_deref(), Some("completed"));
-    let olga = project_change(&h, "owner-olga", "project", "acme-corp/api").await;
-    let gate = &olga.current.as_ref().unwrap().gates[0];
+    let olga = project_change(&h, 8019, "owner-olga", "project", "acme-corp/api").await;
+    let gate = &olga.current.as_ref().unwrap().gates[1];
     assert!(gate.passed && gate.detail.contains("level 50"), "an Owner of the parent group inherits: {gate:?}");
     engine::abandon(&h.env(), olga.id, "only checking inherited access").unwrap();
 
     // A developer is blocked, asks for an owner; the maintainer's permission lets the case go on.
-    let case = project_change(&h, "dev-dana", "project", "acme-corp/api").await;
-    let gate = case.current.clone().unwrap().gates.remove(0);
-    assert!(!gate.passed && gate.detail.contains("level 30"), "{gate:?}");
+    let case = project_change(&h, 8018, "dev-dana", "project", "acme-corp/api").await;
+    let gates = case.current.clone().unwrap().gates;
+    assert!(gates[0].passed, "Dana's account is hers: {gates:?}");
+    assert!(!gates[1].passed && gates[1].detail.contains("level 30"), "{gates:?}");
     let case = h.step(&case, StepInput::FollowBlock).await;
     assert_eq!(case.current.as_ref().unwrap().id, "ask-owner");
     let case = h.step(&case, StepInput::SendReply { post: true }).await;
@@ -480,17 +486,28 @@ async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     assert!(!not_owner.current.as_ref().unwrap().gates[0].passed, "a developer cannot give the permission either");
     engine::abandon(&h.env(), not_owner.id, "wrong permission giver").unwrap();
 
-    let case = project_change(&h, "dev-dana", "project", "acme-corp/api").await;
+    let case = project_change(&h, 8018, "dev-dana", "project", "acme-corp/api").await;
     let case = h.step(&case, StepInput::FollowBlock).await;
     let case = h.step(&case, StepInput::SendReply { post: false }).await;
     owner.insert("owner_username".to_owned(), "maint-mario".to_owned());
     let case = h.step(&case, StepInput::Checklist { ticked: vec!["cc".into()], fields: owner }).await;
     let case = h.step(&case, StepInput::RunLookup).await;
+    let gate = &case.current.as_ref().unwrap().gates[0];
+    assert!(gate.passed && gate.detail.contains("Only Mario Maintainer <mario@acme.example> (Zendesk user 6015)"), "{gate:?}");
     let case = h.step(&case, StepInput::Continue).await;
+    // The back end names who must answer before the request goes out.
+    let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().unwrap();
+    assert_eq!((who.role.as_str(), who.user_id, who.email.as_str()), ("permission_giver", 6015, "mario@acme.example"));
+    assert!(who.why.contains("mario@acme.example is a verified email of @maint-mario"), "{}", who.why);
     let case = h.step(&case, StepInput::RequestPermission { post: true }).await;
-    let by_maintainer = h.sandbox.comment_from(Service::Zendesk, 8008, Some(6002), "As maintainer I give permission.").unwrap();
+    let by_maintainer = h.sandbox.comment_from(Service::Zendesk, 8018, Some(6015), "As maintainer I give permission.").unwrap();
+    let comments = engine::ticket_comments(&h.env(), case.id).await.unwrap();
+    let offered: Vec<u64> = comments.iter().filter(|c| c.acceptable).map(|c| c.id).collect();
+    assert_eq!(offered, [by_maintainer], "only the maintainer's reply is offered");
     let case = h.step(&case, StepInput::ConfirmPermission { comment_id: by_maintainer }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "act");
+    let done = case.steps.iter().find(|s| s.id == "owner-permission").unwrap();
+    assert!(done.detail.as_deref().unwrap().starts_with("Mario Maintainer <mario@acme.example> confirmed"), "{done:?}");
     let case = h.step(&case, StepInput::ManualDone { evidence: "re-ran pipeline".into() }).await;
     assert_eq!(case.current.unwrap().id, "summary");
 }

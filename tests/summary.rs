@@ -225,7 +225,7 @@ async fn the_summaries_of_account_access_and_project_change_match_their_cases() 
         assert!(md.contains(expected), "missing {expected:?} in:\n{md}");
     }
 
-    let case = h.open(8008, "project-group-change").await;
+    let case = h.open(8017, "project-group-change").await;
     let f = fields(&[
         ("username", "maint-mario"),
         ("target_kind", "project"),
@@ -235,7 +235,7 @@ async fn the_summaries_of_account_access_and_project_change_match_their_cases() 
     let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
     let case = h.step(&case, StepInput::RunLookup).await;
     let case = h.step(&case, StepInput::Continue).await;
-    let case = h.get_permission(&case, 8008).await;
+    let case = h.get_permission(&case, 8017).await;
     let case = h.step(&case, StepInput::ManualDone { evidence: "pipeline 42 re-run, green".into() }).await;
     let id = h.step(&case, StepInput::Finish).await.id;
     let md = summary::render(&h.store.conn(), id).unwrap().markdown;

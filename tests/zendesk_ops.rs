@@ -229,8 +229,9 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
         let f = fields(&[("gitlab_username", "two-emails-tess"), ("new_email", address)]);
         let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
         let case = h.step(&case, StepInput::RunLookup).await;
-        let gate = case.current.clone().unwrap().gates.remove(0);
-        assert_eq!(gate.passed, verified, "{gate:?}");
+        let gates = case.current.clone().unwrap().gates;
+        assert!(gates[0].passed, "the account holds the requester's email: {gates:?}");
+        assert_eq!(gates[1].passed, verified, "{gates:?}");
         if verified {
             let case = h.step(&case, StepInput::Continue).await;
             assert!(case.current.as_ref().unwrap().calls[0].change.contains("never primary"));
@@ -248,28 +249,37 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
     assert!(ids.iter().any(|i| i.value == "tess.work@example.com" && !i.primary));
     assert!(ids.iter().any(|i| i.value == "tess@example.com" && i.primary));
 
-    // Self-Managed: ticket from the new address, entitlement, and the primary's confirming comment.
-    let case = h.open(8008, "secondary-email").await;
+    // Self-Managed: the new address writes in (ticket 8020 from okowalski@…, user 6017), the
+    // profile's primary olga@acme.example (user 6002) is CC'd and confirms.
+    let case = h.open(8020, "secondary-email").await;
     let case = h.step(&case, StepInput::Decide { option: "self-managed".into(), reason: "a Self-Managed license".into() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "entitlement");
-    let f = fields(&[("new_email", "gus.second@globex.example"), ("primary_email", "olga@acme.example")]);
+    let f = fields(&[("new_email", "okowalski@fastmail.example"), ("primary_email", "olga@acme.example")]);
     let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
     let case = h.step(&case, StepInput::RunLookup).await;
     // An unquoted search for olga@acme.example lists olga@acme.example.attacker.example (user
     // 5999) first; the profile found is the one that holds the address itself.
     let profile = case.evidence.iter().flat_map(|e| &e.rows).find(|r| r.label == "Support-portal profile").unwrap();
     assert!(profile.value.ends_with("id 6002"), "{profile:?}");
+    let gate = &case.current.as_ref().unwrap().gates[0];
+    assert!(gate.passed && gate.detail.contains("Olga Owner <olga@acme.example> must confirm"), "{gate:?}");
+    let case = h.step(&case, StepInput::Continue).await;
     let early = h.submit(&case, StepInput::RunAction { confirmation: String::new() }).await.unwrap_err();
     assert_eq!(early.code(), casekit::ErrorCode::OutOfOrder);
+    let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().unwrap();
+    assert_eq!((who.role.as_str(), who.user_id), ("primary_address", 6002));
     let case = h.step(&case, StepInput::RequestPermission { post: true }).await;
-    let confirm = h.sandbox.comment_from(Service::Zendesk, 8008, Some(6002), "I confirm, please add it.").unwrap();
+    let confirm = h.sandbox.comment_from(Service::Zendesk, 8020, Some(6002), "I confirm, please add it.").unwrap();
     let case = h.step(&case, StepInput::ConfirmPermission { comment_id: confirm }).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert_eq!(case.current.unwrap().id, "summary");
     let olga = zd.identities(6002).await.unwrap();
-    let added = olga.iter().find(|i| i.value == "gus.second@globex.example").unwrap();
+    let added = olga.iter().find(|i| i.value == "okowalski@fastmail.example").unwrap();
     assert!(!added.primary && olga.iter().any(|i| i.primary && i.value == "olga@acme.example"));
     assert_eq!(zd.identities(5999).await.unwrap().len(), 1, "the lookalike's profile is untouched");
+    // Zendesk had made a user of the new address when it wrote in: merged into the profile.
+    assert_eq!(zd.ticket(8020).await.unwrap().requester_id, 6002, "the new address's tickets are the profile's now");
+    assert_eq!(zd.user(6017).await.unwrap_err().code(), casekit::ErrorCode::NotFound);
 }
 
 /// The Self-Managed secondary-email path up to the profile lookup, for `primary`.

@@ -8,6 +8,7 @@ use crate::connectors::check::ConnectionCheck;
 use crate::connectors::Service;
 use crate::error::{ErrorCode, IpcError};
 use crate::playbook::actions::{CallRecord, PlannedCall};
+use crate::playbook::consent::Answerer;
 use crate::playbook::engine::{ChallengeResult, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
 use crate::playbook::state::{Fact, Link};
 use crate::playbook::view::{
@@ -111,6 +112,7 @@ pub fn typescript() -> String {
         declaration::<FieldView>(&cfg),
         declaration::<GateView>(&cfg),
         declaration::<PermissionView>(&cfg),
+        declaration::<Answerer>(&cfg),
         declaration::<ChallengeView>(&cfg),
         declaration::<RiskLevel>(&cfg),
         declaration::<OptionView>(&cfg),

@@ -209,7 +209,9 @@ pub async fn abandon_case(state: &AppState, case_id: i64, reason: String) -> Rep
     with_env(state, async |env| engine::abandon(env, case_id, &reason)).await
 }
 
-/// Sandbox only: the ticket's requester replies (for training), then the comments.
+/// Sandbox only: the person who must answer the case's permission request replies (the
+/// ticket's requester, or the owner or primary address whose consent counts), for training;
+/// then the comments.
 pub async fn simulate_customer_reply(state: &AppState, case_id: i64, body: String) -> Reply<Vec<TicketComment>> {
     let active = profiles::active(&state.store()?.conn())?;
     if active.kind != ProfileKind::Sandbox {
@@ -221,7 +223,8 @@ pub async fn simulate_customer_reply(state: &AppState, case_id: i64, body: Strin
     let body = crate::validate::text("customer's reply", &body, 2000)?;
     let view = case_view(state, case_id).await?;
     let service = if view.ticket_instance == "us_gov" { Service::ZendeskUsGov } else { Service::Zendesk };
-    state.sandbox().await?.customer_reply(service, view.ticket_id as u64, &body)?;
+    let author = with_env(state, async |env| engine::current_answerer(env, case_id)).await.ok().flatten().map(|a| a.user_id);
+    state.sandbox().await?.comment_from(service, view.ticket_id as u64, author, &body)?;
     ticket_comments(state, case_id).await
 }
 

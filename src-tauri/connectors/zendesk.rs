@@ -370,6 +370,14 @@ impl Zendesk {
         self.send_one(Method::POST, &format!("api/v2/users/{user_id}/identities"), &body).await
     }
 
+    /// Merges end user `source` into end user `target` (Zendesk's "Merge End Users",
+    /// `PUT /api/v2/users/{source}/merge`): the source's email identities join the target as
+    /// secondary ones, its tickets move to the target, and the source user is deleted. Returns
+    /// the target.
+    pub async fn merge_user(&self, source: u64, target: u64) -> Result<User> {
+        self.send_one(Method::PUT, &format!("api/v2/users/{source}/merge"), &json!({"user": {"id": target}})).await
+    }
+
     pub async fn make_identity_primary(&self, user_id: u64, identity_id: u64) -> Result<()> {
         self.http.send_empty(Method::PUT, &format!("api/v2/users/{user_id}/identities/{identity_id}/make_primary"), None).await
     }

@@ -103,6 +103,15 @@ pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
     }
 }
 
+/// What must hold before an action starts; refused without anything recorded or changed
+/// (the account to act on is not the one the case is about).
+pub async fn preflight(name: &str, conns: &Connections, state: &CaseState) -> Result<()> {
+    if super::portal::ACTIONS.contains(&name) {
+        return super::portal::preflight(name, conns, state).await;
+    }
+    Ok(())
+}
+
 /// Re-reads, runs and verifies the action of case `case_id`; `typed` is the agent's
 /// confirmation (or, for a manual-mode portal action, the evidence pasted from the admin screen).
 pub async fn run(name: &str, env: &Env<'_>, case_id: i64, state: &CaseState, typed: &str) -> Outcome {

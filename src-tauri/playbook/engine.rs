@@ -12,7 +12,7 @@ use ts_rs::TS;
 use super::model::{OnFail, Playbook, StepKind};
 use super::state::{CaseState, StepRecord, StepStatus};
 use super::view::{self, CaseView};
-use super::{actions, gates, lookups, review, texts, Catalog};
+use super::{actions, consent, gates, lookups, review, texts, Catalog};
 use crate::connectors::session::Connections;
 use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
 use crate::connectors::Service;
@@ -93,6 +93,9 @@ pub struct TicketComment {
     pub public: bool,
     pub created_at: String,
     pub body: String,
+    /// Whether it would count as the answer to the current step's permission request: by the
+    /// one person who must answer, public, after the request (decided here, not in the UI).
+    pub acceptable: bool,
 }
 
 /// What the agent submits for the current step.
@@ -324,19 +327,43 @@ pub async fn ticket_comments(env: &Env<'_>, case_id: i64) -> Result<Vec<TicketCo
     let (row, _, st) = load(env, case_id)?;
     let zd = zendesk(env, TicketInstance::parse(&row.ticket_instance))?;
     let requester: u64 = st.facts.get("requester_id").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let request = (row.status == "open").then(|| st.progress.get(&st.cursor)).flatten().and_then(consent::recorded);
     Ok(zd
         .comments(row.ticket_id as u64)
         .await?
         .into_iter()
-        .map(|c| TicketComment {
-            id: c.id,
-            author_id: c.author_id,
-            by_requester: c.author_id == requester,
-            public: c.public,
-            created_at: c.created_at,
-            body: c.body,
+        .map(|c| {
+            let candidate = consent::Candidate { id: c.id, author_id: c.author_id, public: c.public, body: &c.body };
+            let acceptable =
+                request.as_ref().is_some_and(|(who, after)| consent::judge(&candidate, who, requester, *after).is_ok());
+            TicketComment {
+                id: c.id,
+                author_id: c.author_id,
+                by_requester: c.author_id == requester,
+                public: c.public,
+                created_at: c.created_at,
+                body: c.body,
+                acceptable,
+            }
         })
         .collect())
+}
+
+/// Who must answer the permission request of the case's current step (none when the case is
+/// not at a permission step): the one recorded with the request once it was sent, else the one
+/// the evidence names now.
+pub fn current_answerer(env: &Env<'_>, case_id: i64) -> Result<Option<consent::Answerer>> {
+    let (row, pb, st) = load(env, case_id)?;
+    if row.status != "open" {
+        return Ok(None);
+    }
+    match pb.step(&st.cursor).map(|(_, s)| &s.kind) {
+        Some(StepKind::Permission { from, .. }) => match st.progress.get(&st.cursor).and_then(consent::recorded) {
+            Some((who, _)) => Ok(Some(who)),
+            None => consent::answerer(from, &st).map(Some),
+        },
+        _ => Ok(None),
+    }
 }
 
 /// What a transition writes.
@@ -678,52 +705,63 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             }
             t
         }
-        (StepKind::Permission { request, .. }, StepInput::RequestPermission { post }) => {
+        (StepKind::Permission { request, from }, StepInput::RequestPermission { post }) => {
+            // Who must answer is decided before anything is sent, and kept with the request.
+            let who = consent::answerer(from, &st)?;
             let text = texts::render(request, &st.facts)?;
-            let comment_id = if post { Some(post_public(env, &row, &text).await?) } else { None };
+            let (comment_id, after) = if post {
+                let id = post_public(env, &row, &text).await?;
+                (Some(id), id)
+            } else {
+                // Copied and sent by the agent: nothing written before now counts as the answer.
+                let zd = zendesk(env, TicketInstance::parse(&row.ticket_instance))?;
+                (None, zd.comments(row.ticket_id as u64).await?.iter().map(|c| c.id).max().unwrap_or(0))
+            };
             let requested_at = clock::now();
-            st.progress
-                .insert(step_id.to_owned(), json!({"requested_at": requested_at, "posted_comment_id": comment_id, "text": text}));
-            Transition::new("permission_requested", json!({"posted": post, "comment_id": comment_id, "text": text}))
+            st.progress.insert(
+                step_id.to_owned(),
+                json!({"requested_at": requested_at, "posted_comment_id": comment_id, "after_comment_id": after,
+                       "text": text, "answerer": who}),
+            );
+            Transition::new(
+                "permission_requested",
+                json!({"posted": post, "comment_id": comment_id, "after_comment_id": after, "text": text,
+                       "answerer": {"role": who.role, "user_id": who.user_id, "name": who.name, "email": who.email, "why": who.why}}),
+            )
         }
-        (StepKind::Permission { from, .. }, StepInput::ConfirmPermission { comment_id }) => {
+        (StepKind::Permission { .. }, StepInput::ConfirmPermission { comment_id }) => {
             let progress = st.progress.get(step_id).cloned().unwrap_or(Value::Null);
             let Some(requested_at) = progress.get("requested_at").and_then(Value::as_str).map(str::to_owned) else {
                 return Err(Error::OutOfOrder("Send the permission request first, then pick the customer's reply.".into()));
             };
-            let comments = ticket_comments(env, case_id).await?;
+            let Some((who, after)) = consent::recorded(&progress) else {
+                return Err(Error::OutOfOrder(
+                    "This request was recorded before Casekit kept who must answer it: send the request again.".into(),
+                ));
+            };
+            let zd = zendesk(env, TicketInstance::parse(&row.ticket_instance))?;
+            let comments = zd.comments(row.ticket_id as u64).await?;
             let Some(c) = comments.iter().find(|c| c.id == comment_id) else {
                 return Err(Error::NotFound(format!(
                     "Comment {comment_id} is not on ticket #{}. Reload the comments.",
                     row.ticket_id
                 )));
             };
-            if from == "requester" && !c.by_requester {
-                return Err(Error::InvalidInput(
-                    "That comment is not from the ticket's requester: only the requester can give permission.".into(),
-                ));
-            }
-            if !c.public || progress.get("posted_comment_id").and_then(Value::as_u64) == Some(c.id) {
-                return Err(Error::InvalidInput(
-                    "Pick the customer's public reply, not the request itself or an internal note.".into(),
-                ));
-            }
-            if c.created_at.get(..19) < requested_at.get(..19) {
-                return Err(Error::InvalidInput(
-                    "That comment was written before the permission request: pick the reply to the request.".into(),
-                ));
-            }
+            let requester: u64 = st.facts.get("requester_id").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let candidate = consent::Candidate { id: c.id, author_id: c.author_id, public: c.public, body: &c.body };
+            consent::judge(&candidate, &who, requester, after)?;
             let quote: String = c.body.chars().take(300).collect();
             let data = json!({
                 "text": progress.get("text"), "requested_at": requested_at, "posted_comment_id": progress.get("posted_comment_id"),
+                "after_comment_id": after, "answerer": who,
                 "comment_id": c.id, "author_id": c.author_id, "quote": quote, "confirmed_at": c.created_at,
-                "summary": format!("customer confirmed in comment {} at {}: “{}”", c.id, c.created_at, quote),
+                "summary": format!("{} <{}> confirmed in comment {} at {}: “{}”", who.name, who.email, c.id, c.created_at, quote),
             });
             done(&mut st, step_id, &agent, StepStatus::Done, data);
             advance(&pb, &mut st, index, None, &agent);
             Transition::new(
                 "permission_confirmed",
-                json!({"comment_id": c.id, "author_id": c.author_id, "quote": quote, "at": c.created_at}),
+                json!({"comment_id": c.id, "author_id": c.author_id, "role": who.role, "quote": quote, "at": c.created_at}),
             )
         }
         (StepKind::Verify { challenges, required_passes }, StepInput::Verify { risk, results }) => {
@@ -804,6 +842,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
                 }
             }
             let planned = actions::plan(action, &st)?;
+            actions::preflight(action, env.conns, &st).await?;
             // The intent is on disk before the first write, so a crash leaves a visible unknown outcome.
             st.progress.insert(step_id.to_owned(), json!({"attempt": {"calls": [], "error": {"code": "internal", "retryable": true,
                 "message": "The last attempt stopped before its outcome was recorded. Running it again re-reads the account first and skips what is already done."}}}));

@@ -20,6 +20,8 @@ pub const NAMES: &[&str] = &[
     "organization_below_contact_limit",
     "email_verified_on_gitlab",
     "form_fields_complete",
+    "requester_holds_gitlab_account",
+    "ticket_from_new_address",
 ];
 
 /// A gate's verdict and what it was based on.
@@ -118,7 +120,75 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
             verdict(passed, detail)
         }
         "requester_can_change_target" => access_gate(state.evidence.get("gitlab_membership").map(|e| &e.data)),
-        "permission_giver_can_change_target" => access_gate(state.evidence.get("gitlab_owner_membership").map(|e| &e.data)),
+        "permission_giver_can_change_target" => {
+            let access = access_gate(state.evidence.get("gitlab_owner_membership").map(|e| &e.data));
+            if !access.passed {
+                return access;
+            }
+            match super::consent::answerer("permission_giver", state) {
+                Ok(who) => verdict(
+                    true,
+                    format!("{} Only {} <{}> (Zendesk user {}) can give the permission.", access.detail, who.name, who.email, who.user_id),
+                ),
+                Err(e) => verdict(false, e.to_string()),
+            }
+        }
+        "requester_holds_gitlab_account" => {
+            let tie = ["gitlab_membership", "gitlab_secondary_emails"]
+                .iter()
+                .find_map(|l| state.evidence.get(*l).and_then(|e| e.data.get("requester_tie")));
+            match tie {
+                None => verdict(false, "The GitLab account lookup has not run yet."),
+                Some(t) if t["holds"] == Value::Bool(true) => verdict(
+                    true,
+                    format!(
+                        "@{} holds the requester's email {} ({}).",
+                        t["username"].as_str().unwrap_or("?"),
+                        t["requester_email"].as_str().unwrap_or("?"),
+                        t["how"].as_str().unwrap_or("?")
+                    ),
+                ),
+                Some(t) => verdict(
+                    false,
+                    format!(
+                        "@{} does not hold the ticket requester's email {} as its primary or a verified secondary email \
+                         (its verified emails: {}): it is not the requester's account, so Casekit will not act on it. \
+                         The requester must write in from an address of that account, or name their own account.",
+                        t["username"].as_str().unwrap_or("?"),
+                        t["requester_email"].as_str().filter(|e| !e.is_empty()).unwrap_or("(none)"),
+                        t["addresses"]
+                            .as_array()
+                            .filter(|a| !a.is_empty())
+                            .map(|a| a.iter().filter_map(|x| x["email"].as_str()).collect::<Vec<_>>().join(", "))
+                            .unwrap_or_else(|| "none".into())
+                    ),
+                ),
+            }
+        }
+        "ticket_from_new_address" => match state.evidence.get("zendesk_target_user").map(|e| &e.data) {
+            None => verdict(false, "The support-portal profile lookup has not run yet."),
+            Some(d) => {
+                let from = d["requester"]["email"].as_str().unwrap_or_default();
+                let new = d["new_email"].as_str().unwrap_or_default();
+                if from.is_empty() || !from.eq_ignore_ascii_case(new) {
+                    verdict(
+                        false,
+                        format!(
+                            "The ticket was submitted from {}, not from {new}: the address to add must write in itself (a new ticket from it).",
+                            if from.is_empty() { "an address Zendesk does not show" } else { from }
+                        ),
+                    )
+                } else {
+                    match super::consent::answerer("primary_address", state) {
+                        Ok(who) => verdict(
+                            true,
+                            format!("The ticket comes from {new}; {} <{}> must confirm on it.", who.name, who.email),
+                        ),
+                        Err(e) => verdict(false, e.to_string()),
+                    }
+                }
+            }
+        },
         "two_factor_eligible" => match (user, account.map(|a| &a["paid_namespaces"])) {
             (Some(u), _) if u["two_factor_enabled"] != Value::Bool(true) => {
                 verdict(false, "Two-factor authentication is not on for this account.")

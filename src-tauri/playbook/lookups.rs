@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::consent::Answerer;
 use super::state::{CaseState, Evidence, Fact, Link};
 use crate::clock;
-use crate::connectors::gitlab::{access_level_name, EventQuery, GitLab};
+use crate::connectors::gitlab::{self, access_level_name, same_address, EventQuery, GitLab};
 use crate::connectors::mailgun::EventFilter;
 use crate::connectors::session::Connections;
 use crate::{Error, Result};
@@ -26,10 +27,8 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<F
     match name {
         "gitlab_account" => gitlab_account(&conns.gitlab()?, state).await,
         "mailgun_delivery" => mailgun_delivery(conns, state).await,
-        "gitlab_membership" => gitlab_membership(&conns.gitlab()?, state, "username", "Requester's access").await,
-        "gitlab_owner_membership" => {
-            gitlab_membership(&conns.gitlab()?, state, "owner_username", "Permission giver's access").await
-        }
+        "gitlab_membership" => gitlab_membership(conns, state, "username", "Requester's access").await,
+        "gitlab_owner_membership" => gitlab_membership(conns, state, "owner_username", "Permission giver's access").await,
         "customersdot_diagnosis" => super::portal::diagnosis(conns, state).await,
         _ if super::support_ops::LOOKUPS.contains(&name) => super::support_ops::lookup(name, conns, state).await,
         other => Err(Error::Internal(format!("unknown lookup {other}"))),
@@ -246,8 +245,12 @@ async fn mailgun_delivery(conns: &Connections, state: &CaseState) -> Result<Foun
 }
 
 /// A user's access to a group or project, inherited membership included: what the project and
-/// group change gate reads. `who` names the fact holding the username.
-async fn gitlab_membership(gl: &GitLab, state: &CaseState, who: &str, title: &str) -> Result<Found> {
+/// group change gate reads. `who` names the fact holding the username. The requester's account
+/// (`username`) must hold the ticket requester's email; for the permission giver
+/// (`owner_username`) the Zendesk user behind the account's verified emails is found: the one
+/// person whose reply counts as the permission.
+async fn gitlab_membership(conns: &Connections, state: &CaseState, who: &str, title: &str) -> Result<Found> {
+    let gl = conns.gitlab()?;
     let username = fact(state, who)?;
     let kind = fact(state, "target_kind")?;
     let target = fact(state, "target")?;
@@ -262,7 +265,7 @@ async fn gitlab_membership(gl: &GitLab, state: &CaseState, who: &str, title: &st
         if is_group { gl.group_member(source.id, user.id).await? } else { gl.project_member(source.id, user.id).await? };
     let level = member.as_ref().map_or(0, |m| m.access_level);
     let needed = if is_group { 50 } else { 40 };
-    let rows = vec![
+    let mut rows = vec![
         Fact::new("User", format!("@{} (id {})", user.username, user.id)),
         Fact::new(if is_group { "Group" } else { "Project" }, format!("{} (id {})", source.full_path, source.id)),
         Fact::judged(
@@ -271,8 +274,18 @@ async fn gitlab_membership(gl: &GitLab, state: &CaseState, who: &str, title: &st
             level >= needed,
         ),
     ];
-    let data = json!({"user_id": user.id, "username": user.username, "kind": if is_group { "group" } else { "project" },
+    let mut data = json!({"user_id": user.id, "username": user.username, "kind": if is_group { "group" } else { "project" },
                       "source_id": source.id, "path": source.full_path, "access_level": level, "needed": needed});
+    let (account, addresses) = verified_addresses(&gl, user.id).await?;
+    if who == "username" {
+        let (tie, row) = requester_tie(conns, state, &account, &addresses).await?;
+        rows.push(row);
+        data["requester_tie"] = tie;
+    } else {
+        let (key, value, row) = answerer_for_account(conns, state, &account, &addresses).await?;
+        rows.push(row);
+        data[key] = value;
+    }
     let links = vec![
         Link { label: format!("GitLab: {}", source.full_path), url: source.web_url.clone() },
         Link { label: format!("GitLab admin: @{}", user.username), url: format!("{base}/admin/users/{}", user.username) },
@@ -280,4 +293,109 @@ async fn gitlab_membership(gl: &GitLab, state: &CaseState, who: &str, title: &st
     let mut facts = BTreeMap::new();
     facts.insert("target_path".to_owned(), source.full_path.clone());
     Ok(Found { evidence: Evidence { title: title.into(), at: clock::now(), data, rows, links }, facts })
+}
+
+/// A GitLab account and the addresses that are verifiably its own: the primary email of a
+/// confirmed account, and every confirmed secondary email (admin reads).
+pub(crate) async fn verified_addresses(gl: &GitLab, id: u64) -> Result<(gitlab::User, Vec<(String, &'static str)>)> {
+    let user = gl.user(id).await?;
+    let mut out = Vec::new();
+    if let (Some(primary), Some(_)) = (&user.email, &user.confirmed_at) {
+        out.push((primary.clone(), "primary"));
+    }
+    for e in gl.secondary_emails(&user).await? {
+        if e.confirmed_at.is_some() {
+            out.push((e.email, "verified secondary"));
+        }
+    }
+    Ok((user, out))
+}
+
+/// Whether a GitLab account is the ticket requester's: it holds the requester's email (read
+/// from the ticket's requester in Zendesk, never from what was typed) as its primary or a
+/// verified secondary email. The evidence for the `requester_holds_gitlab_account` gate.
+pub(crate) async fn requester_tie(
+    conns: &Connections,
+    state: &CaseState,
+    account: &gitlab::User,
+    addresses: &[(String, &'static str)],
+) -> Result<(Value, Fact)> {
+    let zd = super::support_ops::zendesk(conns, state)?;
+    let requester = zd.user(state.fact("requester_id", "This lookup")?.parse().unwrap_or(0)).await?;
+    let email = requester.email.clone().unwrap_or_default();
+    let how = addresses.iter().find(|(a, _)| same_address(a, &email)).map(|(_, how)| *how);
+    let row = Fact::judged(
+        "Holds the requester's email",
+        match how {
+            Some(how) => format!("{email} ({how})"),
+            None => format!("no: {email} is neither its primary nor a verified secondary email"),
+        },
+        how.is_some(),
+    );
+    let tie = json!({"username": account.username, "user_id": account.id, "requester_id": requester.id,
+                     "requester_email": email, "holds": how.is_some(), "how": how,
+                     "addresses": addresses.iter().map(|(a, how)| json!({"email": a, "how": how})).collect::<Vec<_>>()});
+    Ok((tie, row))
+}
+
+/// The one Zendesk user behind a GitLab account's verified addresses: whose reply counts as
+/// the account holder's permission. `("answerer", …)` when there is exactly one and it is not
+/// the ticket's requester, `("answerer_problem", why)` otherwise; with the evidence row.
+pub(crate) async fn answerer_for_account(
+    conns: &Connections,
+    state: &CaseState,
+    account: &gitlab::User,
+    addresses: &[(String, &'static str)],
+) -> Result<(&'static str, Value, Fact)> {
+    let zd = super::support_ops::zendesk(conns, state)?;
+    let requester: u64 = state.fact("requester_id", "This lookup")?.parse().unwrap_or(0);
+    let mut found: BTreeMap<u64, (String, String, Vec<String>)> = BTreeMap::new();
+    for (address, _) in addresses {
+        for u in zd.users_by_email(address).await? {
+            found
+                .entry(u.id)
+                .or_insert_with(|| (u.name.clone(), u.email.clone().unwrap_or_default(), Vec::new()))
+                .2
+                .push(address.clone());
+        }
+    }
+    let listed = addresses.iter().map(|(a, how)| format!("{a} ({how})")).collect::<Vec<_>>().join(", ");
+    let label = "Who gives the permission (Zendesk)";
+    let problem = |why: String| Ok(("answerer_problem", Value::String(why.clone()), Fact::judged(label, why, false)));
+    if addresses.is_empty() {
+        return problem(format!(
+            "@{} has no verified email (unconfirmed account): no reply on the ticket can be tied to it.",
+            account.username
+        ));
+    }
+    match found.len() {
+        0 => problem(format!(
+            "No support-portal user holds a verified email of @{} ({listed}): ask them to reply on the ticket from one of these addresses, then Refresh.",
+            account.username
+        )),
+        1 => {
+            let (id, (name, email, via)) = found.into_iter().next().unwrap_or_default();
+            if id == requester {
+                return problem(format!(
+                    "{name} <{email}> is the ticket's requester: someone else, the Owner or Maintainer @{}, must give this permission.",
+                    account.username
+                ));
+            }
+            let who = Answerer {
+                role: "permission_giver".into(),
+                user_id: id,
+                name: name.clone(),
+                email: email.clone(),
+                why: format!("{} is a verified email of @{}, who has the access", via.join(", "), account.username),
+            };
+            let row = Fact::judged(label, format!("{name} <{email}>, Zendesk user {id} (via {})", via.join(", ")), true);
+            Ok(("answerer", serde_json::to_value(&who).unwrap_or_default(), row))
+        }
+        _ => problem(format!(
+            "{} support-portal users hold verified emails of @{} (users {}): Casekit will not pick one; resolve the duplicate in Zendesk, then Refresh.",
+            found.len(),
+            account.username,
+            found.keys().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }

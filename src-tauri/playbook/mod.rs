@@ -4,6 +4,7 @@
 //! hears of it.
 
 pub mod actions;
+pub mod consent;
 pub mod engine;
 pub mod gates;
 pub mod lookups;

@@ -62,8 +62,10 @@ pub enum StepKind {
     Gate { gates: Vec<GateSpec> },
     /// Ownership-verification challenges, judged, with an outcome by rule.
     Verify { challenges: Vec<Challenge>, required_passes: BTreeMap<String, u32> },
-    /// The request text (a template over the case facts) and the customer's recorded reply:
-    /// from the ticket's requester, or (`from: "anyone"`) from whoever the request was for.
+    /// The request text (a template over the case facts) and the recorded reply of the one
+    /// person whose consent counts (`from`, see `consent::ROLES`): the ticket's `requester`
+    /// (the default), the `permission_giver` (the Owner or Maintainer whose GitLab account has
+    /// the access) or the `primary_address` owner of a support-portal profile.
     Permission {
         request: String,
         #[serde(default = "requester")]
@@ -179,6 +181,11 @@ pub struct DecisionOption {
     pub sets: BTreeMap<String, String>,
 }
 
+/// The facts Casekit records from the ticket when a case opens; no step may set them.
+/// (`requester_email` is not among them: the CustomersDot diagnosis lets the agent correct the
+/// address the customer signs in with. Checks of who the requester is read the ticket itself.)
+pub const TICKET_FACTS: &[&str] = &["requester_id", "requester_name", "ticket_id", "ticket_instance", "ticket_url"];
+
 /// What the engine can run; the catalog refuses a playbook naming anything else.
 pub struct Known<'a> {
     pub lookups: &'a [&'a str],
@@ -213,6 +220,15 @@ impl Playbook {
             return bad("the last step must be the summary".into());
         }
         for (i, s) in self.steps.iter().enumerate() {
+            // What Casekit records from the ticket itself is never the agent's to type or set.
+            let sets = match &s.kind {
+                StepKind::Checklist { fields, .. } => fields.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+                StepKind::Decision { options, .. } => options.iter().flat_map(|o| o.sets.keys().map(String::as_str)).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(k) = sets.iter().find(|k| TICKET_FACTS.contains(k)) {
+                return bad(format!("step {} would overwrite {k}, which Casekit takes from the ticket", s.id));
+            }
             if s.next.as_deref().is_some_and(|n| !ids.contains(n)) {
                 return bad(format!("step {} continues at a missing step", s.id));
             }
@@ -253,6 +269,9 @@ impl Playbook {
                     if challenges.is_empty() || required_passes.is_empty() {
                         return bad(format!("step {} needs challenges and a rule", s.id));
                     }
+                }
+                StepKind::Permission { from, .. } if !super::consent::ROLES.contains(&from.as_str()) => {
+                    return bad(format!("step {} asks permission from unknown “{from}”", s.id))
                 }
                 _ => {}
             }
@@ -345,6 +364,23 @@ mod tests {
         assert!(unknown.unwrap_err().to_string().contains("unknown lookup nope"));
         let branch = r#"{"id": "a", "title": "A", "kind": "gate", "gates": [{"gate": "no_memberships", "reason": "r", "on_fail": {"branch": "x"}}]}"#;
         assert!(Playbook::load(&file(branch), &KNOWN).unwrap_err().to_string().contains("missing step x"));
+    }
+
+    #[test]
+    fn a_permission_names_a_known_role_and_no_step_sets_what_the_ticket_says() {
+        let from = |role: &str| {
+            Playbook::load(
+                &file(&format!(r#"{{"id": "a", "title": "A", "kind": "permission", "request": "r", "from": "{role}"}}"#)),
+                &KNOWN,
+            )
+        };
+        assert!(from("requester").is_ok() && from("permission_giver").is_ok() && from("primary_address").is_ok());
+        assert!(from("anyone").unwrap_err().to_string().contains("asks permission from unknown “anyone”"));
+        let field =
+            r#"{"id": "a", "title": "A", "kind": "checklist", "fields": [{"id": "requester_id", "label": "x", "type": "text"}]}"#;
+        assert!(Playbook::load(&file(field), &KNOWN).unwrap_err().to_string().contains("would overwrite requester_id"));
+        let sets = r#"{"id": "a", "title": "A", "kind": "decision", "options": [{"id": "o", "label": "O", "sets": {"ticket_id": "1"}}]}"#;
+        assert!(Playbook::load(&file(sets), &KNOWN).unwrap_err().to_string().contains("would overwrite ticket_id"));
     }
 
     #[test]

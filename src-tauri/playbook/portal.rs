@@ -961,6 +961,61 @@ pub fn manual_evidence(name: &str, evidence: &str) -> Result<String> {
     Ok(evidence.to_owned())
 }
 
+/// Scenario 6: the portal account joining the billing account must be the new account of the
+/// GitLab user that was unlinked — linked to that same GitLab user id, or (when the case has no
+/// id, as in manual mode) holding that user's email. Anyone else's portal account is refused.
+fn same_gitlab_user(state: &CaseState, uid: Option<u64>, email: &str) -> Result<()> {
+    let unlinked_email = fact(state, "gitlab_email")?;
+    let unlinked_uid: Option<u64> = state.facts.get("gitlab_uid").and_then(|u| u.parse().ok());
+    let same = match unlinked_uid {
+        Some(id) => uid == Some(id),
+        None => email.eq_ignore_ascii_case(unlinked_email),
+    };
+    if same {
+        return Ok(());
+    }
+    let linked = match uid {
+        Some(u) => format!("GitLab user {u}"),
+        None => "no GitLab user".to_owned(),
+    };
+    Err(Error::Rejected(format!(
+        "The portal account {email} is linked to {linked}, not to the GitLab account that was unlinked ({unlinked_email}{}): \
+         only that account's new portal account may join the billing account. Check the address with the customer.",
+        unlinked_uid.map(|u| format!(", user {u}")).unwrap_or_default()
+    )))
+}
+
+/// Manual mode, where Casekit cannot read the new account: its address must at least be the
+/// unlinked GitLab account's (signing in with that account creates the portal account with it).
+fn same_address_as_unlinked(state: &CaseState) -> Result<()> {
+    let new_email = fact(state, "new_customer_email")?;
+    let unlinked = fact(state, "gitlab_email")?;
+    if new_email.eq_ignore_ascii_case(unlinked) {
+        return Ok(());
+    }
+    Err(Error::Rejected(format!(
+        "The new portal account must be the one created by signing in with the unlinked GitLab account ({unlinked}), not {new_email}."
+    )))
+}
+
+/// What must hold before a portal action is even started (nothing is recorded when it does
+/// not): scenario 6's new portal account is the unlinked GitLab user's.
+pub async fn preflight(name: &str, conns: &Connections, state: &CaseState) -> Result<()> {
+    if name != "add_billing_account_membership" {
+        return Ok(());
+    }
+    let new_email = fact(state, "new_customer_email")?;
+    if manual(state) {
+        return same_address_as_unlinked(state);
+    }
+    let cd = conns.customersdot()?.ok_or_else(|| Error::NotConfigured("CustomersDot is in manual mode.".into()))?;
+    match cd.find_customers(&CustomerQuery::Email(new_email.to_owned())).await?.into_iter().next() {
+        Some(new) => same_gitlab_user(state, new.uid, &new.email),
+        // Not created yet: the run says so (and the step can be retried once it exists).
+        None => Ok(()),
+    }
+}
+
 /// Runs a portal action: re-read, change, verify; or, in manual mode, records the evidence.
 pub async fn run(
     name: &str,
@@ -970,6 +1025,9 @@ pub async fn run(
     calls: &mut Vec<CallRecord>,
 ) -> Result<Vec<Fact>> {
     if manual(state) {
+        if name == "add_billing_account_membership" {
+            same_address_as_unlinked(state)?;
+        }
         let evidence = manual_evidence(name, evidence)?;
         record(calls, "MANUAL", "CustomersDot admin screen".into(), format!("done by the agent: {evidence}"));
         let label = if name == "one_time_sign_in_url" {
@@ -1065,6 +1123,7 @@ pub async fn run(
                     "No portal account has {new_email} yet: the customer must first create it by signing in with that GitLab account."
                 )));
             };
+            same_gitlab_user(state, new.uid, &new.email)?;
             let path = "/admin/api/v1/billing_account_memberships".to_owned();
             match &new.billing_account_membership {
                 Some(m) if m.billing_account_id == account => record(calls, "POST", path, "skipped: already a member"),

@@ -45,7 +45,7 @@ fn number(state: &CaseState, key: &str) -> Result<u64> {
         .map_err(|_| Error::InvalidInput(format!("The {} must be a number.", key.replace('_', " "))))
 }
 
-fn zendesk(conns: &Connections, state: &CaseState) -> Result<Zendesk> {
+pub(crate) fn zendesk(conns: &Connections, state: &CaseState) -> Result<Zendesk> {
     let service = if state.facts.get("ticket_instance").map(String::as_str) == Some("us_gov") {
         Service::ZendeskUsGov
     } else {
@@ -102,7 +102,8 @@ async fn organization(conns: &Connections, state: &CaseState) -> Result<Found> {
     Ok(Found { evidence: Evidence { title: "Organization".into(), at: clock::now(), data, rows, links }, facts })
 }
 
-/// GitLab.com users: the address must be a verified secondary email on their GitLab.com account.
+/// GitLab.com users: the account must be the requester's (it holds the ticket requester's
+/// email as primary or verified secondary), and the address a verified secondary email on it.
 async fn gitlab_emails(conns: &Connections, state: &CaseState) -> Result<Found> {
     let gl = conns.gitlab()?;
     let username = fact(state, "gitlab_username")?;
@@ -111,11 +112,14 @@ async fn gitlab_emails(conns: &Connections, state: &CaseState) -> Result<Found> 
         .user_by_username(username)
         .await?
         .ok_or_else(|| Error::NotFound(format!("No GitLab.com user is named @{username}.")))?;
-    let emails = gl.secondary_emails(&user).await?;
+    let (account, addresses) = super::lookups::verified_addresses(&gl, user.id).await?;
+    let (tie, tie_row) = super::lookups::requester_tie(conns, state, &account, &addresses).await?;
+    let emails = gl.secondary_emails(&account).await?;
     let listed = emails.iter().find(|e| e.email.eq_ignore_ascii_case(&wanted));
     let verified = listed.is_some_and(|e| e.confirmed_at.is_some());
     let rows = vec![
         Fact::new("GitLab.com account", format!("@{} (id {})", user.username, user.id)),
+        tie_row,
         Fact::judged(
             &format!("{wanted} on the account"),
             match listed {
@@ -131,11 +135,13 @@ async fn gitlab_emails(conns: &Connections, state: &CaseState) -> Result<Found> 
     let gitlab = gl.base_url().as_str().trim_end_matches('/').to_owned();
     let links =
         vec![Link { label: format!("GitLab admin: @{}", user.username), url: format!("{gitlab}/admin/users/{}", user.username) }];
-    let data = json!({"verified": verified, "listed": listed.is_some(), "email": wanted});
+    let data = json!({"verified": verified, "listed": listed.is_some(), "email": wanted, "requester_tie": tie});
     Ok(Found { evidence: Evidence { title: "GitLab.com emails".into(), at: clock::now(), data, rows, links }, facts })
 }
 
-/// Self-Managed, Dedicated, Partners: the support-portal profile of the primary address.
+/// Self-Managed, Dedicated, Partners: the support-portal profile whose primary address was
+/// given, whose owner must confirm on the ticket (the one person whose reply counts), and the
+/// ticket's requester, who must be the address to add writing in.
 async fn target_user(conns: &Connections, state: &CaseState) -> Result<Found> {
     let zd = zendesk(conns, state)?;
     let primary = fact(state, "primary_email")?;
@@ -157,7 +163,19 @@ async fn target_user(conns: &Connections, state: &CaseState) -> Result<Found> {
             )))
         }
     };
+    let profile_primary = user.email.clone().unwrap_or_default();
+    if !profile_primary.eq_ignore_ascii_case(primary) {
+        return Err(Error::InvalidInput(format!(
+            "{primary} is a secondary address of the profile of {} <{profile_primary}>: its primary address must confirm. \
+             Enter {profile_primary} as the primary address.",
+            user.name
+        )));
+    }
     let identities = zd.identities(user.id).await?;
+    let requester = zd.user(number(state, "requester_id")?).await?;
+    let requester_email = requester.email.clone().unwrap_or_default();
+    let new_email = fact(state, "new_email")?;
+    let from_new = requester_email.eq_ignore_ascii_case(new_email);
     let rows = vec![
         Fact::new(
             "Support-portal profile",
@@ -171,10 +189,28 @@ async fn target_user(conns: &Connections, state: &CaseState) -> Result<Found> {
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
+        Fact::judged(
+            "Ticket submitted from",
+            format!(
+                "{requester_email} (Zendesk user {}){}",
+                requester.id,
+                if from_new { ", the address to add".to_owned() } else { format!(", not {new_email}") }
+            ),
+            from_new && requester.id != user.id,
+        ),
+        Fact::new("Who must confirm", format!("{} <{profile_primary}>, Zendesk user {}", user.name, user.id)),
     ];
     let mut facts = BTreeMap::new();
     facts.insert("target_user_id".to_owned(), user.id.to_string());
-    let data = json!({"user": user, "identities": identities});
+    let answerer = super::consent::Answerer {
+        role: "primary_address".into(),
+        user_id: user.id,
+        name: user.name.clone(),
+        email: profile_primary.clone(),
+        why: format!("{profile_primary} is the primary address of the profile {new_email} would be added to"),
+    };
+    let data = json!({"user": user, "identities": identities, "answerer": answerer,
+                      "requester": {"id": requester.id, "email": requester_email}, "new_email": new_email});
     let links = vec![Link { label: "Zendesk: the profile".into(), url: format!("{}/agent/users/{}", base(state), user.id) }];
     Ok(Found { evidence: Evidence { title: "Support-portal profile".into(), at: clock::now(), data, rows, links }, facts })
 }
@@ -385,6 +421,15 @@ pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
         "add_user_note" => call("PUT", format!("/api/v2/users/{user}"), format!("notes: + “{}”", user_note(state))),
         "delete_user_sessions" => call("DELETE", format!("/api/v2/users/{user}/sessions"), "sessions: all → none".into()),
         "solve_ticket" => call("PUT", format!("/api/v2/tickets/{ticket}"), "status → solved".into()),
+        "add_zendesk_identity" if from_requester(state) => call(
+            "PUT",
+            format!("/api/v2/users/{user}/merge"),
+            format!(
+                "the requester's user {user} ({}) merged into profile {}: the address becomes a secondary email (never primary), its tickets move to the profile",
+                state.facts.get("new_email").cloned().unwrap_or_default(),
+                state.facts.get("target_user_id").cloned().unwrap_or_default()
+            ),
+        ),
         "add_zendesk_identity" => call(
             "POST",
             format!("/api/v2/users/{}/identities", state.facts.get("target_user_id").cloned().unwrap_or_default()),
@@ -410,6 +455,18 @@ pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
         ),
         other => return Err(Error::Internal(format!("unknown support action {other}"))),
     }])
+}
+
+/// Whether the address to add is the requester's own (the ticket came from it, as the
+/// Self-Managed flow requires) and the profile another user's: then the two users are merged.
+fn from_requester(state: &CaseState) -> bool {
+    state.evidence.get("zendesk_target_user").is_some_and(|e| {
+        let d = &e.data;
+        let from = d["requester"]["email"].as_str().unwrap_or_default();
+        !from.is_empty()
+            && state.facts.get("new_email").is_some_and(|n| n.eq_ignore_ascii_case(from))
+            && d["requester"]["id"] != d["user"]["id"]
+    })
 }
 
 /// What to type to confirm: the requester's email for changes to their user.
@@ -603,8 +660,26 @@ pub async fn run(name: &str, conns: &Connections, state: &CaseState, calls: &mut
                 record(calls, "POST", path, format!("skipped: the address is on the profile already ({what})"));
                 return Ok(vec![Fact::judged("Email on the profile", format!("{email} (already there, {what})"), true)]);
             }
-            let added = zd.add_email_identity(target, email, true).await?;
-            record(calls, "POST", path, format!("done: identity {}", added.id));
+            // The ticket came from the address (Self-Managed, Dedicated, Partners), so Zendesk
+            // made a user of it: that user, the requester, is merged into the profile. An address
+            // held by anyone else is never moved.
+            let holders = zd.users_by_email(email).await?;
+            match holders.as_slice() {
+                [] => {
+                    let added = zd.add_email_identity(target, email, true).await?;
+                    record(calls, "POST", path, format!("done: identity {}", added.id));
+                }
+                [h] if h.id == user_id && h.id != target => {
+                    zd.merge_user(h.id, target).await?;
+                    record(calls, "PUT", format!("/api/v2/users/{}/merge", h.id), format!("done: user {} merged into {target}", h.id));
+                }
+                others => {
+                    return Err(Error::Rejected(format!(
+                        "{email} belongs to another support-portal profile (user {}), not to the ticket's requester: Casekit will not move it.",
+                        others.iter().map(|u| u.id.to_string()).collect::<Vec<_>>().join(", ")
+                    )))
+                }
+            }
             let identities = zd.identities(target).await?;
             match identities.iter().find(|i| i.value.eq_ignore_ascii_case(email)) {
                 Some(i) if !i.primary => Ok(vec![Fact::judged(

@@ -7,6 +7,7 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use super::actions::{self, CallRecord, PlannedCall};
+use super::consent::{self, Answerer};
 use super::gates;
 use super::model::{OnFail, Playbook, StepKind};
 use super::state::{CaseState, Fact, Link, StepStatus};
@@ -126,6 +127,12 @@ pub struct GateView {
 pub struct PermissionView {
     pub requested_at: Option<String>,
     pub posted_comment_id: Option<u64>,
+    /// The one person whose reply counts (recorded with the request once sent).
+    pub answerer: Option<Answerer>,
+    /// Why no one can be named yet (the request cannot be sent until this is resolved).
+    pub answerer_problem: Option<String>,
+    /// Comments up to this id do not count (the request itself and everything before it).
+    pub after_comment_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -248,11 +255,21 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                     })
                     .collect();
             }
-            StepKind::Permission { request, .. } => {
+            StepKind::Permission { request, from } => {
                 v.text = texts::render(request, &st.facts).ok();
+                let (answerer, answerer_problem) = match consent::recorded(&progress) {
+                    Some((who, _)) => (Some(who), None),
+                    None => match consent::answerer(from, st) {
+                        Ok(who) => (Some(who), None),
+                        Err(e) => (None, Some(e.to_string())),
+                    },
+                };
                 v.permission = Some(PermissionView {
                     requested_at: progress.get("requested_at").and_then(Value::as_str).map(str::to_owned),
                     posted_comment_id: progress.get("posted_comment_id").and_then(Value::as_u64),
+                    answerer,
+                    answerer_problem,
+                    after_comment_id: progress.get("after_comment_id").and_then(Value::as_u64),
                 });
             }
             StepKind::Reply { template } => v.text = texts::render(template, &st.facts).ok(),

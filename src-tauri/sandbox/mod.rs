@@ -251,6 +251,12 @@ impl Sandbox {
     /// Adds a public comment by `author` (the requester when `None`), e.g. an owner CC'd on the
     /// ticket giving permission; returns the comment id.
     pub fn comment_from(&self, instance: Service, ticket_id: u64, author: Option<u64>, body: &str) -> Result<u64> {
+        self.add_comment(instance, ticket_id, author, true, body)
+    }
+
+    /// Adds a comment by `author` (the requester when `None`), public or internal (an internal
+    /// note, as agents and light agents write them); returns the comment id.
+    pub fn add_comment(&self, instance: Service, ticket_id: u64, author: Option<u64>, public: bool, body: &str) -> Result<u64> {
         let mut w = self.shared.world.lock().unwrap_or_else(|p| p.into_inner());
         let id = w.id();
         let data = if instance == Service::ZendeskUsGov { &mut w.zendesk_us_gov } else { &mut w.zendesk };
@@ -263,13 +269,7 @@ impl Sandbox {
             return Err(Error::InvalidInput(format!("Sandbox ticket #{ticket_id} is closed.")));
         }
         let author_id = author.unwrap_or(ticket.requester_id);
-        ticket.comments.push(world::ZdComment {
-            id,
-            author_id,
-            body: body.to_owned(),
-            public: true,
-            created_at: crate::clock::now(),
-        });
+        ticket.comments.push(world::ZdComment { id, author_id, body: body.to_owned(), public, created_at: crate::clock::now() });
         Ok(id)
     }
 

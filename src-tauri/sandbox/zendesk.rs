@@ -28,6 +28,7 @@ pub(super) fn router() -> Router<Ctx> {
         .route("/api/v2/users/me", get(me))
         .route("/api/v2/users/search", get(search_users))
         .route("/api/v2/users/{id}", get(show_user).put(update_user))
+        .route("/api/v2/users/{id}/merge", put(merge_user))
         .route("/api/v2/users/{id}/identities", get(list_identities).post(add_identity))
         .route("/api/v2/users/{id}/identities/{iid}/make_primary", put(make_primary))
         .route("/api/v2/users/{id}/identities/{iid}/verify", put(verify_identity))
@@ -580,6 +581,49 @@ async fn add_identity(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path
     })
 }
 
+/// "Merge End Users": end user `id` goes into the end user of the body; its identities join
+/// the target (never primary), its tickets, comments and memberships move, and it is deleted.
+async fn merge_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Reply {
+    let base = base_url(&headers);
+    with_data(&ctx, &headers, |d, _| {
+        let body: Value = match parse_json(&body) {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidJSON", &e),
+        };
+        let Some(target) = body.get("user").and_then(|u| u.get("id")).and_then(Value::as_u64) else {
+            return error(StatusCode::BAD_REQUEST, "InvalidJSON", "expected {\"user\": {\"id\": ...}}");
+        };
+        let (Some(source), Some(into)) = (d.users.iter().position(|u| u.id == id), d.users.iter().position(|u| u.id == target))
+        else {
+            return not_found();
+        };
+        if id == target || d.users[source].role != "end-user" || d.users[into].role != "end-user" {
+            return invalid("id", "Id: only two different end users can be merged");
+        }
+        let merged = d.users.remove(source);
+        let into = d.users.iter().position(|u| u.id == target).unwrap_or_default();
+        for mut identity in merged.identities {
+            identity.primary = false;
+            d.users[into].identities.push(identity);
+        }
+        for t in &mut d.tickets {
+            if t.requester_id == id {
+                t.requester_id = target;
+            }
+            for c in t.collaborator_ids.iter_mut().filter(|c| **c == id) {
+                *c = target;
+            }
+            for c in t.comments.iter_mut().filter(|c| c.author_id == id) {
+                c.author_id = target;
+            }
+        }
+        for m in d.organization_memberships.iter_mut().filter(|m| m.user_id == id) {
+            m.user_id = target;
+        }
+        ok(StatusCode::OK, json!({"user": user_json(&d.users[into], &base)}))
+    })
+}
+
 async fn make_primary(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, iid)): Path<(u64, u64)>) -> Reply {
     with_data(&ctx, &headers, |d, _| {
         let Some(u) = d.users.iter_mut().find(|u| u.id == id) else { return not_found() };
@@ -786,8 +830,11 @@ async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
 async fn ticket_comments(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
     with_data(&ctx, &headers, |d, _| {
         let Some(t) = d.tickets.iter().find(|t| t.id == id) else { return not_found() };
+        // Zendesk numbers comments in the order they are written, and Casekit relies on it
+        // ("after the request" is a higher id): the opening comment's id is below every comment
+        // of the fixture (880 901 and up) and everything the sandbox adds (900 001 and up).
         let opening = ZdComment {
-            id: t.id * 1000,
+            id: t.id * 10,
             author_id: t.requester_id,
             body: t.description.clone(),
             public: true,

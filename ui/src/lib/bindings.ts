@@ -106,7 +106,12 @@ export type NewCase = { ticketInstance: TicketInstance, ticketId: number, playbo
 /**
  * A comment of the case's ticket, for picking the customer's confirmation.
  */
-export type TicketComment = { id: number, authorId: number, byRequester: boolean, public: boolean, createdAt: string, body: string, };
+export type TicketComment = { id: number, authorId: number, byRequester: boolean, public: boolean, createdAt: string, body: string, 
+/**
+ * Whether it would count as the answer to the current step's permission request: by the
+ * one person who must answer, public, after the request (decided here, not in the UI).
+ */
+acceptable: boolean, };
 
 export type ChallengeResult = { id: string, passed: boolean, };
 
@@ -181,7 +186,36 @@ export type GateView = { gate: string, reason: string, passed: boolean, detail: 
  */
 onFail: string, };
 
-export type PermissionView = { requestedAt: string | null, postedCommentId: number | null, };
+export type PermissionView = { requestedAt: string | null, postedCommentId: number | null, 
+/**
+ * The one person whose reply counts (recorded with the request once sent).
+ */
+answerer: Answerer | null, 
+/**
+ * Why no one can be named yet (the request cannot be sent until this is resolved).
+ */
+answererProblem: string | null, 
+/**
+ * Comments up to this id do not count (the request itself and everything before it).
+ */
+afterCommentId: number | null, };
+
+/**
+ * The one Zendesk user whose reply counts, and why it is them.
+ */
+export type Answerer = { 
+/**
+ * `requester`, `permission_giver` or `primary_address`.
+ */
+role: string, 
+/**
+ * Their Zendesk user id: a comment counts only if its author is this user.
+ */
+userId: number, name: string, email: string, 
+/**
+ * Why this person, in words the agent can repeat to the customer.
+ */
+why: string, };
 
 export type ChallengeView = { id: string, label: string, hint: string, };
 

@@ -134,6 +134,41 @@ describe('the wizard', () => {
     await user.click(button);
     expect(submitted).toEqual([{ caseId: 1, stepId: 'unlink', input: { type: 'run_action', confirmation: 'Unlinked uid 111' } }]);
   });
+
+  it('names who must answer a permission and offers only the replies the back end accepts', async () => {
+    const submitted: unknown[] = [];
+    const mario = { role: 'permission_giver', userId: 6015, name: 'Mario Maintainer', email: 'mario@acme.example', why: 'mario@acme.example is a verified email of @maint-mario, who has the access' };
+    mockIPC((cmd, args) => {
+      if (cmd === 'case_view') {
+        return caseAt({
+          id: 'owner-permission', title: "Owner's or maintainer's permission", kind: 'permission', text: 'Could you please provide permission?',
+          permission: { requestedAt: '2026-11-22T10:00:00Z', postedCommentId: 900100, answerer: mario, answererProblem: null, afterCommentId: 900100 },
+        });
+      }
+      if (cmd === 'ticket_comments') {
+        return [
+          { id: 900101, authorId: 6016, byRequester: true, public: true, createdAt: '2026-11-22T10:01:00Z', body: 'I am allowed, go ahead.', acceptable: false },
+          { id: 900102, authorId: 6015, byRequester: false, public: true, createdAt: '2026-11-22T10:02:00Z', body: 'Yes, I give permission.', acceptable: true },
+        ];
+      }
+      if (cmd === 'submit_step') {
+        submitted.push(args);
+        return caseAt({});
+      }
+      throw new Error(cmd);
+    });
+    const user = userEvent.setup();
+    render(CaseWizard, { caseId: 1, sandbox: false, onopen: vi.fn(), onclose: vi.fn() });
+    expect((await screen.findByTestId('answerer')).textContent).toContain('Mario Maintainer <mario@acme.example>');
+    await screen.findByText(/Yes, I give permission/);
+    const page = document.body.textContent ?? '';
+    expect(page).not.toContain('I am allowed, go ahead.');
+    expect(page).not.toMatch(/only a (public )?reply by the requester/i);
+    expect(page).toContain('the requester cannot give this permission');
+    await user.click(screen.getByTestId('step-submit'));
+    expect(submitted).toEqual([{ caseId: 1, stepId: 'owner-permission', input: { type: 'confirm_permission', comment_id: 900102 } }]);
+  });
+
   it('asks why for a choice, and shows the case as it is now when another window got there first', async () => {
     const submitted: unknown[] = [];
     let views = 0;
