@@ -304,6 +304,23 @@ impl Sandbox {
         Ok(id)
     }
 
+    /// Every record the servers can change, as JSON: GitLab, both Zendesk instances, Mailgun,
+    /// CustomersDot with its audit events and the portal's mail. Two snapshots compare equal
+    /// when nothing was written in between (reads change nothing), which is how the tests show
+    /// that a refused attempt touched no account.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let w = self.shared.world.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::json!({
+            "gitlab": w.gitlab,
+            "zendesk": w.zendesk,
+            "zendesk_us_gov": w.zendesk_us_gov,
+            "mailgun": w.mailgun,
+            "customersdot": w.customersdot,
+            "customersdot_audit": w.cd_audit,
+            "portal_mail": w.cd_mail,
+        })
+    }
+
     /// Puts every record back as the fixture has it.
     pub fn reset(&self) {
         reset(&self.shared);

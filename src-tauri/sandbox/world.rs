@@ -53,7 +53,7 @@ impl Fixture {
 
 // ---------------------------------------------------------------- GitLab
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitLabData {
     /// The user id the admin token belongs to.
@@ -201,7 +201,7 @@ pub struct GlMember {
 
 // ---------------------------------------------------------------- Zendesk
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZendeskData {
     pub subdomain: String,
@@ -390,7 +390,7 @@ fn yes() -> bool {
 
 // ---------------------------------------------------------------- Mailgun
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailgunData {
     pub domain: String,
@@ -411,7 +411,7 @@ pub struct MgBounce {
 
 // ---------------------------------------------------------------- CustomersDot
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomersDotData {
     pub admin_email: String,

@@ -1,0 +1,8 @@
+//! Attacks on Casekit's guarantees, each made through the IPC handlers a compromised webview
+//! could call (crate::app::handlers — the same functions the Tauri commands wrap), each
+//! asserting the attempt is refused and that nothing changed in the sandbox or the audit log.
+#[path = "../support/mod.rs"]
+mod support;
+mod harness;
+mod accounts;
+mod permission;

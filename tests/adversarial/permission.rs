@@ -1,0 +1,1 @@
+//! Permission from the wrong person (issue 12, item 1).
