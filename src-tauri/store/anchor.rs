@@ -264,9 +264,10 @@ impl AnchorReport {
 }
 
 /// Checks the local log against `heads`. `key` is this install's key (`None` when the keychain
-/// has none: every signed head then fails, as it cannot be told from a forgery). It fails when
-/// the chain is broken on its own, when any head of this install does not hold, or when no head
-/// of this install was found at all (nothing was checked).
+/// has none or cannot be reached: every signed head is then another install's as far as this
+/// check can tell, and vouches for nothing). It fails when the chain is broken on its own, when
+/// any head of this install does not hold, or when no head of this install was found at all
+/// (nothing was checked).
 pub fn check(conn: &Connection, key: Option<&AuditKey>, heads: Vec<Found>) -> Result<AnchorReport> {
     let chain = audit::verify(conn)?;
     let (rows_end,): (i64,) = conn.query_row("SELECT coalesce(max(id), 0) FROM audit", [], |r| Ok((r.get(0)?,)))?;
@@ -275,11 +276,9 @@ pub fn check(conn: &Connection, key: Option<&AuditKey>, heads: Vec<Found>) -> Re
     for found in heads {
         let h = &found.head;
         let outcome = match (&h.hmac, &h.key) {
-            (Some(_), Some(k)) if my_id.as_deref().is_some_and(|mine| mine != k) => Outcome::OtherInstall { key: k.clone() },
+            (Some(_), Some(k)) if my_id.as_deref() != Some(k.as_str()) => Outcome::OtherInstall { key: k.clone() },
             (Some(hmac), Some(_)) => match key {
-                None => Outcome::Fails {
-                    problem: "this computer's keychain has no audit key, so the head's signature cannot be checked".into(),
-                },
+                None => unreachable!("a head with a key id matched a missing key"),
                 Some(key) if !key.signed(h.row, &h.sha256, hmac) => Outcome::Fails {
                     problem: format!(
                         "the head of row {} carries an HMAC this install's key did not make: the head was altered or forged",
@@ -292,7 +291,7 @@ pub fn check(conn: &Connection, key: Option<&AuditKey>, heads: Vec<Found>) -> Re
         };
         checks.push(HeadCheck { found, outcome });
     }
-    let failure = failure(&chain, &checks);
+    let failure = failure(&chain, &checks, key.is_some());
     Ok(AnchorReport { chain, checks, failure })
 }
 
@@ -323,7 +322,7 @@ fn compare(conn: &Connection, h: &Head, rows_end: i64, holds: Outcome) -> Result
 }
 
 /// One sentence for the whole report, naming the narrowest stretch of rows the heads point at.
-fn failure(chain: &Verification, checks: &[HeadCheck]) -> Option<String> {
+fn failure(chain: &Verification, checks: &[HeadCheck], have_key: bool) -> Option<String> {
     if let Some(bad) = &chain.first_bad {
         return Some(format!("the chain itself is broken at row {}: {}", bad.id, bad.problem));
     }
@@ -345,6 +344,10 @@ fn failure(chain: &Verification, checks: &[HeadCheck]) -> Option<String> {
     if !checks.iter().any(|c| matches!(c.outcome, Outcome::Holds | Outcome::HoldsUnsigned)) {
         return Some(if checks.is_empty() {
             "no audit head was found, so nothing outside this file vouches for the log".into()
+        } else if !have_key {
+            "no head could be checked: this computer's keychain holds no audit key (or could not be reached), so no \
+             signed head can be told from another install's or a forgery"
+                .into()
         } else {
             "no head published by this install was found (only other installs' heads), so nothing vouches for the log".into()
         });
