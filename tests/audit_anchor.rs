@@ -6,9 +6,9 @@
 //! local log. The key that signs heads stays in the keychain: never in the database, an export,
 //! a head file or a log line.
 
-mod support;
 #[path = "support/anchor.rs"]
 mod anchor;
+mod support;
 
 use casekit::app::{handlers, AppState};
 use casekit::connectors::zendesk::{NewComment, TicketUpdate};
@@ -97,12 +97,18 @@ fn an_honest_log_holds_against_its_ticket_and_its_head_file() {
 
     let (code, out) = anchor::verify(&app.state, &["--against-ticket", "8001"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("ok   row {ticket_head} matches the head signed by this install on ticket global#8001")), "{out}");
+    assert!(
+        out.contains(&format!("ok   row {ticket_head} matches the head signed by this install on ticket global#8001")),
+        "{out}"
+    );
     assert!(out.contains("audit log matches its anchors"), "{out}");
 
     let (code, out) = anchor::verify(&app.state, &["--against", head_file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("ok   row {file_head} matches the head signed by this install on {}", head_file.display())), "{out}");
+    assert!(
+        out.contains(&format!("ok   row {file_head} matches the head signed by this install on {}", head_file.display())),
+        "{out}"
+    );
 
     let (code, out) = anchor::verify(&app.state, &["--against-ticket", "8001", "--against", head_file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
@@ -329,7 +335,7 @@ fn without_a_keychain_the_summary_carries_its_head_unsigned_and_says_why() {
     let head = anchor::hash_of(&store.path().to_owned(), 1);
     assert!(
         s.markdown.contains(&format!(
-            "Audit head: row 1, sha256 {head} (not signed): the system keychain could not be reached to sign it"
+            "Audit head: row 1, sha256 {head} (not signed): the audit key could not be read from the system keychain"
         )),
         "{}",
         s.markdown

@@ -56,7 +56,7 @@ pub fn render_published(store: &Store, case_id: i64) -> Result<CaseSummary> {
         Err(e) => chain_anchor::newest(&conn)?.map(|(row, sha256)| {
             tracing::warn!(error = %e, "the audit head goes out unsigned");
             let head = Head { row, sha256, hmac: None, key: None };
-            format!("{}: the system keychain could not be reached to sign it", head.line())
+            format!("{}: the audit key could not be read from the system keychain", head.line())
         }),
     };
     if let Some(line) = line {

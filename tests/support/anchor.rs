@@ -47,8 +47,13 @@ fn row_hash(prev: &str, r: &rusqlite::Row<'_>) -> String {
 /// Recomputes every row's `prev_hash` and `hash` from the first, as an attacker covering their
 /// tracks does after any edit.
 pub fn recompute_chain(conn: &Connection) {
-    let ids: Vec<i64> =
-        conn.prepare("SELECT id FROM audit ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     let mut prev = GENESIS.to_owned();
     for id in ids {
         let hash = conn.query_row("SELECT * FROM audit WHERE id = ?1", [id], |r| Ok(row_hash(&prev, r))).unwrap();
@@ -172,7 +177,11 @@ pub fn verify(state: &AppState, args: &[&str]) -> (u8, String) {
 pub fn export_head(state: &AppState, dir: &Path, name: &str) -> PathBuf {
     let k = keychain(state);
     let mut out = Vec::new();
-    let code = casekit::cli::audit::head_with(&["--data-dir".into(), data_dir(state).display().to_string()], &|| Ok(k.clone()), &mut out);
+    let code = casekit::cli::audit::head_with(
+        &["--data-dir".into(), data_dir(state).display().to_string()],
+        &|| Ok(k.clone()),
+        &mut out,
+    );
     assert_eq!(code, 0, "audit head failed");
     let path = dir.join(name);
     std::fs::write(&path, out).unwrap();
