@@ -352,3 +352,67 @@ fn on_the_sandbox_profile_the_ticket_check_points_to_a_head_file() {
     let (code, _) = anchor::verify(&app.state, &["--instance", "us_gov"]);
     assert_eq!(code, 2, "--instance alone is a usage error");
 }
+
+/// The real binary, as an agent runs it: the OS keychain (an unlocked gnome-keyring under
+/// `make test`) holds the audit key and the live profile's Zendesk token, and the ticket is
+/// read over loopback from the servers of the app under test.
+#[test]
+#[ignore = "needs an unlocked Secret Service: `make test` provides one"]
+fn the_cli_checks_a_ticket_and_a_head_file_with_the_os_keychain() {
+    use std::process::Command;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let os = Keychain::os().expect("the Secret Service is reachable");
+    let state = AppState::open(AppPaths::under(dir.path()), os.clone(), support::settings());
+    let p = handlers::active_profile(&state).unwrap();
+    let input = casekit::store::profiles::ProfileInput {
+        id: Some(p.id),
+        name: p.name,
+        agent_name: "Sam Agent".into(),
+        agent_email: "sam@support.example".into(),
+        services: p.services,
+    };
+    handlers::save_profile(&state, input).unwrap();
+    rt.block_on(anchor::honest_case(&state));
+    let db = state.store().unwrap().path().to_owned();
+    let ticket_head = anchor::newest_row(&db) - 1;
+    let key = os.audit_key().unwrap().expect("posting the summary made the key").expose().to_owned();
+
+    let casekit = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_casekit"))
+            .args(["audit"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        assert!(!stdout.contains(&key) && !stderr.contains(&key), "the audit key was printed");
+        (out.status.code().unwrap_or(-1), stdout + &stderr)
+    };
+    let (code, head) = casekit(&["head"]);
+    assert_eq!(code, 0, "{head}");
+    let file = elsewhere.path().join("head.json");
+    std::fs::write(&file, head.lines().take_while(|l| !l.starts_with("casekit:")).collect::<Vec<_>>().join("\n")).unwrap();
+    let file_head = anchor::newest_row(&db);
+    let live = rt.block_on(anchor::go_live(&state));
+
+    let (code, out) = casekit(&["verify", "--against-ticket", "8001", "--against", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("ok   row {ticket_head} matches the head signed by this install on ticket global#8001")), "{out}");
+
+    anchor::rewrite(&db, "quinn@example.com", "mallory@example.net");
+    let (code, out) = casekit(&["verify"]);
+    assert_eq!(code, 0, "the plain check passes a recomputed chain: {out}");
+    let (code, out) = casekit(&["verify", "--against-ticket", "8001"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("FAIL row {ticket_head} has hash")), "{out}");
+    let (code, out) = casekit(&["verify", "--against", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("FAIL row {file_head} has hash")), "{out}");
+
+    for service in Service::ALL {
+        handlers::remove_token(&state, live.id, service).unwrap();
+    }
+}
