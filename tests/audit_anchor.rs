@@ -170,16 +170,13 @@ fn a_head_moved_to_another_row_or_given_the_rewritten_hash_is_refused() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("HMAC this install's key did not make"), "{out}");
 
-    // …or strips the signature: an unsigned head is compared by hash, and this one was
-    // written by an attacker for the rewritten log, so it matches — which is why heads a
-    // requester can write (public comments) are never read, and why the file must be kept
-    // where the attacker cannot write.
+    // …or strips the signature: Casekit writes no unsigned head file.
     file["hmac"] = serde_json::Value::Null;
     file["key"] = serde_json::Value::Null;
     std::fs::write(&head_file, file.to_string()).unwrap();
     let (code, out) = anchor::verify(&app.state, &["--against", head_file.to_str().unwrap()]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("unsigned head") && out.contains("carries no signature"), "{out}");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("it is not signed"), "{out}");
 }
 
 #[test]
@@ -223,6 +220,36 @@ fn heads_in_public_comments_or_from_other_installs_vouch_for_nothing() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no head published by this install was found"), "{out}");
     assert!(!out.contains("unsigned"), "the public comment was read: {out}");
+}
+
+#[test]
+fn an_unsigned_head_in_an_internal_note_can_contradict_the_log_but_never_vouches_for_it() {
+    let app = App::new();
+    let new = casekit::playbook::engine::NewCase {
+        ticket_instance: casekit::playbook::engine::TicketInstance::Global,
+        ticket_id: 8001,
+        playbook_id: "release-email".into(),
+    };
+    app.rt.block_on(handlers::open_case(&app.state, new)).unwrap();
+    app.state.keychain().unwrap().audit_key_or_create().unwrap();
+    let db = app.db();
+    let live = app.rt.block_on(anchor::go_live(&app.state));
+    let conns = app.rt.block_on(app.state.connections(live.id)).unwrap();
+    let note = |body: String| {
+        let update = TicketUpdate { comment: Some(NewComment { body, public: false }), ..Default::default() };
+        app.rt.block_on(conns.zendesk(Service::Zendesk).unwrap().update_ticket(8001, &update)).unwrap();
+    };
+    // An unsigned head (as a summary posted while the keychain was locked carries) that matches.
+    note(Head { row: 1, sha256: anchor::hash_of(&db, 1), hmac: None, key: None }.line());
+    let (code, out) = anchor::verify(&app.state, &["--against-ticket", "8001"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("note row 1 matches the unsigned head on ticket global#8001, internal note"), "{out}");
+    assert!(out.contains("only unsigned heads match the log"), "{out}");
+    // The log is rewritten: the same unsigned head now contradicts it.
+    anchor::rewrite(&db, "8001", "8002");
+    let (code, out) = anchor::verify(&app.state, &["--against-ticket", "8001"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL row 1 has hash"), "{out}");
 }
 
 #[test]
@@ -387,7 +414,8 @@ fn the_cli_checks_a_ticket_and_a_head_file_with_the_os_keychain() {
             .arg(dir.path())
             .output()
             .unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
         assert!(!stdout.contains(&key) && !stderr.contains(&key), "the audit key was printed");
         (out.status.code().unwrap_or(-1), stdout + &stderr)
     };
@@ -400,7 +428,10 @@ fn the_cli_checks_a_ticket_and_a_head_file_with_the_os_keychain() {
 
     let (code, out) = casekit(&["verify", "--against-ticket", "8001", "--against", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("ok   row {ticket_head} matches the head signed by this install on ticket global#8001")), "{out}");
+    assert!(
+        out.contains(&format!("ok   row {ticket_head} matches the head signed by this install on ticket global#8001")),
+        "{out}"
+    );
 
     anchor::rewrite(&db, "quinn@example.com", "mallory@example.net");
     let (code, out) = casekit(&["verify"]);

@@ -91,7 +91,7 @@ pub fn verify_with(args: &[String], keychain: KeychainSource<'_>, out: &mut dyn 
     match anchored(&store, &options, keychain, out) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("casekit: {e}");
+            let _ = writeln!(out, "FAIL {e}");
             1
         }
     }
@@ -207,9 +207,11 @@ fn print_report(report: &AnchorReport, out: &mut dyn Write) {
         let (row, source) = (c.found.head.row, &c.found.source);
         let _ = match &c.outcome {
             Outcome::Holds => writeln!(out, "ok   row {row} matches the head signed by this install on {source}"),
-            Outcome::HoldsUnsigned => {
-                writeln!(out, "ok   row {row} matches the unsigned head on {source} (its hash only: it carries no signature)")
-            }
+            Outcome::HoldsUnsigned => writeln!(
+                out,
+                "note row {row} matches the unsigned head on {source} (posted while the keychain was out of reach: \
+                 it contradicts nothing, but vouches for nothing)"
+            ),
             Outcome::OtherInstall { key } => {
                 writeln!(out, "skip the head of row {row} on {source}: signed by another Casekit install (key {key})")
             }
@@ -218,13 +220,8 @@ fn print_report(report: &AnchorReport, out: &mut dyn Write) {
     }
     let _ = match &report.failure {
         None => {
-            let newest = report
-                .checks
-                .iter()
-                .filter(|c| matches!(c.outcome, Outcome::Holds | Outcome::HoldsUnsigned))
-                .map(|c| c.found.head.row)
-                .max()
-                .unwrap_or(0);
+            let newest =
+                report.checks.iter().filter(|c| c.outcome == Outcome::Holds).map(|c| c.found.head.row).max().unwrap_or(0);
             writeln!(
                 out,
                 "ok   audit log matches its anchors: rows 1–{newest} are as they were when the heads were published \

@@ -187,9 +187,10 @@ pub fn parse_head_file(text: &str) -> Result<Head> {
     }
     let row = v["row"].as_i64().filter(|r| *r > 0).ok_or_else(|| bad("no row number"))?;
     let sha256 = v["sha256"].as_str().filter(|h| is_hash(h)).ok_or_else(|| bad("no 64-digit sha256"))?.to_owned();
-    let hmac = v["hmac"].as_str().map(str::to_owned);
-    let key = v["key"].as_str().map(str::to_owned);
-    Ok(Head { row, sha256, hmac, key })
+    // `casekit audit head` signs every head it writes: an unsigned head file is not one of its.
+    let hmac = v["hmac"].as_str().filter(|h| is_hash(h)).ok_or_else(|| bad("it is not signed: no hmac"))?.to_owned();
+    let key = v["key"].as_str().filter(|k| k.len() == 16).ok_or_else(|| bad("it is not signed: no key id"))?.to_owned();
+    Ok(Head { row, sha256, hmac: Some(hmac), key: Some(key) })
 }
 
 fn is_hash(s: &str) -> bool {
@@ -230,8 +231,9 @@ pub struct Found {
 pub enum Outcome {
     /// The local row has the published hash, and the HMAC is this install's.
     Holds,
-    /// The local row has the published hash; the head carries no signature (it was published
-    /// while the keychain could not be reached), so only the hash was compared.
+    /// The local row has the published hash; the head carries no signature (it was posted while
+    /// the keychain could not be reached), so only the hash was compared. Anyone who can post an
+    /// internal note could have written it: it contradicts nothing, but vouches for nothing.
     HoldsUnsigned,
     /// Signed with another install's key: not evidence about this log either way.
     OtherInstall { key: String },
@@ -266,8 +268,8 @@ impl AnchorReport {
 /// Checks the local log against `heads`. `key` is this install's key (`None` when the keychain
 /// has none or cannot be reached: every signed head is then another install's as far as this
 /// check can tell, and vouches for nothing). It fails when the chain is broken on its own, when
-/// any head of this install does not hold, or when no head of this install was found at all
-/// (nothing was checked).
+/// any head (signed by this install, or unsigned) contradicts the log, or when no head signed by
+/// this install holds (nothing vouches for the log).
 pub fn check(conn: &Connection, key: Option<&AuditKey>, heads: Vec<Found>) -> Result<AnchorReport> {
     let chain = audit::verify(conn)?;
     let (rows_end,): (i64,) = conn.query_row("SELECT coalesce(max(id), 0) FROM audit", [], |r| Ok((r.get(0)?,)))?;
@@ -341,9 +343,13 @@ fn failure(chain: &Verification, checks: &[HeadCheck], have_key: bool) -> Option
         };
         return Some(format!("{problem}; found on {}{span}", first.found.source));
     }
-    if !checks.iter().any(|c| matches!(c.outcome, Outcome::Holds | Outcome::HoldsUnsigned)) {
+    if !checks.iter().any(|c| c.outcome == Outcome::Holds) {
         return Some(if checks.is_empty() {
             "no audit head was found, so nothing outside this file vouches for the log".into()
+        } else if checks.iter().any(|c| c.outcome == Outcome::HoldsUnsigned) && have_key {
+            "only unsigned heads match the log: anyone who can post an internal note could have written them, so \
+             nothing signed by this install vouches for the log"
+                .into()
         } else if !have_key {
             "no head could be checked: this computer's keychain holds no audit key (or could not be reached), so no \
              signed head can be told from another install's or a forgery"
@@ -398,8 +404,10 @@ mod tests {
         let signed = Head { row: 12, sha256: "c".repeat(64), hmac: Some(k.sign(12, &"c".repeat(64))), key: Some(k.id()) };
         let unsigned = Head { row: 3, sha256: "d".repeat(64), hmac: None, key: None };
         let text = format!("**Casekit case summary**\n\n_{}_\nand\n{}\n", signed.line(), unsigned.line());
-        assert_eq!(heads_in(&text), vec![signed.clone(), unsigned]);
+        assert_eq!(heads_in(&text), vec![signed.clone(), unsigned.clone()]);
         assert_eq!(parse_head_file(&head_file(&signed).to_string()).unwrap(), signed);
         assert!(parse_head_file("{}").unwrap_err().to_string().contains("casekit audit head"));
+        let err = parse_head_file(&head_file(&unsigned).to_string()).unwrap_err().to_string();
+        assert!(err.contains("it is not signed"), "{err}");
     }
 }
