@@ -359,7 +359,7 @@ fn without_a_keychain_the_summary_carries_its_head_unsigned_and_says_why() {
     };
     let case = rt.block_on(casekit::playbook::engine::open_case(&env, &new)).unwrap();
     let s = summary::render_published(&store, case.id).unwrap();
-    let head = anchor::hash_of(&store.path().to_owned(), 1);
+    let head = anchor::hash_of(store.path(), 1);
     assert!(
         s.markdown.contains(&format!(
             "Audit head: row 1, sha256 {head} (not signed): the audit key could not be read from the system keychain"

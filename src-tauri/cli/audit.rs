@@ -145,10 +145,7 @@ fn anchored(store: &Store, o: &VerifyOptions, keychain: KeychainSource<'_>, out:
     }
     if let Some(ticket) = o.ticket {
         let instance = o.instance.as_deref().unwrap_or("global");
-        let keychain = match reached {
-            Ok(k) => k,
-            Err(e) => return Err(e),
-        };
+        let keychain = reached?;
         match ticket_heads(store, &keychain, instance, ticket) {
             Ok(found) => {
                 if found.is_empty() {
