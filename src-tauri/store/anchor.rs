@@ -117,16 +117,19 @@ impl KeySlot {
         let _ = self.source.set(source);
     }
 
-    /// The key, made on first need. Blocking (the keychain runs on a thread of its own).
+    /// The key, made on first need. Blocking (the keychain runs on a thread of its own). The
+    /// lock is held across the keychain call, so two first publications in one process cannot
+    /// each make a key.
     pub(crate) fn get(&self) -> Result<AuditKey> {
-        if let Some(k) = self.cached.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = cached.as_ref() {
             return Ok(k.clone());
         }
         let source = self.source.get().ok_or_else(|| {
             Error::Keychain("No keychain is attached to this database, so the audit head cannot be signed.".into())
         })?;
         let key = AuditKey::from_secret(source()?.audit_key_or_create()?)?;
-        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(key.clone());
+        *cached = Some(key.clone());
         Ok(key)
     }
 }
