@@ -250,11 +250,12 @@ pub fn head_with(args: &[String], keychain: KeychainSource<'_>, out: &mut dyn Wr
             );
             return Ok(1);
         }
-        let key = AuditKey::from_secret(keychain()?.audit_key_or_create()?)?;
-        let Some(head) = anchor::signed_head(&store.conn(), &key)? else {
+        if anchor::newest(&store.conn())?.is_none() {
             eprintln!("casekit: the audit log is empty: there is no head to write yet.");
             return Ok(1);
-        };
+        }
+        let key = AuditKey::from_secret(keychain()?.audit_key_or_create()?)?;
+        let Some(head) = anchor::signed_head(&store.conn(), &key)? else { return Ok(1) };
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&anchor::head_file(&head)).unwrap_or_default());
         eprintln!("casekit: head of row {} written; keep it outside the data folder", head.row);
         Ok(0)
