@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 use ts_rs::TS;
 
-use super::{render, CaseSummary};
+use super::{render_published, CaseSummary};
 use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
 use crate::connectors::Service;
 use crate::playbook::engine::Env;
@@ -111,7 +111,7 @@ async fn send(env: &Env<'_>, case: &CaseRow, summary: &CaseSummary, body: &str) 
 /// For a step that must not go on without the summary on the ticket (closing it: a closed
 /// ticket takes no more notes). Returns the note's comment id and whether it was there already.
 pub async fn post_now(env: &Env<'_>, case_id: i64, postscript: &str) -> Result<(u64, bool)> {
-    let summary = render(&env.store.conn(), case_id)?;
+    let summary = render_published(env.store, case_id)?;
     let case = cases::get(&env.store.conn(), case_id)?;
     send(env, &case, &summary, &format!("{}\n{postscript}\n", summary.markdown)).await
 }
@@ -119,7 +119,7 @@ pub async fn post_now(env: &Env<'_>, case_id: i64, postscript: &str) -> Result<(
 /// Posts the case summary to its ticket as an internal note, once; queues it when the network
 /// is away.
 pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
-    let summary: CaseSummary = render(&env.store.conn(), case_id)?;
+    let summary: CaseSummary = render_published(env.store, case_id)?;
     let case = cases::get(&env.store.conn(), case_id)?;
     match send(env, &case, &summary, &summary.markdown).await {
         Ok((comment_id, already)) => Ok(Posted::Sent { comment_id, already }),
