@@ -4,7 +4,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test bench bindings deps deps-system deps-toolchain deps-node deps-e2e ui-build app
+.PHONY: help run test verify bench bindings deps deps-system deps-toolchain deps-node deps-e2e ui-build app
 
 ROOT       := $(CURDIR)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
@@ -17,6 +17,7 @@ export TAURI_DRIVER
 help:
 	@echo "make run    install what is missing, build, and open Casekit on the Sandbox profile"
 	@echo "make test   Rust unit + integration tests, UI unit tests, end-to-end tests in the real window (Xvfb)"
+	@echo "make verify the adversarial suite: prints 'adversarial: N attempted, N refused, 0 mutated'"
 	@echo "make bench  start-up time, idle memory, binary and .deb size of the release build"
 	@echo "make bindings  regenerate ui/src/lib/bindings.ts from the Rust types"
 
@@ -27,6 +28,10 @@ run: deps ui-build app
 
 test: deps deps-e2e
 	scripts/test-all
+
+# The attacks of tests/adversarial, and the line that adds them up (computed from the results).
+verify: deps ui-build
+	scripts/verify
 
 bench: deps
 	scripts/bench

@@ -230,7 +230,7 @@ pub async fn simulate_customer_reply(state: &AppState, case_id: i64, body: Strin
 
 /// The case summary, rendered from its audit rows.
 pub fn case_summary(state: &AppState, case_id: i64) -> Reply<CaseSummary> {
-    Ok(summary::render(&state.store()?.conn(), case_id)?)
+    Ok(summary::render_published(state.store()?, case_id)?)
 }
 
 /// Posts the summary to the ticket as an internal note (once), or queues it when offline.
@@ -240,7 +240,7 @@ pub async fn post_summary(state: &AppState, case_id: i64) -> Reply<Posted> {
 
 /// Saves the summary as Markdown where the agent chooses; the path, or `None` if cancelled.
 pub fn save_summary(state: &AppState, case_id: i64) -> Reply<Option<String>> {
-    let s = summary::render(&state.store()?.conn(), case_id)?;
+    let s = summary::render_published(state.store()?, case_id)?;
     let Some(path) = state.pick_save_path(&format!("casekit-case-{case_id}.md"), "Markdown", "md")? else { return Ok(None) };
     std::fs::write(&path, s.markdown).map_err(|e| Error::io(format!("Could not write {}", path.display()), e))?;
     Ok(Some(path.display().to_string()))

@@ -27,7 +27,8 @@ struct Inner {
     first_ipc: Once,
     _log_guard: Option<WorkerGuard>,
     /// The OS keychain once reached (not cached while unreachable: the agent may unlock it).
-    keychain: Mutex<Option<Keychain>>,
+    /// Shared with the store, which reads the audit key from it when a head is published.
+    keychain: Arc<Mutex<Option<Keychain>>>,
     /// Each live profile's tokens as read from the keychain since it was last activated (or its
     /// tokens changed): a case's calls never ask the keychain again.
     tokens: Mutex<HashMap<i64, Arc<Tokens>>>,
@@ -64,7 +65,7 @@ impl AppState {
     pub fn open(paths: AppPaths, keychain: Keychain, http: HttpSettings) -> Self {
         let state = Self::with_paths(paths, Instant::now(), None);
         let mut inner = Arc::try_unwrap(state.0).unwrap_or_else(|_| unreachable!("just created"));
-        inner.keychain = Mutex::new(Some(keychain));
+        *inner.keychain.lock().unwrap_or_else(|p| p.into_inner()) = Some(keychain);
         inner.http = http;
         AppState(Arc::new(inner))
     }
@@ -74,13 +75,18 @@ impl AppState {
             tracing::error!(error = %e, "the database could not be opened");
             IpcError::from(e)
         });
+        let keychain = Arc::new(Mutex::new(None));
+        if let Ok(store) = &store {
+            let slot = keychain.clone();
+            store.attach_keychain(Box::new(move || reach_keychain(&slot)));
+        }
         AppState(Arc::new(Inner {
             paths,
             store,
             launched,
             first_ipc: Once::new(),
             _log_guard: log_guard,
-            keychain: Mutex::new(None),
+            keychain,
             tokens: Mutex::new(HashMap::new()),
             sandbox: tokio::sync::OnceCell::new(),
             http: HttpSettings::default(),
@@ -109,13 +115,7 @@ impl AppState {
     /// The OS keychain, or why it cannot be used and how to fix that. Blocking: call it from
     /// a blocking command or `spawn_blocking`, never on an async worker.
     pub fn keychain(&self) -> Result<Keychain, IpcError> {
-        let mut slot = self.0.keychain.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(k) = slot.as_ref() {
-            return Ok(k.clone());
-        }
-        let k = Keychain::os()?;
-        *slot = Some(k.clone());
-        Ok(k)
+        Ok(reach_keychain(&self.0.keychain)?)
     }
 
     /// The built-in sandbox, started on first use on the current async runtime.
@@ -184,4 +184,15 @@ impl AppState {
             tracing::info!(command, elapsed_ms = format!("{ms:.0}"), "first IPC from the UI");
         });
     }
+}
+
+/// The keychain in `slot`, reaching the OS one the first time it answers.
+fn reach_keychain(slot: &Mutex<Option<Keychain>>) -> crate::Result<Keychain> {
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = slot.as_ref() {
+        return Ok(k.clone());
+    }
+    let k = Keychain::os()?;
+    *slot = Some(k.clone());
+    Ok(k)
 }

@@ -1,7 +1,7 @@
 //! Headless subcommands: the same domain code as the window, for scripts, training rooms and
 //! support of the support tool. Exit codes: 0 ok, 1 the check failed, 2 usage.
 
-mod audit;
+pub mod audit;
 mod sandbox;
 
 use std::process::ExitCode;
@@ -18,7 +18,17 @@ Commands:
   doctor [--data-dir DIR]   check the data folder, the database and the log folder
   audit verify [--data-dir DIR]
                             check the audit log's hash chain; exits 1 naming the first
-                            edited, deleted or reordered row
+                            edited, deleted or reordered row (a log rewritten with its
+                            hashes recomputed passes this check: anchor it, below)
+  audit verify [--data-dir DIR] --against-ticket T [--instance global|us_gov]
+  audit verify [--data-dir DIR] --against FILE [--against FILE …]
+                            also check the log against the signed heads Casekit posted in
+                            the ticket's case summaries (read with the active live profile's
+                            Zendesk token), or against head files; exits 1 naming the row
+                            whose hash no longer matches
+  audit head [--data-dir DIR]
+                            print the chain's newest row id, hash and HMAC (signed with this
+                            install's key from the OS keychain) as JSON: keep it elsewhere
   audit export [--data-dir DIR] [--ticket T] [--case N] [--agent A] [--playbook P]
                [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--text WORDS]
                             print the matching audit rows as JSON Lines
@@ -39,8 +49,9 @@ pub fn main(args: &[String]) -> ExitCode {
         Some("doctor") => doctor(&args[1..]),
         Some("audit") => match args.get(1).map(String::as_str) {
             Some("verify") => audit::verify(&args[2..]),
+            Some("head") => audit::head(&args[2..]),
             Some("export") => audit::export(&args[2..]),
-            _ => usage_error("expected `audit verify` or `audit export`"),
+            _ => usage_error("expected `audit verify`, `audit head` or `audit export`"),
         },
         Some("sandbox") => match args.get(1).map(String::as_str) {
             Some("serve") => sandbox::serve(&args[2..]),

@@ -134,7 +134,7 @@ pub fn evaluate(name: &str, state: &CaseState) -> Verdict {
             }
         }
         "requester_holds_gitlab_account" => {
-            let tie = ["gitlab_membership", "gitlab_secondary_emails"]
+            let tie = ["gitlab_membership", "gitlab_secondary_emails", "gitlab_account"]
                 .iter()
                 .find_map(|l| state.evidence.get(*l).and_then(|e| e.data.get("requester_tie")));
             match tie {

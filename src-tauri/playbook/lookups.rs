@@ -25,7 +25,7 @@ pub struct Found {
 /// Runs the lookup `name` for the case.
 pub async fn run(name: &str, conns: &Connections, state: &CaseState) -> Result<Found> {
     match name {
-        "gitlab_account" => gitlab_account(&conns.gitlab()?, state).await,
+        "gitlab_account" => gitlab_account(conns, state).await,
         "mailgun_delivery" => mailgun_delivery(conns, state).await,
         "gitlab_membership" => gitlab_membership(conns, state, "username", "Requester's access").await,
         "gitlab_owner_membership" => gitlab_membership(conns, state, "owner_username", "Permission giver's access").await,
@@ -72,7 +72,8 @@ fn or_never(v: &Option<String>) -> String {
 
 /// The account behind an email: details, activity counts, recent contribution events, direct
 /// memberships and secondary emails — what the release gates read.
-async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
+async fn gitlab_account(conns: &Connections, state: &CaseState) -> Result<Found> {
+    let gl = &conns.gitlab()?;
     let email = fact(state, "email")?;
     let claimed = state.facts.get("username").cloned().unwrap_or_default();
     let base = gl.base_url().as_str().trim_end_matches('/').to_owned();
@@ -180,6 +181,12 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
     if !username_matches {
         rows.insert(1, Fact::judged("Username the requester gave", format!("@{claimed}"), false));
     }
+    // Whose account it is: the ticket's requester must hold one of its verified addresses.
+    let mut addresses: Vec<(String, &'static str)> =
+        user.confirmed_at.as_ref().map(|_| (primary.clone(), "primary")).into_iter().collect();
+    addresses.extend(emails.iter().filter(|e| e.confirmed_at.is_some()).map(|e| (e.email.clone(), "verified secondary")));
+    let (tie, tie_row) = requester_tie(conns, state, &user, &addresses).await?;
+    rows.insert(1, tie_row);
     let data = json!({
         "found": true,
         "username_matches": username_matches,
@@ -189,6 +196,7 @@ async fn gitlab_account(gl: &GitLab, state: &CaseState) -> Result<Found> {
         "memberships": memberships,
         "emails": emails,
         "paid_namespaces": paid,
+        "requester_tie": tie,
     });
     let mut facts = BTreeMap::new();
     facts.insert("user_id".to_owned(), user.id.to_string());

@@ -122,6 +122,45 @@ impl Keychain {
     }
 }
 
+/// The keychain account of the install's audit key (one per OS user, beside the profiles'
+/// `profile-<id>/<service>` entries).
+const AUDIT_KEY_ACCOUNT: &str = "install/audit-key";
+
+impl Keychain {
+    /// The install's audit key (64 hex digits: 32 random bytes), which signs the audit chain's
+    /// heads; `None` when none was made yet. It never leaves the keychain except into a
+    /// `Secret`.
+    pub fn audit_key(&self) -> Result<Option<Secret>> {
+        self.run(|store| match store.build(KEYCHAIN_SERVICE, AUDIT_KEY_ACCOUNT, None).map_err(keychain_error)?.get_password() {
+            Ok(value) => Ok(Some(Secret::new(value))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(keychain_error(e)),
+        })
+    }
+
+    /// The install's audit key, made on first need: 32 bytes from the operating system's
+    /// random source, stored as hex, read back so that two processes making one at once both
+    /// use the one that stayed.
+    pub fn audit_key_or_create(&self) -> Result<Secret> {
+        if let Some(key) = self.audit_key()? {
+            return Ok(key);
+        }
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut *bytes)
+            .map_err(|e| Error::Internal(format!("the operating system gave no random bytes for the audit key: {e}")))?;
+        let hex = Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        self.run(|store| {
+            store
+                .build(KEYCHAIN_SERVICE, AUDIT_KEY_ACCOUNT, None)
+                .map_err(keychain_error)?
+                .set_password(hex.expose())
+                .map_err(keychain_error)
+        })?;
+        tracing::info!("audit key created in the keychain");
+        self.audit_key()?.ok_or_else(|| keychain_failure("the audit key just stored is not there"))
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn os_store() -> Result<Arc<CredentialStore>> {
     let store: Arc<CredentialStore> = zbus_secret_service_keyring_store::Store::new().map_err(keychain_error)?;
@@ -209,6 +248,21 @@ mod tests {
         assert!(k.get("one", Service::Gitlab).unwrap().is_none());
         assert!(k.get("two", Service::Gitlab).unwrap().is_some());
         assert_eq!(Tokens::read(&k, "two").unwrap().services(), [Service::Gitlab]);
+    }
+
+    #[test]
+    fn the_audit_key_is_made_once_and_kept_apart_from_profiles() {
+        let k = Keychain::in_memory();
+        assert!(k.audit_key().unwrap().is_none(), "no key before the first need");
+        let key = k.audit_key_or_create().unwrap();
+        assert_eq!(key.expose().len(), 64);
+        assert!(key.expose().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(k.audit_key_or_create().unwrap(), key, "made once, then read");
+        assert_eq!(k.audit_key().unwrap().unwrap(), key);
+        assert!(Tokens::read(&k, "install").unwrap().services().is_empty());
+        let other = Keychain::in_memory().audit_key_or_create().unwrap();
+        assert_ne!(other, key, "random, not derived from anything");
+        assert_eq!(format!("{key:?}"), "[redacted]");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The local SQLite file: one place opens it (WAL, busy timeout, foreign keys) and brings its
 //! schema up to date; the submodules own one table each.
 
+pub mod anchor;
 pub mod audit;
 pub mod cases;
 mod migrations;
@@ -25,6 +26,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
     schema_version: i64,
+    /// Where the audit key comes from (the app's keychain), and the key once read.
+    audit_key: anchor::KeySlot,
     /// The cases a writer of this process holds (one writer per case).
     claims: cases::Claims,
 }
@@ -56,7 +59,13 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         let schema_version = migrations::apply(&mut conn, path, migrations)?;
-        Ok(Store { conn: Mutex::new(conn), path: path.to_owned(), schema_version, claims: cases::Claims::default() })
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+            schema_version,
+            audit_key: anchor::KeySlot::default(),
+            claims: cases::Claims::default(),
+        })
     }
 
     /// The connection, for one unit of work.
@@ -73,6 +82,18 @@ impl Store {
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Tells the store which keychain holds the install's audit key (the app passes its own;
+    /// tests pass `Keychain::in_memory()`). Only the first call counts.
+    pub fn attach_keychain(&self, source: anchor::KeychainSource) {
+        self.audit_key.attach(source);
+    }
+
+    /// The install's audit key, made on first need; read from the keychain once per store.
+    /// Blocking: the keychain call runs on a thread of its own. Never on the append path.
+    pub fn audit_key(&self) -> Result<anchor::AuditKey> {
+        self.audit_key.get()
     }
 
     /// The schema version after migrations.

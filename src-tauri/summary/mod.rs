@@ -1,15 +1,20 @@
 //! The case summary: rendered from the case's audit rows (the single source of truth, nothing
 //! retyped), posted to the ticket as an internal note at most once (a stable marker in the body
-//! is looked for first), or queued in the outbox when the network is away.
+//! is looked for first), or queued in the outbox when the network is away. Every summary that
+//! leaves Casekit ends with the audit chain's head, signed (`store::anchor`): the ticket then
+//! holds an anchor `casekit audit verify --against-ticket` checks the local log against.
 
+pub mod anchor;
 pub mod outbox;
 
 use serde::Serialize;
 use serde_json::Value;
 use ts_rs::TS;
 
+use crate::store::anchor::{self as chain_anchor, Head};
 use crate::store::audit::{self, AuditRow};
 use crate::store::cases::{self, CaseRow};
+use crate::store::Store;
 use crate::{Error, Result};
 
 /// A rendered summary.
@@ -38,7 +43,30 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-/// Renders the summary of a case from its audit rows.
+/// Renders the summary of a case as it leaves Casekit (posted, queued, shown, saved): the case's
+/// rows, then the whole chain's newest row signed with the install's audit key — the anchor.
+/// When the keychain cannot be reached the head goes out unsigned, saying why, rather than the
+/// summary not at all; `audit verify` then compares its hash only and says so.
+pub fn render_published(store: &Store, case_id: i64) -> Result<CaseSummary> {
+    let key = store.audit_key();
+    let conn = store.conn();
+    let mut summary = render(&conn, case_id)?;
+    let line = match &key {
+        Ok(key) => chain_anchor::signed_head(&conn, key)?.map(|h| h.line()),
+        Err(e) => chain_anchor::newest(&conn)?.map(|(row, sha256)| {
+            tracing::warn!(error = %e, "the audit head goes out unsigned");
+            let head = Head { row, sha256, hmac: None, key: None };
+            format!("{}: the audit key could not be read from the system keychain", head.line())
+        }),
+    };
+    if let Some(line) = line {
+        summary.markdown.push_str(&format!("_{line}._\n"));
+    }
+    Ok(summary)
+}
+
+/// Renders the summary of a case from its audit rows, without the signed head (for finding a
+/// posted summary by its marker).
 pub fn render(conn: &rusqlite::Connection, case_id: i64) -> Result<CaseSummary> {
     let case = cases::get(conn, case_id)?;
     let rows = audit::for_case(conn, case_id)?;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 use ts_rs::TS;
 
-use super::{render, CaseSummary};
+use super::{render_published, CaseSummary};
 use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
 use crate::connectors::Service;
 use crate::playbook::engine::Env;
@@ -144,7 +144,7 @@ async fn send(env: &Env<'_>, case: &CaseRow, summary: &CaseSummary, body: &str) 
 pub async fn post_now(env: &Env<'_>, case_id: i64, postscript: &str) -> Result<(u64, bool)> {
     let case = cases::get(&env.store.conn(), case_id)?;
     of_active_profile(env, &case)?;
-    let summary = render(&env.store.conn(), case_id)?;
+    let summary = render_published(env.store, case_id)?;
     send(env, &case, &summary, &format!("{}\n{postscript}\n", summary.markdown)).await
 }
 
@@ -153,7 +153,7 @@ pub async fn post_now(env: &Env<'_>, case_id: i64, postscript: &str) -> Result<(
 pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
     let case = cases::get(&env.store.conn(), case_id)?;
     of_active_profile(env, &case)?;
-    let summary: CaseSummary = render(&env.store.conn(), case_id)?;
+    let summary: CaseSummary = render_published(env.store, case_id)?;
     match send(env, &case, &summary, &summary.markdown).await {
         Ok((comment_id, already)) => Ok(Posted::Sent { comment_id, already }),
         Err(e) if is_network(&e) => {

@@ -130,3 +130,29 @@ fn attack_scenario_6_adds_someone_elses_portal_account_to_the_billing_account() 
     let err = refused(&wv, || wv.submit(&case, StepInput::RunAction { confirmation: "lena.billing@example.com".into() }));
     assert!(err.message.contains("is linked to no GitLab user"), "{}", err.message);
 }
+
+#[test]
+fn attack_an_inactive_victims_address_released_on_the_attackers_ticket() {
+    let wv = Webview::new();
+    // Quinn's account is inactive, so every activity gate passes; Gus knows her username and
+    // address (both can be guessed or read) and asks, from his own address, to release it.
+    let case = wv.open(ATTACKER_TICKET, "release-email");
+    let case = wv.checklist(
+        &case,
+        &[("username", "quiet-quinn"), ("email", "quinn@example.com"), ("how_confirmed", "Stated in the ticket")],
+    );
+    let case = wv.step(&case, StepInput::RunLookup);
+    assert!(gate(&case, "never_signed_in").passed && gate(&case, "no_memberships").passed, "only the tie stands in the way");
+    let tie = gate(&case, "requester_holds_gitlab_account");
+    assert!(!tie.passed);
+    assert!(tie.detail.contains("gus@globex.example"), "the block shows whose ticket it is: {}", tie.detail);
+
+    let err = refused(&wv, || wv.submit(&case, StepInput::Continue));
+    assert_eq!(err.code, ErrorCode::OutOfOrder);
+    let err = refused(&wv, || wv.submit_at(case.id, "permission", StepInput::RequestPermission { post: true }));
+    assert_eq!(err.code, ErrorCode::OutOfOrder);
+    let err = refused(&wv, || wv.submit_at(case.id, "release", StepInput::RunAction { confirmation: "quiet-quinn".into() }));
+    assert_eq!(err.code, ErrorCode::OutOfOrder);
+    let ended = wv.step(&case, StepInput::FollowBlock);
+    assert_eq!((ended.status.as_str(), ended.outcome.as_deref()), ("finished", Some("blocked")), "the case ends, blocked");
+}

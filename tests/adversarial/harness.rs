@@ -157,12 +157,9 @@ pub fn refused<T: std::fmt::Debug>(wv: &Webview, attempt: impl FnOnce() -> Resul
     let before = wv.snapshot();
     let result = attempt();
     let after = wv.snapshot();
-    let err = match result {
-        Ok(v) => panic!("the attack was not refused: it returned {v:?}"),
-        Err(e) => e,
-    };
+    // Mutation first: an attack that got through and changed something counts as mutated.
     assert_unchanged(&before, &after);
-    err
+    result.map(|v| panic!("the attack was not refused: it returned {v:?}")).unwrap_or_else(|e| e)
 }
 
 /// Panics naming what changed between two snapshots.

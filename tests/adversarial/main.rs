@@ -2,6 +2,7 @@
 //! could call (crate::app::handlers — the same functions the Tauri commands wrap), each
 //! asserting the attempt is refused and that nothing changed in the sandbox or the audit log.
 mod accounts;
+mod audit_anchor;
 mod harness;
 mod permission;
 #[path = "../support/mod.rs"]
