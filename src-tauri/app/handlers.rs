@@ -257,9 +257,13 @@ pub async fn flush_outbox(state: &AppState, force: bool, only: Option<i64>) -> R
     let waiting: i64 = state
         .store()?
         .conn()
-        .query_row("SELECT count(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE state = 'pending' AND profile_id = (SELECT id FROM profiles WHERE is_active = 1)",
+            [],
+            |r| r.get(0),
+        )
         .map_err(Error::from)?;
-    if waiting == 0 {
+    if waiting == 0 && only.is_none() {
         return Ok(Flushed::default());
     }
     with_env(state, async |env| outbox::flush(env, force, only).await).await

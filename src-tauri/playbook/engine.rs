@@ -206,13 +206,13 @@ pub async fn open_case(env: &Env<'_>, new: &NewCase) -> Result<CaseView> {
         )));
     }
     let conn = env.store.conn();
-    let existing: Option<i64> = conn
-        .query_row(
-            "SELECT id FROM cases WHERE status = 'open' AND ticket_instance = ?1 AND ticket_id = ?2 AND playbook_id = ?3",
-            rusqlite::params![new.ticket_instance.key(), new.ticket_id as i64, pb.id],
-            |r| r.get(0),
-        )
-        .ok();
+    // Per profile: a Sandbox case on #8001 says nothing about the live ticket #8001.
+    let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT id FROM cases WHERE status = 'open' AND ticket_instance = ?1 AND ticket_id = ?2 AND playbook_id = ?3 \
+         AND profile_id = ?4",
+        rusqlite::params![new.ticket_instance.key(), new.ticket_id as i64, pb.id, env.conns.profile().id],
+        |r| r.get(0),
+    ))?;
     if let Some(id) = existing {
         return Err(Error::InvalidInput(format!(
             "Case {id} for ticket #{} with “{}” is open already: resume it from Cases.",

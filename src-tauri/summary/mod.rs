@@ -217,7 +217,7 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
                 if r.payload["posted"] == Value::Bool(true) { "posted to the ticket" } else { "sent by the agent" }
             ),
             _ => format!(
-                "- decision at {}: {} {}",
+                "- decision at {}: {} — because: {}",
                 r.step.as_deref().unwrap_or(""),
                 s(&r.payload, "option"),
                 s(&r.payload, "reason")

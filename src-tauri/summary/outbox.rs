@@ -185,11 +185,12 @@ pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
     }
 }
 
-/// The outbox: waiting items first, then the latest sent or discarded ones.
+/// The active profile's outbox: waiting items first, then the latest sent or discarded ones.
 pub fn list(conn: &rusqlite::Connection) -> Result<Vec<OutboxItem>> {
     let mut stmt = conn.prepare(
         "SELECT id, case_id, ticket_instance, ticket_id, state, attempts, last_error, next_attempt_at, sent_comment_id, created_at, updated_at
-         FROM outbox ORDER BY state != 'pending', updated_at DESC LIMIT 100",
+         FROM outbox WHERE profile_id = (SELECT id FROM profiles WHERE is_active = 1)
+         ORDER BY state != 'pending', updated_at DESC LIMIT 100",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(OutboxItem {

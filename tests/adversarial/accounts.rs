@@ -100,7 +100,8 @@ fn unlinked(wv: &Webview, new_account: &str) -> CaseView {
     let requester = case.current.as_ref().unwrap().fields.iter().find(|f| f.id == "requester_email").unwrap().value.clone();
     let case = wv.checklist(&case, &[("requester_email", &requester), ("other_emails", "")]);
     let case = wv.step(&case, StepInput::RunLookup);
-    let case = wv.step(&case, StepInput::Decide { option: "scenario-6".into(), reason: "linked accounts with different emails".into() });
+    let case =
+        wv.step(&case, StepInput::Decide { option: "scenario-6".into(), reason: "linked accounts with different emails".into() });
     let case = wv.step(&case, StepInput::SendReply { post: true });
     let case = wv.step(&case, StepInput::RequestPermission { post: true });
     let yes = wv.comment_as(8004, None, "Yes, please unlink it and add the new account.");

@@ -5,7 +5,7 @@ mod accounts;
 mod audit_anchor;
 mod harness;
 mod permission;
+mod races;
 #[path = "../support/mod.rs"]
 mod support;
-mod races;
 mod verification;

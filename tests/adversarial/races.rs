@@ -259,6 +259,9 @@ fn attack_a_sandbox_case_summary_posted_from_a_live_profile() {
     // Nor can the live profile work the Sandbox case.
     let err = refused(&wv, || wv.submit(&case, StepInput::RunLookup));
     assert_eq!(err.code, ErrorCode::NotFound);
+    // The live ticket #8001 is another ticket: its own case opens beside the Sandbox one.
+    let live_case = wv.open(8001, "release-email");
+    assert_ne!(live_case.id, case.id);
 
     // Back on the Sandbox, the summary goes to the Sandbox ticket.
     handlers::activate_profile(wv.state(), sandbox_profile).unwrap();
@@ -289,11 +292,12 @@ fn attack_a_sandbox_outbox_item_retried_or_discarded_from_a_live_profile() {
     assert!(err.message.contains("another profile's ticket"), "{}", err.message);
     let err = refused(&wv, || wv.block(handlers::discard_outbox(wv.state(), outbox_id, "not needed".into())));
     assert!(err.message.contains("another profile's ticket"), "{}", err.message);
+    assert!(handlers::list_outbox(wv.state()).unwrap().iter().all(|i| i.id != outbox_id), "each profile lists its own outbox");
+
+    // Its own profile still has it waiting, and sends it.
+    handlers::activate_profile(wv.state(), sandbox_profile).unwrap();
     let item = handlers::list_outbox(wv.state()).unwrap().into_iter().find(|i| i.id == outbox_id).unwrap();
     assert_eq!((item.state.as_str(), item.attempts), ("pending", 1));
-
-    // Its own profile sends it.
-    handlers::activate_profile(wv.state(), sandbox_profile).unwrap();
     let flushed = wv.block(handlers::retry_outbox(wv.state(), outbox_id)).unwrap();
     assert_eq!(flushed.sent, 1);
 }
