@@ -11,11 +11,15 @@ fn root() -> PathBuf {
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_ending(dir, "rs", out);
+}
+
+fn files_ending(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+            files_ending(&path, ext, out);
+        } else if path.extension().is_some_and(|e| e == ext) {
             out.push(path);
         }
     }
@@ -88,4 +92,25 @@ fn the_csp_allows_only_the_app_itself_and_ipc() {
     }
     assert_eq!(csp["default-src"], "'self'");
     assert!(!csp["script-src"].as_str().unwrap().contains("unsafe-inline"));
+}
+
+/// Ticket and API text is untrusted: the UI renders it only through Svelte's escaping text
+/// interpolation. Any way around that (raw HTML, setting innerHTML) is refused here.
+#[test]
+fn the_ui_never_renders_text_as_html() {
+    let mut files = Vec::new();
+    files_ending(&root().join("ui/src"), "svelte", &mut files);
+    files_ending(&root().join("ui/src"), "ts", &mut files);
+    assert!(files.len() > 20, "the UI sources were found");
+    let raw = Regex::new(r"\{@html|innerHTML|outerHTML|insertAdjacentHTML|document\.write").unwrap();
+    let found: Vec<String> = files
+        .iter()
+        .filter(|f| !f.to_string_lossy().contains("node_modules") && !f.to_string_lossy().ends_with(".test.ts"))
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines().filter(|l| raw.is_match(l)).map(|l| format!("{}: {}", f.display(), l.trim())).collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(found.is_empty(), "raw HTML rendering in the UI:\n{}", found.join("\n"));
+    assert!(raw.is_match("<p>{@html ticket.subject}</p>") && raw.is_match("el.innerHTML = body"), "the detector works");
 }

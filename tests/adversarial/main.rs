@@ -8,4 +8,5 @@ mod permission;
 mod races;
 #[path = "../support/mod.rs"]
 mod support;
+mod tokens;
 mod verification;
