@@ -422,6 +422,7 @@ fn a_live_profile_set_up_in_settings_works_against_an_independent_gitlab_with_to
     s.click("[data-testid=reload-comments]");
     s.wait_text("[data-testid=current-step]", "Yes, I confirm: release it.");
     s.click("input[name=confirmation]");
+    desktop.screenshot(&artifact("live-profile-permission.png"));
     s.click("[data-testid=step-submit]");
     s.wait_text("[data-testid=action-preview]", "PUT /api/v4/users/501");
     s.wait_for("#confirm-text").fill("quiet-quinn");
