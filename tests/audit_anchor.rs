@@ -22,6 +22,14 @@ use casekit::summary;
 use tokio::runtime::Runtime;
 
 /// An app on a temp data folder, the Sandbox profile, an in-memory keychain.
+fn release_on_8001() -> casekit::playbook::engine::NewCase {
+    casekit::playbook::engine::NewCase {
+        ticket_instance: casekit::playbook::engine::TicketInstance::Global,
+        ticket_id: 8001,
+        playbook_id: "release-email".into(),
+    }
+}
+
 struct App {
     state: AppState,
     dir: tempfile::TempDir,
@@ -45,6 +53,11 @@ impl App {
         };
         handlers::save_profile(&state, input).unwrap();
         App { state, dir, elsewhere: tempfile::tempdir().unwrap(), rt }
+    }
+
+    /// A release case on #8001, opened as the window does (nothing posted yet).
+    fn open_release_case(&self) {
+        self.rt.block_on(handlers::open_case(&self.state, release_on_8001())).unwrap();
     }
 
     fn db(&self) -> std::path::PathBuf {
@@ -183,12 +196,7 @@ fn a_head_moved_to_another_row_or_given_the_rewritten_hash_is_refused() {
 fn heads_in_public_comments_or_from_other_installs_vouch_for_nothing() {
     let app = App::new();
     // A case, but no summary posted: nothing anchors the log.
-    let new = casekit::playbook::engine::NewCase {
-        ticket_instance: casekit::playbook::engine::TicketInstance::Global,
-        ticket_id: 8001,
-        playbook_id: "release-email".into(),
-    };
-    app.rt.block_on(handlers::open_case(&app.state, new)).unwrap();
+    app.open_release_case();
     let db = app.db();
     anchor::rewrite(&db, "8001", "8002");
     let newest = anchor::newest_row(&db);
@@ -225,12 +233,7 @@ fn heads_in_public_comments_or_from_other_installs_vouch_for_nothing() {
 #[test]
 fn an_unsigned_head_in_an_internal_note_can_contradict_the_log_but_never_vouches_for_it() {
     let app = App::new();
-    let new = casekit::playbook::engine::NewCase {
-        ticket_instance: casekit::playbook::engine::TicketInstance::Global,
-        ticket_id: 8001,
-        playbook_id: "release-email".into(),
-    };
-    app.rt.block_on(handlers::open_case(&app.state, new)).unwrap();
+    app.open_release_case();
     app.state.keychain().unwrap().audit_key_or_create().unwrap();
     let db = app.db();
     let live = app.rt.block_on(anchor::go_live(&app.state));
@@ -352,12 +355,7 @@ fn without_a_keychain_the_summary_carries_its_head_unsigned_and_says_why() {
         support::settings(),
     );
     let env = casekit::playbook::engine::Env { store: &store, conns: &conns, catalog: casekit::playbook::Catalog::builtin() };
-    let new = casekit::playbook::engine::NewCase {
-        ticket_instance: casekit::playbook::engine::TicketInstance::Global,
-        ticket_id: 8001,
-        playbook_id: "release-email".into(),
-    };
-    let case = rt.block_on(casekit::playbook::engine::open_case(&env, &new)).unwrap();
+    let case = rt.block_on(casekit::playbook::engine::open_case(&env, &release_on_8001())).unwrap();
     let s = summary::render_published(&store, case.id).unwrap();
     let head = anchor::hash_of(store.path(), 1);
     assert!(

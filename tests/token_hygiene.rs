@@ -1,6 +1,8 @@
 //! After a full session of calls, with successes and failures on every service, no token is in
 //! the database file, the log files, or anything sent over IPC.
 
+mod support;
+
 use std::time::Duration;
 
 use casekit::app::{handlers, AppState};
@@ -9,7 +11,6 @@ use casekit::paths::AppPaths;
 use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::sandbox::{Sandbox, SandboxConfig};
 use casekit::secrets::Keychain;
-use casekit::store::profiles::{CustomersDotMode, ProfileInput, ServiceSettings};
 
 fn read_all(dir: &std::path::Path) -> Vec<u8> {
     let mut out = Vec::new();
@@ -44,21 +45,7 @@ fn no_token_reaches_the_database_the_logs_or_the_window() {
     // A second sandbox plays the live services of a live profile.
     let live_services = runtime.block_on(Sandbox::start(SandboxConfig::default())).unwrap();
     let c = live_services.credentials().clone();
-    let input = ProfileInput {
-        id: None,
-        name: "Training room".into(),
-        agent_name: "Sam Sandbox".into(),
-        agent_email: c.zendesk.email.clone(),
-        services: ServiceSettings {
-            gitlab_url: c.gitlab.url.clone(),
-            zendesk_url: c.zendesk.url.clone(),
-            zendesk_us_gov_url: c.zendesk_us_gov.url.clone(),
-            mailgun_url: c.mailgun.url.clone(),
-            mailgun_domain: c.mailgun.domain.clone(),
-            customersdot_url: c.customersdot.url.clone(),
-            customersdot_mode: CustomersDotMode::Api,
-        },
-    };
+    let input = support::live_profile_on(&c, "Training room", "Sam Sandbox");
     let live = handlers::save_profile(&state, input).unwrap();
     record(serde_json::to_string(&live).unwrap());
     let tokens = [

@@ -13,7 +13,7 @@ use casekit::playbook::engine::{NewCase, StepInput, TicketInstance};
 use casekit::playbook::view::CaseView;
 use casekit::secrets::Keychain;
 use casekit::store::audit::{canonical_json, GENESIS};
-use casekit::store::profiles::{CustomersDotMode, Profile, ProfileInput, ServiceSettings};
+use casekit::store::profiles::Profile;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -132,21 +132,7 @@ pub async fn post_summary(state: &AppState, case_id: i64) -> u64 {
 /// `casekit audit verify --against-ticket` reads the ticket with.
 pub async fn go_live(state: &AppState) -> Profile {
     let c = state.sandbox().await.unwrap().credentials().clone();
-    let input = ProfileInput {
-        id: None,
-        name: "Live".into(),
-        agent_name: "Sam Agent".into(),
-        agent_email: c.zendesk.email.clone(),
-        services: ServiceSettings {
-            gitlab_url: c.gitlab.url.clone(),
-            zendesk_url: c.zendesk.url.clone(),
-            zendesk_us_gov_url: c.zendesk_us_gov.url.clone(),
-            mailgun_url: c.mailgun.url.clone(),
-            mailgun_domain: c.mailgun.domain.clone(),
-            customersdot_url: c.customersdot.url.clone(),
-            customersdot_mode: CustomersDotMode::Api,
-        },
-    };
+    let input = crate::support::live_profile_on(&c, "Live", "Sam Agent");
     let live = handlers::save_profile(state, input).unwrap();
     handlers::store_token(state, live.id, Service::Zendesk, c.zendesk.token.clone()).unwrap();
     handlers::store_token(state, live.id, Service::ZendeskUsGov, c.zendesk_us_gov.token.clone()).unwrap();

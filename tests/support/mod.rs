@@ -15,8 +15,9 @@ use casekit::playbook::engine::{self, Env, NewCase, StepInput, TicketInstance};
 use casekit::playbook::view::CaseView;
 use casekit::playbook::Catalog;
 use casekit::sandbox::world::Fixture;
+use casekit::sandbox::SandboxCredentials;
 use casekit::sandbox::{Sandbox, SandboxConfig};
-use casekit::store::profiles::{self, ProfileInput};
+use casekit::store::profiles::{self, CustomersDotMode, ProfileInput, ServiceSettings};
 use casekit::store::Store;
 
 pub struct Harness {
@@ -135,4 +136,24 @@ pub fn fields(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, Stri
 /// The text the current step shows (request, reply, note line).
 pub fn text(case: &CaseView) -> String {
     case.current.as_ref().and_then(|c| c.text.clone()).unwrap_or_default()
+}
+
+/// A new live profile whose services are those of a sandbox the test runs apart (standing in
+/// for an agent's real instances), signed by `agent_name` with that Zendesk's agent email.
+pub fn live_profile_on(c: &SandboxCredentials, name: &str, agent_name: &str) -> ProfileInput {
+    ProfileInput {
+        id: None,
+        name: name.into(),
+        agent_name: agent_name.into(),
+        agent_email: c.zendesk.email.clone(),
+        services: ServiceSettings {
+            gitlab_url: c.gitlab.url.clone(),
+            zendesk_url: c.zendesk.url.clone(),
+            zendesk_us_gov_url: c.zendesk_us_gov.url.clone(),
+            mailgun_url: c.mailgun.url.clone(),
+            mailgun_domain: c.mailgun.domain.clone(),
+            customersdot_url: c.customersdot.url.clone(),
+            customersdot_mode: CustomersDotMode::Api,
+        },
+    }
 }
