@@ -16,7 +16,7 @@ export TAURI_DRIVER
 
 help:
 	@echo "make run    install what is missing, build, and open Casekit on the Sandbox profile"
-	@echo "make test   Rust unit + integration tests, UI unit tests, end-to-end tests in the real window (Xvfb)"
+	@echo "make test   format and lint checks, Rust unit + integration tests, the adversarial suite, UI unit tests, OS keychain and live profiles, end-to-end tests (Xvfb)"
 	@echo "make verify the adversarial suite: prints 'adversarial: N attempted, N refused, 0 mutated'"
 	@echo "make bench  start-up time, idle memory, binary and .deb size of the release build"
 	@echo "make bindings  regenerate ui/src/lib/bindings.ts from the Rust types"

@@ -16,6 +16,7 @@ fn serve(args: &[&str]) -> (Served, Value) {
     (served, printed)
 }
 
+#[allow(clippy::result_large_err)] // ureq's own error type, as the callers match on it
 fn get(url: &str, header: (&str, &str)) -> Result<ureq::Response, ureq::Error> {
     ureq::get(url).set(header.0, header.1).call()
 }

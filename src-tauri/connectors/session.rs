@@ -15,8 +15,10 @@ use crate::secrets::{Secret, Tokens};
 use crate::store::profiles::{CustomersDotMode, Profile, ServiceSettings};
 use crate::{Error, Result};
 
-/// Where a profile's URLs and tokens come from.
+/// Where a profile's URLs and tokens come from. Built once per command, so the Sandbox
+/// variant's size costs nothing worth a box.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Credentials {
     /// The built-in sandbox: its own URLs and made-up tokens.
     Sandbox(SandboxCredentials),

@@ -265,10 +265,8 @@ impl Playbook {
                         }
                     }
                 }
-                StepKind::Verify { challenges, required_passes } => {
-                    if challenges.is_empty() || required_passes.is_empty() {
-                        return bad(format!("step {} needs challenges and a rule", s.id));
-                    }
+                StepKind::Verify { challenges, required_passes } if challenges.is_empty() || required_passes.is_empty() => {
+                    return bad(format!("step {} needs challenges and a rule", s.id));
                 }
                 StepKind::Permission { from, .. } if !super::consent::ROLES.contains(&from.as_str()) => {
                     return bad(format!("step {} asks permission from unknown “{from}”", s.id))

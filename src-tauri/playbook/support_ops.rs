@@ -302,7 +302,7 @@ fn as_text(v: &Value) -> String {
 
 /// Whether a field's value counts as filled in (an unticked checkbox does not).
 fn filled(field: &TicketField, value: &str) -> bool {
-    !value.trim().is_empty() && !(field.kind == "checkbox" && value == "false")
+    !value.trim().is_empty() && (field.kind != "checkbox" || value != "false")
 }
 
 /// The custom fields an agent must fill in on `form`, given the field `values` (ticket and

@@ -15,11 +15,10 @@ use support::fake_gitlab::FakeGitLab;
 use support::serve::Served;
 use webdriver::{Session, CONTROL};
 
+#[cfg(not(feature = "custom-protocol"))]
+compile_error!("build the E2E tests with --features custom-protocol so the app embeds ui/dist (make test does)");
+
 fn app() -> PathBuf {
-    assert!(
-        cfg!(feature = "custom-protocol"),
-        "build with --features custom-protocol so the app embeds ui/dist (make test does)"
-    );
     PathBuf::from(env!("CARGO_BIN_EXE_casekit"))
 }
 
