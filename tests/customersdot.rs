@@ -684,3 +684,26 @@ async fn manual_scenario_6_unlinks_and_adds_the_new_account_in_the_admin_screen(
     .unwrap();
     assert_eq!(cd.customer(4).await.unwrap().uid, Some(111));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_outage_stops_the_diagnosis_instead_of_reading_as_no_linked_account() {
+    let b = Bench::api().await;
+    let case = b.open(8004, "").await;
+    // Lena's portal account is linked to a GitLab user: reading that user fails for now.
+    let outage = FaultRule {
+        service: Some(Service::Gitlab),
+        method: None,
+        path: "/api/v4/users/*".into(),
+        fault: Fault::Status { status: 503 },
+        times: None,
+    };
+    b.h.sandbox.arm_fault(outage);
+    let err = b.submit(&case, StepInput::RunLookup).await.unwrap_err();
+    assert!(err.retryable(), "the agent is told to try again: {err}");
+    let still = engine::case_view(&b.env(), case.id).unwrap();
+    assert_eq!(current(&still), current(&case), "no scenario was proposed from missing facts");
+
+    b.h.sandbox.clear_faults();
+    let case = b.step(&still, StepInput::RunLookup).await;
+    assert_eq!(proposed(&case), "scenario-6", "with GitLab back, the linked account's email is read");
+}

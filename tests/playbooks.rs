@@ -528,3 +528,20 @@ async fn a_case_keeps_the_playbook_version_it_started_with() {
     assert_eq!(view.steps[0].title, "Older wording");
     assert_eq!(view.playbook_version, case.playbook_version);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_whose_stored_playbook_cannot_be_read_stops_instead_of_running_todays() {
+    let h = Harness::new().await;
+    let case = h.open(8001, "release-email").await;
+    {
+        let conn = h.store.conn();
+        let state: String = conn.query_row("SELECT state FROM cases WHERE id = ?1", [case.id], |r| r.get(0)).unwrap();
+        let mut state: serde_json::Value = serde_json::from_str(&state).unwrap();
+        state["definition"]["steps"] = serde_json::json!("a definition a future Casekit wrote");
+        conn.execute("UPDATE cases SET state = ?2 WHERE id = ?1", rusqlite::params![case.id, state.to_string()]).unwrap();
+    }
+    let err = engine::case_view(&h.env(), case.id).unwrap_err();
+    assert!(err.to_string().contains("cannot read") && err.to_string().contains("abandon it"), "{err}");
+    let err = h.submit(&case, StepInput::Checklist { ticked: vec![], fields: Default::default() }).await.unwrap_err();
+    assert!(err.to_string().contains("cannot read"), "nothing runs on today's definition instead: {err}");
+}

@@ -296,10 +296,14 @@ fn load(env: &Env<'_>, case_id: i64) -> Result<(CaseRow, Playbook, CaseState)> {
     }
     let st: CaseState = serde_json::from_str(&row.state)
         .map_err(|e| Error::Internal(format!("case {case_id} has a state Casekit cannot read: {e}")))?;
-    let mut pb: Playbook = match serde_json::from_value(st.definition.clone()) {
-        Ok(p) => p,
-        Err(_) => env.catalog.get(&row.playbook_id)?.clone(),
-    };
+    // A case finishes on the definition it started with, never silently on today's.
+    let mut pb: Playbook = serde_json::from_value(st.definition.clone()).map_err(|e| {
+        Error::Internal(format!(
+            "Case {case_id} was started on a version of “{}” this Casekit cannot read ({e}). Finish it with the Casekit \
+             version that started it, or abandon it and open a new case.",
+            row.playbook_id
+        ))
+    })?;
     pb.version = row.playbook_version.clone();
     Ok((row, pb, st))
 }
@@ -307,11 +311,11 @@ fn load(env: &Env<'_>, case_id: i64) -> Result<(CaseRow, Playbook, CaseState)> {
 /// The wizard's view of a case.
 pub fn case_view(env: &Env<'_>, case_id: i64) -> Result<CaseView> {
     let (row, pb, st) = load(env, case_id)?;
-    let continued_in: Option<i64> = env
-        .store
-        .conn()
-        .query_row("SELECT id FROM cases WHERE origin_case_id = ?1 ORDER BY id DESC LIMIT 1", [case_id], |r| r.get(0))
-        .ok();
+    let continued_in: Option<i64> = rusqlite::OptionalExtension::optional(env.store.conn().query_row(
+        "SELECT id FROM cases WHERE origin_case_id = ?1 ORDER BY id DESC LIMIT 1",
+        [case_id],
+        |r| r.get(0),
+    ))?;
     let mut v = view::build(env.catalog, &row, &pb, &st, continued_in);
     // A lookup whose source has no API in this profile asks the agent for what the tool shows.
     if let (Some(current), Some((_, step))) = (v.current.as_mut(), pb.step(&st.cursor)) {

@@ -647,13 +647,15 @@ async fn from_api(
             out.push((email.clone(), None));
         }
         for c in found {
+            // A record that is gone reads as none; a failed call stops the diagnosis (a
+            // network error must never look like "no linked account").
             let gitlab_email = match c.uid {
-                Some(uid) => gl.user(uid).await.ok().and_then(|u| u.email),
+                Some(uid) => unless_gone(gl.user(uid).await)?.and_then(|u| u.email),
                 None => None,
             };
             let billing = c.billing_account_membership.as_ref().map(|m| m.billing_account_id);
             let sold_to_email = match billing {
-                Some(b) => cd.billing_account(b).await.ok().map(|b| b.sold_to.email),
+                Some(b) => unless_gone(cd.billing_account(b).await)?.map(|b| b.sold_to.email),
                 None => None,
             };
             out.push((
@@ -1146,6 +1148,15 @@ pub async fn run(
             Ok(vec![Fact::judged("Billing account members", format!("{} (incl. {new_email})", members.len()), true)])
         }
         other => Err(Error::Internal(format!("unknown portal action {other}"))),
+    }
+}
+
+/// `None` for a record the service no longer has (404), the error for anything else.
+fn unless_gone<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code() == crate::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

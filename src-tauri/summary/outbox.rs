@@ -159,9 +159,11 @@ pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
         Err(e) if is_network(&e) => {
             let error = IpcError::from(e);
             let conn = env.store.conn();
-            let existing: Option<i64> = conn
-                .query_row("SELECT id FROM outbox WHERE marker = ?1 AND state = 'pending'", [&summary.marker], |r| r.get(0))
-                .ok();
+            let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
+                "SELECT id FROM outbox WHERE marker = ?1 AND state = 'pending'",
+                [&summary.marker],
+                |r| r.get(0),
+            ))?;
             let outbox_id = match existing {
                 Some(id) => {
                     conn.execute("UPDATE outbox SET body = ?2, last_error = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1", rusqlite::params![id, summary.markdown, error.message])?;
