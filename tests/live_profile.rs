@@ -104,6 +104,29 @@ fn state_in(dir: &std::path::Path) -> AppState {
     )
 }
 
+/// A live profile, active, whose GitLab is the independently written fake and whose other
+/// services are `casekit sandbox serve` in another process.
+struct Rig {
+    served: Served,
+    _dir: tempfile::TempDir,
+    state: AppState,
+    rt: Runtime,
+    fake: FakeGitLab,
+    live: Profile,
+}
+
+impl Rig {
+    fn on_the_independent_gitlab() -> Rig {
+        let served = Served::start(&["--base-port", "0"]);
+        let dir = tempfile::tempdir().unwrap();
+        let state = state_in(dir.path());
+        let rt = runtime();
+        let fake = rt.block_on(FakeGitLab::start());
+        let live = go_live(&rt, &state, &served, &GitLabAt::fake(&fake), "Live, GitLab written apart");
+        Rig { served, _dir: dir, state, rt, fake, live }
+    }
+}
+
 /// An agent working a case through the handlers the window calls.
 struct Agent<'a> {
     state: &'a AppState,
@@ -187,12 +210,7 @@ fn a_live_profile_with_tokens_in_the_os_keychain_releases_an_email_end_to_end() 
 #[test]
 #[ignore = "needs an unlocked Secret Service: `make test` provides one"]
 fn a_live_profile_against_an_independent_gitlab_releases_an_email() {
-    let served = Served::start(&["--base-port", "0"]);
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(dir.path());
-    let rt = runtime();
-    let fake = rt.block_on(FakeGitLab::start());
-    let live = go_live(&rt, &state, &served, &GitLabAt::fake(&fake), "Live, GitLab written apart");
+    let Rig { served, _dir, state, rt, fake, live } = Rig::on_the_independent_gitlab();
     let agent = Agent { state: &state, rt: &rt };
 
     // GitLab's own search puts the account *named* after the address first.
@@ -226,12 +244,7 @@ fn a_live_profile_against_an_independent_gitlab_releases_an_email() {
 #[test]
 #[ignore = "needs an unlocked Secret Service: `make test` provides one"]
 fn a_group_member_on_the_independent_gitlab_blocks_at_the_gate_with_evidence() {
-    let served = Served::start(&["--base-port", "0"]);
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(dir.path());
-    let rt = runtime();
-    let fake = rt.block_on(FakeGitLab::start());
-    let live = go_live(&rt, &state, &served, &GitLabAt::fake(&fake), "Live, GitLab written apart");
+    let Rig { served: _served, _dir, state, rt, fake, live } = Rig::on_the_independent_gitlab();
     let agent = Agent { state: &state, rt: &rt };
 
     let case = agent.release_until_gate(8002, "member-pat", "pat@acme.example");
