@@ -22,6 +22,21 @@ use casekit::summary;
 use tokio::runtime::Runtime;
 
 /// An app on a temp data folder, the Sandbox profile, an in-memory keychain.
+/// The app over `dir` on the Sandbox profile, the agent's identity set.
+fn signed_in(dir: &tempfile::TempDir, keychain: Keychain) -> AppState {
+    let state = AppState::open(AppPaths::under(dir.path()), keychain, support::settings());
+    let p = handlers::active_profile(&state).unwrap();
+    let input = casekit::store::profiles::ProfileInput {
+        id: Some(p.id),
+        name: p.name,
+        agent_name: "Sam Agent".into(),
+        agent_email: "sam@support.example".into(),
+        services: p.services,
+    };
+    handlers::save_profile(&state, input).unwrap();
+    state
+}
+
 fn release_on_8001() -> casekit::playbook::engine::NewCase {
     casekit::playbook::engine::NewCase {
         ticket_instance: casekit::playbook::engine::TicketInstance::Global,
@@ -42,16 +57,7 @@ impl App {
     fn new() -> App {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let state = AppState::open(AppPaths::under(dir.path()), Keychain::in_memory(), support::settings());
-        let p = handlers::active_profile(&state).unwrap();
-        let input = casekit::store::profiles::ProfileInput {
-            id: Some(p.id),
-            name: p.name,
-            agent_name: "Sam Agent".into(),
-            agent_email: "sam@support.example".into(),
-            services: p.services,
-        };
-        handlers::save_profile(&state, input).unwrap();
+        let state = signed_in(&dir, Keychain::in_memory());
         App { state, dir, elsewhere: tempfile::tempdir().unwrap(), rt }
     }
 
@@ -389,16 +395,7 @@ fn the_cli_checks_a_ticket_and_a_head_file_with_the_os_keychain() {
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let os = Keychain::os().expect("the Secret Service is reachable");
-    let state = AppState::open(AppPaths::under(dir.path()), os.clone(), support::settings());
-    let p = handlers::active_profile(&state).unwrap();
-    let input = casekit::store::profiles::ProfileInput {
-        id: Some(p.id),
-        name: p.name,
-        agent_name: "Sam Agent".into(),
-        agent_email: "sam@support.example".into(),
-        services: p.services,
-    };
-    handlers::save_profile(&state, input).unwrap();
+    let state = signed_in(&dir, os.clone());
     rt.block_on(anchor::honest_case(&state));
     let db = state.store().unwrap().path().to_owned();
     let ticket_head = anchor::newest_row(&db) - 1;

@@ -35,8 +35,13 @@ fn gitlab(s: &Sandbox, settings: HttpSettings) -> GitLab {
 }
 
 fn zendesk(s: &Sandbox, instance: Service) -> Zendesk {
+    zendesk_paged(s, instance, settings().page_size)
+}
+
+/// The instance's client asking for `page_size` items a page.
+fn zendesk_paged(s: &Sandbox, instance: Service, page_size: u32) -> Zendesk {
     let c = if instance == Service::ZendeskUsGov { &s.credentials().zendesk_us_gov } else { &s.credentials().zendesk };
-    Zendesk::new(instance, &c.url, &c.email, Secret::new(c.token.clone()), settings()).unwrap()
+    Zendesk::new(instance, &c.url, &c.email, Secret::new(c.token.clone()), HttpSettings { page_size, ..settings() }).unwrap()
 }
 
 fn mailgun(s: &Sandbox, settings: HttpSettings) -> Mailgun {
@@ -286,15 +291,7 @@ async fn zendesk_tickets_users_and_organizations_change_as_the_api_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zendesk_cursor_pages_are_followed_and_the_instances_are_separate() {
     let s = sandbox().await;
-    let c = &s.credentials().zendesk;
-    let small = Zendesk::new(
-        Service::Zendesk,
-        &c.url,
-        &c.email,
-        Secret::new(c.token.clone()),
-        HttpSettings { page_size: 7, ..settings() },
-    )
-    .unwrap();
+    let small = zendesk_paged(&s, Service::Zendesk, 7);
     let members = small.organization_memberships(7002).await.unwrap();
     assert_eq!(members.len(), 30, "5 pages of 7");
     let mut ids: Vec<u64> = members.iter().map(|m| m.id).collect();
@@ -307,6 +304,7 @@ async fn zendesk_cursor_pages_are_followed_and_the_instances_are_separate() {
     assert_eq!(zendesk(&s, Service::Zendesk).ticket(9001).await.unwrap_err().code(), ErrorCode::NotFound);
     assert!(gov.ticket_link(9001).ends_with("/agent/tickets/9001"));
 
+    let c = &s.credentials().zendesk;
     let wrong =
         Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(s.credentials().zendesk_us_gov.token.clone()), settings())
             .unwrap();
@@ -474,15 +472,7 @@ async fn zendesk_user_lookups_take_the_address_exactly_not_as_search_reads_it() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zendesk_ticket_fields_tell_zendesks_own_fields_from_custom_ones() {
     let s = sandbox().await;
-    let c = &s.credentials().zendesk;
-    let small = Zendesk::new(
-        Service::Zendesk,
-        &c.url,
-        &c.email,
-        Secret::new(c.token.clone()),
-        HttpSettings { page_size: 4, ..settings() },
-    )
-    .unwrap();
+    let small = zendesk_paged(&s, Service::Zendesk, 4);
     let fields = small.ticket_fields().await.unwrap();
     assert_eq!(fields.len(), 17, "5 cursor pages");
     let system: Vec<&str> = fields.iter().filter(|f| f.is_system()).map(|f| f.kind.as_str()).collect();

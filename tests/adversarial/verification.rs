@@ -76,15 +76,21 @@ fn attack_three_copies_of_one_passed_challenge_do_not_unlock_a_2fa_reset() {
     assert_eq!(current(&wv.view(case.id)), "challenges", "the case waits for an honest judgement");
 }
 
-#[test]
-fn attack_the_agent_as_their_own_peer_reviewer() {
-    let wv = Webview::new();
-    let case = access_until_challenges(&wv);
+/// An account-access case whose three challenges passed honestly, waiting for its peer review.
+fn access_until_review(wv: &Webview) -> CaseView {
+    let case = access_until_challenges(wv);
     let case = wv.step(
         &case,
         StepInput::Verify { risk: "high".into(), results: passed(&["support-pin", "ssh-gpg-key", "creation-date"]) },
     );
     assert_eq!(current(&case), "peer-review");
+    case
+}
+
+#[test]
+fn attack_the_agent_as_their_own_peer_reviewer() {
+    let wv = Webview::new();
+    let case = access_until_review(&wv);
 
     // The running agent is Sam Agent <sam@support.example>, however the webview spells it.
     for (name, email) in [
@@ -127,12 +133,7 @@ fn attack_the_agent_as_their_own_peer_reviewer() {
 #[test]
 fn attack_skipping_the_peer_review_to_reset_2fa() {
     let wv = Webview::new();
-    let case = access_until_challenges(&wv);
-    let case = wv.step(
-        &case,
-        StepInput::Verify { risk: "high".into(), results: passed(&["support-pin", "ssh-gpg-key", "creation-date"]) },
-    );
-    assert_eq!(current(&case), "peer-review");
+    let case = access_until_review(&wv);
 
     // Past the review to the gate, the choice of change, the reset itself.
     for (step, input) in [
