@@ -7,10 +7,10 @@ use ts_rs::{Config, TS};
 use crate::connectors::check::ConnectionCheck;
 use crate::connectors::Service;
 use crate::error::{ErrorCode, IpcError};
-use crate::playbook::actions::{CallRecord, PlannedCall};
 use crate::playbook::consent::Answerer;
+use crate::playbook::effects::{CallRecord, PlannedCall};
+use crate::playbook::effects::{Fact, Link};
 use crate::playbook::engine::{ChallengeResult, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
-use crate::playbook::state::{Fact, Link};
 use crate::playbook::view::{
     AttemptView, CaseView, ChallengeView, EvidenceView, FieldView, GateView, ItemView, OptionView, PermissionView, RiskLevel,
     StepLine, StepView,

@@ -20,8 +20,15 @@ use ts_rs::TS;
 use super::state::CaseState;
 use crate::{Error, Result};
 
+/// The ticket's requester, asking for a change on their own account.
+pub const REQUESTER: &str = "requester";
+/// The Owner or Maintainer whose GitLab account has the access.
+pub const PERMISSION_GIVER: &str = "permission_giver";
+/// The owner of a support-portal profile's primary address.
+pub const PRIMARY_ADDRESS: &str = "primary_address";
+
 /// Every role a permission step may name.
-pub const ROLES: &[&str] = &["requester", "permission_giver", "primary_address"];
+pub const ROLES: &[&str] = &[REQUESTER, PERMISSION_GIVER, PRIMARY_ADDRESS];
 
 /// The one Zendesk user whose reply counts, and why it is them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -41,8 +48,8 @@ pub struct Answerer {
 /// Where a role's answerer is found: the lookup whose evidence holds `data.answerer`.
 fn source(role: &str) -> Option<(&'static str, &'static str)> {
     match role {
-        "permission_giver" => Some(("gitlab_owner_membership", "Look up the owner's or maintainer's access first.")),
-        "primary_address" => Some(("zendesk_target_user", "Find the support-portal profile of the primary address first.")),
+        PERMISSION_GIVER => Some(("gitlab_owner_membership", "Look up the owner's or maintainer's access first.")),
+        PRIMARY_ADDRESS => Some(("zendesk_target_user", "Find the support-portal profile of the primary address first.")),
         _ => None,
     }
 }
@@ -62,7 +69,7 @@ fn requester(st: &CaseState) -> Result<u64> {
 pub fn answerer(from: &str, st: &CaseState) -> Result<Answerer> {
     let requester_id = requester(st)?;
     let fact = |k: &str| st.facts.get(k).cloned().unwrap_or_default();
-    if from == "requester" {
+    if from == REQUESTER {
         return Ok(Answerer {
             role: from.into(),
             user_id: requester_id,
@@ -105,7 +112,7 @@ pub struct Candidate<'a> {
 /// Whether `c` counts as `who`'s answer to a request after comment `after`; why not otherwise.
 pub fn judge(c: &Candidate<'_>, who: &Answerer, requester_id: u64, after: u64) -> Result<()> {
     if c.author_id != who.user_id {
-        let by = if c.author_id == requester_id && who.role != "requester" {
+        let by = if c.author_id == requester_id && who.role != REQUESTER {
             "the ticket's requester".to_owned()
         } else {
             format!("someone else (Zendesk user {})", c.author_id)

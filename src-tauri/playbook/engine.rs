@@ -9,56 +9,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use ts_rs::TS;
 
+use super::effects::Outcome;
 use super::model::{OnFail, Playbook, StepKind};
+use super::ops::gitlab::append_admin_note;
+pub use super::ops::Env;
+pub use super::state::TicketInstance;
 use super::state::{CaseState, StepRecord, StepStatus};
 use super::view::{self, CaseView};
-use super::{actions, consent, gates, lookups, review, texts, Catalog};
+use super::{consent, registry, review, texts};
 use crate::connectors::session::Connections;
 use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
-use crate::connectors::Service;
 use crate::store::audit::{self, Entry};
 use crate::store::cases::{self, CaseRow, NewCaseRow};
-use crate::store::Store;
 use crate::{clock, validate, Error, IpcError, Result};
-
-/// What the engine works with: the database, the profile's clients, the playbooks.
-pub struct Env<'a> {
-    pub store: &'a Store,
-    pub conns: &'a Connections,
-    pub catalog: &'a Catalog,
-}
-
-/// Which Zendesk instance a ticket lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum TicketInstance {
-    Global,
-    UsGov,
-}
-
-impl TicketInstance {
-    fn key(self) -> &'static str {
-        match self {
-            TicketInstance::Global => "global",
-            TicketInstance::UsGov => "us_gov",
-        }
-    }
-
-    fn service(self) -> Service {
-        match self {
-            TicketInstance::Global => Service::Zendesk,
-            TicketInstance::UsGov => Service::ZendeskUsGov,
-        }
-    }
-
-    fn parse(s: &str) -> TicketInstance {
-        if s == "us_gov" {
-            TicketInstance::UsGov
-        } else {
-            TicketInstance::Global
-        }
-    }
-}
 
 /// A ticket as the New case form shows it before the case opens.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -320,7 +283,7 @@ pub fn case_view(env: &Env<'_>, case_id: i64) -> Result<CaseView> {
     // A lookup whose source has no API in this profile asks the agent for what the tool shows.
     if let (Some(current), Some((_, step))) = (v.current.as_mut(), pb.step(&st.cursor)) {
         if let StepKind::Lookup { lookup } = &step.kind {
-            (current.fields, current.link) = lookups::form(lookup, env.conns, &st);
+            (current.fields, current.link) = registry::lookup_named(lookup)?.form(env.conns, &st);
         }
     }
     Ok(v)
@@ -543,11 +506,11 @@ fn ensure_ready(pb: &Playbook, st: &CaseState, index: usize) -> Result<()> {
             _ => return Err(Error::OutOfOrder(format!("“{}” is not complete, so this change may not run.", s.title))),
         }
         if let (StepKind::Gate { gates: specs }, Some(StepStatus::Done)) = (&s.kind, st.records.get(&s.id).map(|r| r.status)) {
-            if let Some(g) = specs.iter().find(|g| !gates::evaluate(&g.gate, st).passed) {
+            if let Some(g) = specs.iter().find(|g| !registry::evaluate(&g.gate, st).passed) {
                 return Err(Error::OutOfOrder(format!(
                     "The gate “{}” no longer passes: {}",
                     g.reason,
-                    gates::evaluate(&g.gate, st).detail
+                    registry::evaluate(&g.gate, st).detail
                 )));
             }
         }
@@ -644,8 +607,8 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
         }
         (StepKind::Lookup { lookup }, input @ (StepInput::RunLookup | StepInput::EnterEvidence { .. })) => {
             let found = match &input {
-                StepInput::EnterEvidence { fields } => lookups::enter(lookup, env.conns, &st, fields).await?,
-                _ => lookups::run(lookup, env.conns, &st).await?,
+                StepInput::EnterEvidence { fields } => registry::lookup_named(lookup)?.enter(env.conns, &st, fields).await?,
+                _ => registry::lookup_named(lookup)?.run(env.conns, &st).await?,
             };
             // What the agent entered is audited as it was recorded (normalized), marked as theirs.
             let entered = found.evidence.data.get("entered").filter(|v| !v.is_null()).cloned();
@@ -668,7 +631,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             let verdicts: Vec<Value> = specs
                 .iter()
                 .map(|g| {
-                    let v = gates::evaluate(&g.gate, &st);
+                    let v = registry::evaluate(&g.gate, &st);
                     json!({"gate": g.gate, "passed": v.passed, "detail": v.detail})
                 })
                 .collect();
@@ -683,7 +646,8 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
             Transition::new("gate_passed", json!({"gates": verdicts}))
         }
         (StepKind::Gate { gates: specs }, StepInput::FollowBlock) => {
-            let Some((spec, verdict)) = specs.iter().map(|g| (g, gates::evaluate(&g.gate, &st))).find(|(_, v)| !v.passed) else {
+            let Some((spec, verdict)) = specs.iter().map(|g| (g, registry::evaluate(&g.gate, &st))).find(|(_, v)| !v.passed)
+            else {
                 return Err(Error::OutOfOrder("Every gate passes: continue instead.".into()));
             };
             let follow = match &spec.on_fail {
@@ -840,13 +804,14 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
         }
         (StepKind::Action { action, destructive }, StepInput::RunAction { confirmation }) => {
             ensure_ready(&pb, &st, index)?;
-            if let Some(expected) = destructive.then(|| actions::confirmation_text(action, &st)).flatten() {
+            let op = registry::action_named(action)?;
+            if let Some(expected) = destructive.then(|| op.confirmation(&st)).flatten() {
                 if !confirmation.trim().eq_ignore_ascii_case(&expected) {
                     return Err(Error::InvalidInput(format!("Type {expected} exactly to confirm this change.")));
                 }
             }
-            let planned = actions::plan(action, &st)?;
-            actions::preflight(action, env.conns, &st).await?;
+            let planned = op.plan(&st)?;
+            op.preflight(env.conns, &st).await?;
             // The intent is on disk before the first write, so a crash leaves a visible unknown outcome.
             st.progress.insert(step_id.to_owned(), json!({"attempt": {"calls": [], "error": {"code": "internal", "retryable": true,
                 "message": "The last attempt stopped before its outcome was recorded. Running it again re-reads the account first and skips what is already done."}}}));
@@ -859,13 +824,13 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
                 step_id,
                 Transition::new("action_started", json!({"action": action, "calls": planned})),
             )?;
-            let outcome = actions::run(action, env, row.id, &st, &confirmation).await;
+            let outcome = op.run(env, row.id, &st, &confirmation).await;
             finish_write(&pb, &mut st, step_id, index, &agent, action, outcome)?
         }
         (StepKind::Note { what }, StepInput::WriteNote) => {
             ensure_ready(&pb, &st, index)?;
             let line = texts::admin_note_line(what, &row, &st.facts);
-            let outcome = actions::append_admin_note(env.conns, &st, &line).await;
+            let outcome = append_admin_note(env.conns, &st, &line).await;
             finish_write(&pb, &mut st, step_id, index, &agent, "admin_note", outcome)?
         }
         (StepKind::Reply { template }, StepInput::SendReply { post }) => {
@@ -930,7 +895,7 @@ fn finish_write(
     index: usize,
     agent: &str,
     name: &str,
-    outcome: actions::Outcome,
+    outcome: Outcome,
 ) -> Result<Transition> {
     match outcome.result {
         Ok(checks) => {
@@ -976,7 +941,7 @@ async fn refresh(env: &Env<'_>, pb: &Playbook, st: &mut CaseState) -> Result<Tra
     for s in &pb.steps {
         if let StepKind::Lookup { lookup } = &s.kind {
             if st.evidence.contains_key(lookup) {
-                let found = lookups::run(lookup, env.conns, st).await?;
+                let found = registry::lookup_named(lookup)?.run(env.conns, st).await?;
                 st.facts.extend(found.facts);
                 st.evidence.insert(lookup.clone(), found.evidence);
                 refreshed.push(lookup.clone());
@@ -985,7 +950,7 @@ async fn refresh(env: &Env<'_>, pb: &Playbook, st: &mut CaseState) -> Result<Tra
     }
     let reopened = pb.steps.iter().find(|s| {
         matches!(&s.kind, StepKind::Gate { gates: g } if st.records.get(&s.id).is_some_and(|r| r.status == StepStatus::Done)
-            && g.iter().any(|g| !gates::evaluate(&g.gate, st).passed))
+            && g.iter().any(|g| !registry::evaluate(&g.gate, st).passed))
     });
     if let Some(gate) = reopened {
         st.records.remove(&gate.id);

@@ -3,16 +3,15 @@
 //! Every transition is written with its audit rows in one SQLite transaction before the UI
 //! hears of it.
 
-pub mod actions;
+pub mod check;
 pub mod consent;
+pub mod effects;
 pub mod engine;
-pub mod gates;
-pub mod lookups;
 pub mod model;
-pub mod portal;
+pub mod ops;
+pub mod registry;
 pub mod review;
 pub mod state;
-pub mod support_ops;
 pub mod texts;
 pub mod view;
 
@@ -21,7 +20,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use ts_rs::TS;
 
-use self::model::{Known, Playbook};
+use self::model::Playbook;
 use crate::{Error, Result};
 
 /// The playbooks Casekit ships, from `src-tauri/playbooks/`.
@@ -64,12 +63,10 @@ impl Catalog {
         &BUILTIN
     }
 
-    /// Loads and checks playbook files against the engine's lookups, gates and actions.
+    /// Loads and checks playbook files against the registry's lookups, gates and actions.
     pub fn load(files: &[&str]) -> Result<Catalog> {
-        let lookup_names: Vec<&str> = lookups::NAMES.iter().chain(portal::LOOKUPS).chain(support_ops::LOOKUPS).copied().collect();
-        let action_names: Vec<&str> = actions::NAMES.iter().chain(portal::ACTIONS).chain(support_ops::ACTIONS).copied().collect();
-        let known = Known { lookups: &lookup_names, gates: gates::NAMES, actions: &action_names };
-        let playbooks = files.iter().map(|f| Playbook::load(f, &known)).collect::<Result<Vec<_>>>()?;
+        let playbooks = files.iter().map(|f| Playbook::parse(f)).collect::<Result<Vec<_>>>()?;
+        playbooks.iter().try_for_each(check::playbook)?;
         for p in &playbooks {
             for s in &p.steps {
                 if let model::StepKind::Gate { gates } = &s.kind {
@@ -94,6 +91,11 @@ impl Catalog {
             .iter()
             .find(|p| p.id == id)
             .ok_or_else(|| Error::NotFound(format!("There is no playbook “{id}”. Pick one from the list.")))
+    }
+
+    /// Every playbook.
+    pub fn playbooks(&self) -> impl Iterator<Item = &Playbook> {
+        self.playbooks.iter()
     }
 
     /// The picker's list.

@@ -186,21 +186,16 @@ pub struct DecisionOption {
 /// address the customer signs in with. Checks of who the requester is read the ticket itself.)
 pub const TICKET_FACTS: &[&str] = &["requester_id", "requester_name", "ticket_id", "ticket_instance", "ticket_url"];
 
-/// What the engine can run; the catalog refuses a playbook naming anything else.
-pub struct Known<'a> {
-    pub lookups: &'a [&'a str],
-    pub gates: &'a [&'a str],
-    pub actions: &'a [&'a str],
-}
-
 impl Playbook {
-    /// Parses, checks and versions one playbook file.
-    pub fn load(json: &str, known: &Known<'_>) -> Result<Playbook> {
+    /// Parses and versions one playbook file, and checks its shape: unique step ids, the
+    /// summary last, every step it continues at present, nothing set that the ticket says. What
+    /// it names and the facts it uses are checked against the registry by `check.rs`.
+    pub fn parse(json: &str) -> Result<Playbook> {
         let raw: serde_json::Value =
             serde_json::from_str(json).map_err(|e| Error::Internal(format!("a playbook file is not JSON: {e}")))?;
         let mut p: Playbook =
             serde_json::from_value(raw.clone()).map_err(|e| Error::Internal(format!("a playbook file is not valid: {e}")))?;
-        p.check(known)?;
+        p.check_shape()?;
         let content = serde_json::to_value(&p).map_err(|e| Error::Internal(e.to_string()))?;
         if let Some(path) = unknown_key(&raw, &content, String::new()) {
             return Err(Error::Internal(format!("playbook {}: unknown key {path}", p.id)));
@@ -210,7 +205,7 @@ impl Playbook {
         Ok(p)
     }
 
-    fn check(&self, known: &Known<'_>) -> Result<()> {
+    fn check_shape(&self) -> Result<()> {
         let bad = |why: String| Err(Error::Internal(format!("playbook {}: {why}", self.id)));
         let ids: BTreeSet<&str> = self.steps.iter().map(|s| s.id.as_str()).collect();
         if ids.len() != self.steps.len() {
@@ -219,7 +214,7 @@ impl Playbook {
         if !matches!(self.steps.last().map(|s| &s.kind), Some(StepKind::Summary)) {
             return bad("the last step must be the summary".into());
         }
-        for (i, s) in self.steps.iter().enumerate() {
+        for s in &self.steps {
             // What Casekit records from the ticket itself is never the agent's to type or set.
             let sets = match &s.kind {
                 StepKind::Checklist { fields, .. } => fields.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
@@ -232,63 +227,26 @@ impl Playbook {
             if s.next.as_deref().is_some_and(|n| !ids.contains(n)) {
                 return bad(format!("step {} continues at a missing step", s.id));
             }
-            match &s.kind {
-                StepKind::Lookup { lookup } if !known.lookups.contains(&lookup.as_str()) => {
-                    return bad(format!("step {} names an unknown lookup {lookup}", s.id))
-                }
-                StepKind::Action { action, .. } if !known.actions.contains(&action.as_str()) => {
-                    return bad(format!("step {} names an unknown action {action}", s.id))
-                }
-                StepKind::Gate { gates } => {
-                    if gates.iter().any(|g| g.gate == "ownership_verified") && !self.reviewed_before(i) {
-                        return bad(format!(
-                            "gate ownership_verified at step {} needs a verify step before it and, between the two, a peer-review \
-                             checklist (reviewer_name and reviewer_email fields)",
-                            s.id
-                        ));
-                    }
-                    for g in gates {
-                        if !known.gates.contains(&g.gate.as_str()) {
-                            return bad(format!("step {} names an unknown gate {}", s.id, g.gate));
-                        }
-                        if let OnFail::Branch(to) = &g.on_fail {
-                            if !ids.contains(to.as_str()) {
-                                return bad(format!("gate {} branches to a missing step {to}", g.gate));
-                            }
-                        }
-                    }
-                }
-                StepKind::Decision { options, .. } => {
-                    for o in options {
-                        if o.next.as_deref().is_some_and(|n| !ids.contains(n)) {
-                            return bad(format!("option {} leads to a missing step", o.id));
-                        }
-                    }
-                }
-                StepKind::Verify { challenges, required_passes } if challenges.is_empty() || required_passes.is_empty() => {
-                    return bad(format!("step {} needs challenges and a rule", s.id));
-                }
-                StepKind::Permission { from, .. } if !super::consent::ROLES.contains(&from.as_str()) => {
-                    return bad(format!("step {} asks permission from unknown “{from}”", s.id))
-                }
-                _ => {}
+            let leads_to: Vec<&str> = match &s.kind {
+                StepKind::Gate { gates } => gates
+                    .iter()
+                    .filter_map(|g| match &g.on_fail {
+                        OnFail::Branch(to) => Some(to.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
+                StepKind::Decision { options, .. } => options.iter().filter_map(|o| o.next.as_deref()).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(to) = leads_to.iter().find(|to| !ids.contains(*to)) {
+                return bad(format!("step {} leads to a missing step {to}", s.id));
+            }
+            if matches!(&s.kind, StepKind::Verify { challenges, required_passes } if challenges.is_empty() || required_passes.is_empty())
+            {
+                return bad(format!("step {} needs challenges and a rule", s.id));
             }
         }
         Ok(())
-    }
-
-    /// Whether a verify step comes before step `index`, followed by a peer-review checklist
-    /// (a field of each reviewer type) before `index`.
-    fn reviewed_before(&self, index: usize) -> bool {
-        let before = &self.steps[..index];
-        let is_review = |s: &Step| {
-            matches!(&s.kind, StepKind::Checklist { fields, .. }
-                if [super::review::REVIEWER_NAME, super::review::REVIEWER_EMAIL].iter().all(|k| fields.iter().any(|f| f.kind == *k)))
-        };
-        before
-            .iter()
-            .rposition(|s| matches!(s.kind, StepKind::Verify { .. }))
-            .is_some_and(|v| before[v + 1..].iter().any(is_review))
     }
 
     /// The step with this id.
@@ -337,56 +295,39 @@ impl StepKind {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const KNOWN: Known<'static> = Known { lookups: &["gitlab_account"], gates: &["no_memberships"], actions: &[] };
-
-    fn file(step: &str) -> String {
+    /// A playbook file of one step and the summary.
+    pub(crate) fn file(step: &str) -> String {
         format!(
             r#"{{"id": "p", "title": "P", "use_when": "u", "source": "s", "steps": [{step}, {{"id": "end", "title": "End", "kind": "summary"}}]}}"#
         )
     }
 
     #[test]
-    fn a_typo_or_an_unknown_name_in_a_playbook_is_refused() {
-        assert!(
-            Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).is_ok()
-        );
-        let typo = Playbook::load(
-            &file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account", "lokup": 1}"#),
-            &KNOWN,
-        );
+    fn a_typo_or_a_missing_step_in_a_playbook_is_refused() {
+        assert!(Playbook::parse(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#)).is_ok());
+        let typo =
+            Playbook::parse(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account", "lokup": 1}"#));
         assert!(typo.unwrap_err().to_string().contains("unknown key /steps/0/lokup"));
-        let unknown = Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "nope"}"#), &KNOWN);
-        assert!(unknown.unwrap_err().to_string().contains("unknown lookup nope"));
         let branch = r#"{"id": "a", "title": "A", "kind": "gate", "gates": [{"gate": "no_memberships", "reason": "r", "on_fail": {"branch": "x"}}]}"#;
-        assert!(Playbook::load(&file(branch), &KNOWN).unwrap_err().to_string().contains("missing step x"));
+        assert!(Playbook::parse(&file(branch)).unwrap_err().to_string().contains("missing step x"));
     }
 
     #[test]
-    fn a_permission_names_a_known_role_and_no_step_sets_what_the_ticket_says() {
-        let from = |role: &str| {
-            Playbook::load(
-                &file(&format!(r#"{{"id": "a", "title": "A", "kind": "permission", "request": "r", "from": "{role}"}}"#)),
-                &KNOWN,
-            )
-        };
-        assert!(from("requester").is_ok() && from("permission_giver").is_ok() && from("primary_address").is_ok());
-        assert!(from("anyone").unwrap_err().to_string().contains("asks permission from unknown “anyone”"));
+    fn no_step_sets_what_the_ticket_says() {
         let field =
             r#"{"id": "a", "title": "A", "kind": "checklist", "fields": [{"id": "requester_id", "label": "x", "type": "text"}]}"#;
-        assert!(Playbook::load(&file(field), &KNOWN).unwrap_err().to_string().contains("would overwrite requester_id"));
+        assert!(Playbook::parse(&file(field)).unwrap_err().to_string().contains("would overwrite requester_id"));
         let sets = r#"{"id": "a", "title": "A", "kind": "decision", "options": [{"id": "o", "label": "O", "sets": {"ticket_id": "1"}}]}"#;
-        assert!(Playbook::load(&file(sets), &KNOWN).unwrap_err().to_string().contains("would overwrite ticket_id"));
+        assert!(Playbook::parse(&file(sets)).unwrap_err().to_string().contains("would overwrite ticket_id"));
     }
 
     #[test]
     fn the_version_is_a_hash_of_the_content() {
-        let a =
-            Playbook::load(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).unwrap();
-        let b =
-            Playbook::load(&file(r#"{"id": "a", "title": "B", "kind": "lookup", "lookup": "gitlab_account"}"#), &KNOWN).unwrap();
+        let a = Playbook::parse(&file(r#"{"id": "a", "title": "A", "kind": "lookup", "lookup": "gitlab_account"}"#)).unwrap();
+        let b = Playbook::parse(&file(r#"{"id": "a", "title": "B", "kind": "lookup", "lookup": "gitlab_account"}"#)).unwrap();
         assert_eq!(a.version.len(), 12);
         assert_ne!(a.version, b.version);
     }

@@ -13,8 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+use super::effects::Verdict;
 use super::engine::ChallengeResult;
 use super::model::{Challenge, Field};
+use super::ops::{Gate, Need};
 use super::state::{CaseState, StepRecord, StepStatus};
 use crate::store::profiles::Profile;
 use crate::{Error, Result};
@@ -133,9 +135,23 @@ pub fn peer_review(
     })))
 }
 
-/// The `ownership_verified` gate: a passed verification, and a peer review by another agent
-/// recorded after it.
-pub fn ownership_verified(state: &CaseState) -> (bool, String) {
+/// `ownership_verified`: a passed verification, and a peer review by another agent recorded
+/// after it. (The catalog also checks that a playbook puts a verify step and a peer-review
+/// checklist before this gate.)
+pub struct OwnershipVerified;
+
+impl Gate for OwnershipVerified {
+    const NAME: &'static str = "ownership_verified";
+    const NEEDS: &'static [Need] = &[Need::Fact("verification_outcome")];
+
+    fn evaluate(state: &CaseState) -> Verdict {
+        let (passed, detail) = ownership_verified(state);
+        Verdict::new(passed, detail)
+    }
+}
+
+/// Whether ownership is verified and peer-reviewed, and what that rests on.
+fn ownership_verified(state: &CaseState) -> (bool, String) {
     let Some((_, verified)) = verification(state) else {
         return (false, "Ownership has not been verified in this case.".into());
     };

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
+use super::effects::Evidence;
+use crate::connectors::Service;
+
 /// The state of one case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseState {
@@ -35,41 +38,44 @@ impl CaseState {
     }
 }
 
-/// A lookup's snapshot: raw data for the gates, rows and links for the agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub title: String,
-    pub at: String,
-    pub data: Value,
-    pub rows: Vec<Fact>,
-    pub links: Vec<Link>,
+/// Which Zendesk instance a ticket lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketInstance {
+    Global,
+    UsGov,
 }
 
-/// One line of an evidence table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct Fact {
-    pub label: String,
-    pub value: String,
-    /// `passed` or `blocked` when the line decides a gate.
-    pub status: Option<String>,
-}
-
-impl Fact {
-    pub fn new(label: &str, value: impl Into<String>) -> Fact {
-        Fact { label: label.to_owned(), value: value.into(), status: None }
+impl TicketInstance {
+    /// How the case row and the facts say it.
+    pub fn key(self) -> &'static str {
+        match self {
+            TicketInstance::Global => "global",
+            TicketInstance::UsGov => "us_gov",
+        }
     }
 
-    /// A line that decides a gate: passed when `ok`.
-    pub fn judged(label: &str, value: impl Into<String>, ok: bool) -> Fact {
-        Fact { label: label.to_owned(), value: value.into(), status: Some(if ok { "passed" } else { "blocked" }.to_owned()) }
+    /// The profile's service for it.
+    pub fn service(self) -> Service {
+        match self {
+            TicketInstance::Global => Service::Zendesk,
+            TicketInstance::UsGov => Service::ZendeskUsGov,
+        }
     }
-}
 
-/// A link to where a fact comes from (GitLab admin, Zendesk, Mailgun).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct Link {
-    pub label: String,
-    pub url: String,
+    /// The instance a stored key names (`us_gov`, else the global one).
+    pub fn parse(s: &str) -> TicketInstance {
+        if s == "us_gov" {
+            TicketInstance::UsGov
+        } else {
+            TicketInstance::Global
+        }
+    }
+
+    /// The instance of the case's ticket, as recorded when it opened.
+    pub fn of(state: &CaseState) -> TicketInstance {
+        TicketInstance::parse(state.facts.get("ticket_instance").map_or("", String::as_str))
+    }
 }
 
 /// How a step ended (or where it is).

@@ -27,6 +27,11 @@ pub fn render(template: &str, facts: &BTreeMap<String, String>) -> Result<String
     Ok(out)
 }
 
+/// The facts a template names, in order (`{key}`; an unclosed brace names nothing).
+pub fn keys(template: &str) -> impl Iterator<Item = &str> {
+    template.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(key, _)| key))
+}
+
 /// The Zendesk agent link of the case's ticket.
 pub fn ticket_link(facts: &BTreeMap<String, String>, row: &CaseRow) -> String {
     facts.get("ticket_url").cloned().unwrap_or_else(|| format!("ticket {}#{}", row.ticket_instance, row.ticket_id))

@@ -6,12 +6,11 @@ use serde::Serialize;
 use serde_json::Value;
 use ts_rs::TS;
 
-use super::actions::{self, CallRecord, PlannedCall};
 use super::consent::{self, Answerer};
-use super::gates;
+use super::effects::{CallRecord, Fact, Link, PlannedCall};
 use super::model::{OnFail, Playbook, StepKind};
-use super::state::{CaseState, Fact, Link, StepStatus};
-use super::{texts, Catalog};
+use super::state::{CaseState, StepStatus};
+use super::{registry, texts, Catalog};
 use crate::store::cases::CaseRow;
 use crate::IpcError;
 
@@ -244,7 +243,7 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                 v.gates = specs
                     .iter()
                     .map(|g| {
-                        let verdict = gates::evaluate(&g.gate, st);
+                        let verdict = registry::evaluate(&g.gate, st);
                         GateView {
                             gate: g.gate.clone(),
                             reason: g.reason.clone(),
@@ -279,9 +278,11 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                 v.text = texts::render(instructions, &st.facts).ok();
             }
             StepKind::Action { action, destructive } => {
-                v.calls = actions::plan(action, st).unwrap_or_default();
+                let op = registry::action_named(action);
+                // Before the facts it needs are recorded, the preview is empty.
+                v.calls = op.as_ref().map_or_else(|_| Vec::new(), |a| a.plan(st).unwrap_or_default());
                 v.destructive = *destructive;
-                v.confirm_text = destructive.then(|| actions::confirmation_text(action, st)).flatten();
+                v.confirm_text = op.ok().filter(|_| *destructive).and_then(|a| a.confirmation(st));
             }
             StepKind::Verify { challenges, required_passes } => {
                 v.challenges = challenges

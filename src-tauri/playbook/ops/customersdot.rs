@@ -15,23 +15,18 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::actions::{CallRecord, PlannedCall};
-use super::lookups::Found;
-use super::state::{CaseState, Evidence, Fact, Link};
-use super::view::FieldView;
-use crate::clock;
+use super::mailgun::event_time;
+use super::{fact, Action, Lookup, Need, Run};
 use crate::connectors::customersdot::{Customer, CustomerQuery, CustomersDot};
 use crate::connectors::mailgun::{EventFilter, Mailgun};
 use crate::connectors::session::Connections;
-use crate::{validate, Error, Result};
+use crate::playbook::effects::{Calls, Fact, Found, Link, PlannedCall};
+use crate::playbook::state::CaseState;
+use crate::playbook::view::FieldView;
+use crate::{clock, validate, Error, Result};
 
-pub const LOOKUPS: &[&str] = &["customersdot_diagnosis"];
-pub const ACTIONS: &[&str] =
-    &["resend_confirmation", "one_time_sign_in_url", "unlink_gitlab_user", "add_billing_account_membership"];
-
-const LOOKUP: &str = "customersdot_diagnosis";
 /// At most this many addresses are diagnosed (the requester's and four more).
 const MAX_ADDRESSES: usize = 5;
 /// What the agent pastes as evidence of a change made in the admin screen.
@@ -207,7 +202,7 @@ fn field(id: String, label: String, kind: &str, options: &[&str], required: bool
 /// The fields the agent fills in for what this profile cannot read through an API: the portal
 /// accounts in manual mode, the reset mail without Mailgun. Empty when everything is fetched.
 /// The link is where to start reading: the admin customer search, or the Mailgun logs.
-pub fn form(conns: &Connections, state: &CaseState) -> (Vec<FieldView>, Option<String>) {
+fn form(conns: &Connections, state: &CaseState) -> (Vec<FieldView>, Option<String>) {
     let (cd_manual, mail_manual) = match sources(conns) {
         Ok(s) => (s.cd.is_none(), s.mail.is_none()),
         Err(_) => return (Vec::new(), None),
@@ -560,38 +555,89 @@ pub fn parse_entries(
 
 // ---------------------------------------------------------------- the diagnosis
 
-/// The diagnosis from the APIs; in manual mode, from the entries kept with the evidence (a
-/// refresh), else it says to fill in the form.
-pub async fn diagnosis(conns: &Connections, state: &CaseState) -> Result<Found> {
-    let src = sources(conns)?;
-    if src.cd.is_none() || src.mail.is_none() {
-        let kept = state
-            .evidence
-            .get(LOOKUP)
-            .and_then(|e| e.data.get("entered"))
-            .and_then(|v| serde_json::from_value::<Entered>(v.clone()).ok());
-        return match kept {
-            Some(entered) => conclude(conns, state, src, Some(entered)).await,
-            None => Err(Error::InvalidInput(
-                "This profile has no API for part of the diagnosis (CustomersDot in manual mode, or no Mailgun): open the admin screens from the links, enter what they show in the form, then record it."
-                    .into(),
-            )),
-        };
-    }
-    conclude(conns, state, src, None).await
+/// What `customersdot_diagnosis` found, whatever its source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosisData {
+    /// `api` or `manual`.
+    pub mode: Option<String>,
+    pub addresses: Vec<String>,
+    pub accounts: Vec<Account>,
+    /// The admin API's records (api mode).
+    pub customers: Vec<Customer>,
+    pub reset_mail: Vec<ResetMail>,
+    pub reset_delivered: bool,
+    /// The handbook scenarios that fit, best first.
+    pub scenarios: Vec<u8>,
+    /// What the agent entered (normalized), kept so a refresh can rebuild the diagnosis.
+    pub entered: Option<Entered>,
 }
 
-/// The diagnosis from what the agent entered (and the APIs the profile has).
-pub async fn enter(conns: &Connections, state: &CaseState, values: &BTreeMap<String, String>) -> Result<Found> {
-    let src = sources(conns)?;
-    if src.cd.is_some() && src.mail.is_some() {
-        return Err(Error::InvalidInput(
-            "This profile reads CustomersDot and Mailgun through their APIs: fetch the facts instead of entering them.".into(),
-        ));
+/// `customersdot_diagnosis`: every portal account the requester mentions, the reset mails, and
+/// the handbook scenario that fits.
+pub struct Diagnosis;
+
+impl Lookup for Diagnosis {
+    const NAME: &'static str = "customersdot_diagnosis";
+    const NEEDS: &'static [Need] = &[Need::Fact("requester_email")];
+    const PRODUCES: &'static [&'static str] = &[
+        "customersdot_mode",
+        "proposed_scenario",
+        "proposed_scenario_reason",
+        "customer_id",
+        "customer_email",
+        "gitlab_email",
+        "gitlab_uid",
+        "billing_account_id",
+        "sign_in_link_last_sent",
+        "subscription_email",
+    ];
+    type Data = DiagnosisData;
+
+    /// From the APIs; in manual mode, from the entries kept with the evidence (a refresh), else
+    /// it says to fill in the form.
+    async fn run(conns: &Connections, state: &CaseState) -> Result<Found> {
+        let src = sources(conns)?;
+        if src.cd.is_none() || src.mail.is_none() {
+            let kept = match state.evidence.get(Self::NAME) {
+                Some(e) => {
+                    serde_json::from_value::<DiagnosisData>(e.data.clone())
+                        .map_err(|_| {
+                            Error::OutOfOrder(
+                                "The diagnosis was recorded by an older Casekit: enter what the admin screens show again.".into(),
+                            )
+                        })?
+                        .entered
+                }
+                None => None,
+            };
+            return match kept {
+                Some(entered) => conclude(conns, state, src, Some(entered)).await,
+                None => Err(Error::InvalidInput(
+                    "This profile has no API for part of the diagnosis (CustomersDot in manual mode, or no Mailgun): open the admin screens from the links, enter what they show in the form, then record it."
+                        .into(),
+                )),
+            };
+        }
+        conclude(conns, state, src, None).await
     }
-    state.fact("requester_email", "The diagnosis")?;
-    let entered = parse_entries(&emails(state), src.cd.is_none(), src.mail.is_none(), values)?;
-    conclude(conns, state, src, Some(entered)).await
+
+    fn form(conns: &Connections, state: &CaseState) -> (Vec<FieldView>, Option<String>) {
+        form(conns, state)
+    }
+
+    /// From what the agent entered (and the APIs the profile has).
+    async fn enter(conns: &Connections, state: &CaseState, values: &BTreeMap<String, String>) -> Result<Found> {
+        let src = sources(conns)?;
+        if src.cd.is_some() && src.mail.is_some() {
+            return Err(Error::InvalidInput(
+                "This profile reads CustomersDot and Mailgun through their APIs: fetch the facts instead of entering them."
+                    .into(),
+            ));
+        }
+        fact(state, "requester_email")?;
+        let entered = parse_entries(&emails(state), src.cd.is_none(), src.mail.is_none(), values)?;
+        conclude(conns, state, src, Some(entered)).await
+    }
 }
 
 fn rows_for(c: &Account, source: &str) -> Vec<Fact> {
@@ -678,7 +724,6 @@ async fn from_api(
 }
 
 async fn reset_mail_from_api(mg: &Mailgun, addresses: &[String]) -> Result<Vec<ResetMail>> {
-    let when = |ts: f64| clock::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(ts.max(0.0)));
     let mut out = Vec::new();
     for address in addresses {
         let resets: Vec<_> = mg
@@ -693,12 +738,12 @@ async fn reset_mail_from_api(mg: &Mailgun, addresses: &[String]) -> Result<Vec<R
             .collect();
         let delivered = resets.iter().find(|e| e.is_delivered());
         out.push(match (delivered, resets.first()) {
-            (Some(e), _) => ResetMail { address: address.clone(), result: "delivered".into(), at: Some(when(e.timestamp)) },
+            (Some(e), _) => ResetMail { address: address.clone(), result: "delivered".into(), at: Some(event_time(e.timestamp)) },
             (None, None) => ResetMail { address: address.clone(), result: "none".into(), at: None },
             (None, Some(e)) if e.is_suppression() => {
-                ResetMail { address: address.clone(), result: "suppressed".into(), at: Some(when(e.timestamp)) }
+                ResetMail { address: address.clone(), result: "suppressed".into(), at: Some(event_time(e.timestamp)) }
             }
-            (None, Some(e)) => ResetMail { address: address.clone(), result: "failed".into(), at: Some(when(e.timestamp)) },
+            (None, Some(e)) => ResetMail { address: address.clone(), result: "failed".into(), at: Some(event_time(e.timestamp)) },
         });
     }
     Ok(out)
@@ -706,7 +751,7 @@ async fn reset_mail_from_api(mg: &Mailgun, addresses: &[String]) -> Result<Vec<R
 
 /// The rows, links and facts from the accounts and reset mails, whatever their source.
 async fn conclude(conns: &Connections, state: &CaseState, src: Sources, entered: Option<Entered>) -> Result<Found> {
-    let requester = state.fact("requester_email", "The diagnosis")?.to_lowercase();
+    let requester = fact(state, "requester_email")?.to_lowercase();
     let addresses = emails(state);
     let base = admin_url(conns);
     let mut rows = Vec::new();
@@ -840,35 +885,27 @@ async fn conclude(conns: &Connections, state: &CaseState, src: Sources, entered:
     if let Some(c) = found.iter().find(|c| c.billing_account_id.is_some()) {
         facts.insert("subscription_email".to_owned(), c.email.clone());
     }
-    let entered_json = (entered.accounts.is_some() || entered.reset_mail.is_some())
-        .then(|| serde_json::to_value(&entered).unwrap_or(Value::Null));
-    let data = json!({
-        "mode": facts.get("customersdot_mode"),
-        "addresses": addresses,
-        "accounts": found,
-        "customers": customers,
-        "reset_mail": mails,
-        "reset_delivered": reset_delivered,
-        "scenarios": proposed.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-        "entered": entered_json,
-    });
-    let title = if src.cd.is_some() {
-        "Customers portal sign-in".to_owned()
-    } else {
-        "Customers portal sign-in (entered by the agent from the admin screen)".to_owned()
+    let data = DiagnosisData {
+        mode: facts.get("customersdot_mode").cloned(),
+        addresses,
+        accounts: found,
+        customers,
+        reset_mail: mails,
+        reset_delivered,
+        scenarios: proposed.iter().map(|(n, _)| *n).collect(),
+        entered: (entered.accounts.is_some() || entered.reset_mail.is_some()).then_some(entered),
     };
-    Ok(Found { evidence: Evidence { title, at: clock::now(), data, rows, links }, facts })
+    let title = if src.cd.is_some() {
+        "Customers portal sign-in"
+    } else {
+        "Customers portal sign-in (entered by the agent from the admin screen)"
+    };
+    let mut found = Found::new(title, &data, rows, links)?;
+    found.facts = facts;
+    Ok(found)
 }
 
 // ---------------------------------------------------------------- the actions
-
-fn fact<'a>(state: &'a CaseState, key: &str) -> Result<&'a str> {
-    state.fact(key, "The change")
-}
-
-fn call(method: &str, path: String, change: String) -> PlannedCall {
-    PlannedCall { method: method.into(), path, change }
-}
 
 /// What sending a new sign-in link does to the previous one, for the preview.
 fn link_warning(state: &CaseState) -> String {
@@ -878,60 +915,48 @@ fn link_warning(state: &CaseState) -> String {
     }
 }
 
-/// The preview of a portal action (an admin screen to use in manual mode).
-pub fn plan(name: &str, state: &CaseState) -> Result<Vec<PlannedCall>> {
-    let id = fact(state, "customer_id").unwrap_or(":id");
-    let email = fact(state, "customer_email")?;
-    let (method, path, change) = match name {
-        "resend_confirmation" => (
-            "POST",
-            format!("/admin/api/v1/customers/{id}/resend_confirmation"),
-            format!("confirmation email sent again to {email}"),
-        ),
-        "one_time_sign_in_url" => (
-            "POST",
-            format!("/admin/api/v1/customers/{id}/send_one_time_sign_in_link"),
-            format!(
-                "CustomersDot emails a new one-time sign-in link to {email} (the account's own address; it works once, for 24 hours){}",
-                link_warning(state)
-            ),
-        ),
-        "unlink_gitlab_user" => (
-            "POST",
-            format!("/admin/api/v1/customers/{id}/unlink_gitlab_user"),
-            format!("linked GitLab user ({}) → none, with the ticket link", fact(state, "gitlab_email")?),
-        ),
-        "add_billing_account_membership" => (
-            "POST",
-            "/admin/api/v1/billing_account_memberships".to_owned(),
-            format!("billing account {}: + {}", fact(state, "billing_account_id")?, fact(state, "new_customer_email")?),
-        ),
-        other => return Err(Error::Internal(format!("unknown portal action {other}"))),
-    };
+/// The preview of a portal action: the API call, or in manual mode the admin screen to use.
+fn preview(state: &CaseState, name: &str, method: &str, path: String, change: String) -> Result<Vec<PlannedCall>> {
     if manual(state) {
-        let paste = if name == "one_time_sign_in_url" {
+        let paste = if name == OneTimeSignInUrl::NAME {
             "use the screen's option that emails the link; paste the confirmation it shows, never the link itself"
         } else {
             "paste what the screen shows to confirm"
         };
-        return Ok(vec![call("MANUAL", "CustomersDot admin screen".into(), format!("{change}; {paste}"))]);
+        return Ok(vec![PlannedCall::new("MANUAL", "CustomersDot admin screen", format!("{change}; {paste}"))]);
     }
-    Ok(vec![call(method, path, change)])
+    Ok(vec![PlannedCall::new(method, path, change)])
 }
 
-/// What to type to confirm (API mode); manual mode asks for pasted evidence instead.
-pub fn confirmation_text(name: &str, state: &CaseState) -> Option<String> {
-    if manual(state) {
-        return None;
-    }
-    match name {
-        "unlink_gitlab_user" | "add_billing_account_membership" => state.facts.get("customer_email").cloned(),
-        _ => None,
-    }
+/// The customer id for previews (`:id` until known).
+fn customer_id(state: &CaseState) -> &str {
+    fact(state, "customer_id").unwrap_or(":id")
 }
 
-fn record(calls: &mut Vec<CallRecord>, method: &str, path: String, result: impl Into<String>) {
-    calls.push(CallRecord { method: method.into(), path, result: result.into() });
+/// What to type to confirm a change to a portal account (API mode); manual mode asks for
+/// pasted evidence instead.
+fn confirm_customer(state: &CaseState) -> Option<String> {
+    (!manual(state)).then(|| state.facts.get("customer_email").cloned()).flatten()
+}
+
+/// Manual mode: the agent made the change in the admin screen; what they pasted is recorded.
+fn done_by_hand(name: &str, state: &CaseState, evidence: &str, calls: &mut Calls) -> Result<Vec<Fact>> {
+    let evidence = manual_evidence(name, evidence)?;
+    calls.record("MANUAL", "CustomersDot admin screen", format!("done by the agent: {evidence}"));
+    let label = if name == OneTimeSignInUrl::NAME {
+        format!("One-time sign-in link emailed to {} (admin screen)", fact(state, "customer_email")?)
+    } else {
+        "Done in the admin screen".to_owned()
+    };
+    Ok(vec![Fact::judged(&label, evidence, true)])
+}
+
+/// API mode: the admin client, the case's portal account id, and the account re-read now.
+async fn reread(run: &Run<'_>) -> Result<(CustomersDot, u64, Customer)> {
+    let cd = run.env.conns.customersdot()?.ok_or_else(|| Error::NotConfigured("CustomersDot is in manual mode.".into()))?;
+    let id: u64 = fact(run.state, "customer_id")?.parse().map_err(|_| Error::Internal("customer_id is not a number".into()))?;
+    let before = cd.customer(id).await?;
+    Ok((cd, id, before))
 }
 
 /// What the agent pastes after doing the change in the admin screen: required, at most
@@ -1000,154 +1025,225 @@ fn same_address_as_unlinked(state: &CaseState) -> Result<()> {
     )))
 }
 
-/// What must hold before a portal action is even started (nothing is recorded when it does
-/// not): scenario 6's new portal account is the unlinked GitLab user's.
-pub async fn preflight(name: &str, conns: &Connections, state: &CaseState) -> Result<()> {
-    if name != "add_billing_account_membership" {
-        return Ok(());
+/// `resend_confirmation`: the portal sends its confirmation email again.
+pub struct ResendConfirmation;
+
+impl Action for ResendConfirmation {
+    const NAME: &'static str = "resend_confirmation";
+    const NEEDS: &'static [Need] = &[Need::Fact("customer_email")];
+
+    fn plan(state: &CaseState) -> Result<Vec<PlannedCall>> {
+        let id = customer_id(state);
+        let change = format!("confirmation email sent again to {}", fact(state, "customer_email")?);
+        preview(state, Self::NAME, "POST", format!("/admin/api/v1/customers/{id}/resend_confirmation"), change)
     }
-    let new_email = fact(state, "new_customer_email")?;
-    if manual(state) {
-        return same_address_as_unlinked(state);
-    }
-    let cd = conns.customersdot()?.ok_or_else(|| Error::NotConfigured("CustomersDot is in manual mode.".into()))?;
-    match cd.find_customers(&CustomerQuery::Email(new_email.to_owned())).await?.into_iter().next() {
-        Some(new) => same_gitlab_user(state, new.uid, &new.email),
-        // Not created yet: the run says so (and the step can be retried once it exists).
-        None => Ok(()),
+
+    async fn run(run: &Run<'_>, calls: &mut Calls) -> Result<Vec<Fact>> {
+        if manual(run.state) {
+            return done_by_hand(Self::NAME, run.state, run.typed, calls);
+        }
+        let (cd, id, before) = reread(run).await?;
+
+        if before.confirmed_at.is_some() {
+            calls.record(
+                "POST",
+                format!("/admin/api/v1/customers/{id}/resend_confirmation"),
+                "skipped: the account is confirmed now",
+            );
+            return Ok(vec![Fact::judged("Confirmed at", before.confirmed_at.unwrap_or_default(), true)]);
+        }
+        let after = cd.resend_confirmation(id).await?;
+        calls.record("POST", format!("/admin/api/v1/customers/{id}/resend_confirmation"), "done");
+        Ok(vec![Fact::judged("Confirmation email sent", after.confirmation_sent_at.unwrap_or_default(), true)])
     }
 }
 
-/// Runs a portal action: re-read, change, verify; or, in manual mode, records the evidence.
-pub async fn run(
-    name: &str,
-    conns: &Connections,
-    state: &CaseState,
-    evidence: &str,
-    calls: &mut Vec<CallRecord>,
-) -> Result<Vec<Fact>> {
-    if manual(state) {
-        if name == "add_billing_account_membership" {
-            same_address_as_unlinked(state)?;
-        }
-        let evidence = manual_evidence(name, evidence)?;
-        record(calls, "MANUAL", "CustomersDot admin screen".into(), format!("done by the agent: {evidence}"));
-        let label = if name == "one_time_sign_in_url" {
-            format!("One-time sign-in link emailed to {} (admin screen)", fact(state, "customer_email")?)
-        } else {
-            "Done in the admin screen".to_owned()
-        };
-        return Ok(vec![Fact::judged(&label, evidence, true)]);
+/// `one_time_sign_in_url`: CustomersDot emails a one-time sign-in link to the account's own
+/// address (Casekit never sees the link).
+pub struct OneTimeSignInUrl;
+
+impl Action for OneTimeSignInUrl {
+    const NAME: &'static str = "one_time_sign_in_url";
+    const NEEDS: &'static [Need] = &[Need::Fact("customer_email")];
+
+    fn plan(state: &CaseState) -> Result<Vec<PlannedCall>> {
+        let id = customer_id(state);
+        let change = format!(
+            "CustomersDot emails a new one-time sign-in link to {} (the account's own address; it works once, for 24 hours){}",
+            fact(state, "customer_email")?,
+            link_warning(state)
+        );
+        preview(state, Self::NAME, "POST", format!("/admin/api/v1/customers/{id}/send_one_time_sign_in_link"), change)
     }
-    let cd = conns.customersdot()?.ok_or_else(|| Error::NotConfigured("CustomersDot is in manual mode.".into()))?;
-    let id: u64 = fact(state, "customer_id")?.parse().map_err(|_| Error::Internal("customer_id is not a number".into()))?;
-    let before = cd.customer(id).await?;
-    match name {
-        "resend_confirmation" => {
-            if before.confirmed_at.is_some() {
-                record(
-                    calls,
-                    "POST",
-                    format!("/admin/api/v1/customers/{id}/resend_confirmation"),
-                    "skipped: the account is confirmed now",
-                );
-                return Ok(vec![Fact::judged("Confirmed at", before.confirmed_at.unwrap_or_default(), true)]);
-            }
-            let after = cd.resend_confirmation(id).await?;
-            record(calls, "POST", format!("/admin/api/v1/customers/{id}/resend_confirmation"), "done");
-            Ok(vec![Fact::judged("Confirmation email sent", after.confirmation_sent_at.unwrap_or_default(), true)])
+
+    async fn run(run: &Run<'_>, calls: &mut Calls) -> Result<Vec<Fact>> {
+        let state = run.state;
+        if manual(state) {
+            return done_by_hand(Self::NAME, state, run.typed, calls);
         }
-        "one_time_sign_in_url" => {
-            let path = format!("/admin/api/v1/customers/{id}/send_one_time_sign_in_link");
-            let email = fact(state, "customer_email")?;
-            if !before.email.eq_ignore_ascii_case(email) {
-                return Err(Error::Rejected(format!(
-                    "The portal account's email is {} now, not {email} as in the evidence: refresh the evidence before sending a link.",
-                    before.email
-                )));
-            }
-            // A link already emailed during this case (a retry after an unknown outcome) is not
-            // replaced: a second one would stop the first working in the customer's mailbox.
-            let since = state.records.values().map(|r| r.at.as_str()).min().unwrap_or("");
-            let events = cd.support_audit_events(id).await?;
-            if let Some(e) =
-                events.iter().rev().find(|e| e.action == "one_time_sign_in_link_sent" && e.created_at.as_str() >= since)
-            {
-                let last4 = e.details.get("last4").and_then(Value::as_str).unwrap_or("????");
-                record(calls, "POST", path, format!("skipped: a link was already emailed during this case at {}", e.created_at));
-                return Ok(vec![Fact::judged(
-                    "One-time sign-in link",
-                    format!("emailed by CustomersDot to {email} at {} (link ending …{last4})", e.created_at),
-                    true,
-                )]);
-            }
-            let sent = cd.send_one_time_sign_in_link(id).await?;
-            record(calls, "POST", path, format!("done: emailed to {}, link ending …{}", sent.sent_to, sent.last4));
-            let logged = cd.support_audit_events(id).await?.iter().any(|e| e.action == "one_time_sign_in_link_sent");
-            Ok(vec![
-                Fact::judged(
-                    "One-time sign-in link",
-                    format!(
-                        "emailed by CustomersDot to {} at {}, valid until {} (link ending …{})",
-                        sent.sent_to, sent.sent_at, sent.expires_at, sent.last4
-                    ),
-                    sent.sent_to.eq_ignore_ascii_case(email),
+        let (cd, id, before) = reread(run).await?;
+
+        let path = format!("/admin/api/v1/customers/{id}/send_one_time_sign_in_link");
+        let email = fact(state, "customer_email")?;
+        if !before.email.eq_ignore_ascii_case(email) {
+            return Err(Error::Rejected(format!(
+                "The portal account's email is {} now, not {email} as in the evidence: refresh the evidence before sending a link.",
+                before.email
+            )));
+        }
+        // A link already emailed during this case (a retry after an unknown outcome) is not
+        // replaced: a second one would stop the first working in the customer's mailbox.
+        let since = state.records.values().map(|r| r.at.as_str()).min().unwrap_or("");
+        let events = cd.support_audit_events(id).await?;
+        if let Some(e) = events.iter().rev().find(|e| e.action == "one_time_sign_in_link_sent" && e.created_at.as_str() >= since)
+        {
+            let last4 = e.details.get("last4").and_then(Value::as_str).unwrap_or("????");
+            calls.record("POST", path, format!("skipped: a link was already emailed during this case at {}", e.created_at));
+            return Ok(vec![Fact::judged(
+                "One-time sign-in link",
+                format!("emailed by CustomersDot to {email} at {} (link ending …{last4})", e.created_at),
+                true,
+            )]);
+        }
+        let sent = cd.send_one_time_sign_in_link(id).await?;
+        calls.record("POST", path, format!("done: emailed to {}, link ending …{}", sent.sent_to, sent.last4));
+        let logged = cd.support_audit_events(id).await?.iter().any(|e| e.action == "one_time_sign_in_link_sent");
+        Ok(vec![
+            Fact::judged(
+                "One-time sign-in link",
+                format!(
+                    "emailed by CustomersDot to {} at {}, valid until {} (link ending …{})",
+                    sent.sent_to, sent.sent_at, sent.expires_at, sent.last4
                 ),
-                Fact::judged("Support Audit Event", if logged { "logged" } else { "not found" }, logged),
-            ])
+                sent.sent_to.eq_ignore_ascii_case(email),
+            ),
+            Fact::judged("Support Audit Event", if logged { "logged" } else { "not found" }, logged),
+        ])
+    }
+}
+
+/// `unlink_gitlab_user`: the portal account's linked GitLab user is removed, with the ticket
+/// link.
+pub struct UnlinkGitlabUser;
+
+impl Action for UnlinkGitlabUser {
+    const NAME: &'static str = "unlink_gitlab_user";
+    const NEEDS: &'static [Need] = &[Need::Fact("customer_email"), Need::Fact("gitlab_email")];
+
+    fn plan(state: &CaseState) -> Result<Vec<PlannedCall>> {
+        let id = customer_id(state);
+        fact(state, "customer_email")?;
+        let change = format!("linked GitLab user ({}) → none, with the ticket link", fact(state, "gitlab_email")?);
+        preview(state, Self::NAME, "POST", format!("/admin/api/v1/customers/{id}/unlink_gitlab_user"), change)
+    }
+
+    fn confirmation(state: &CaseState) -> Option<String> {
+        confirm_customer(state)
+    }
+
+    async fn run(run: &Run<'_>, calls: &mut Calls) -> Result<Vec<Fact>> {
+        let state = run.state;
+        if manual(state) {
+            return done_by_hand(Self::NAME, state, run.typed, calls);
         }
-        "unlink_gitlab_user" => {
-            let path = format!("/admin/api/v1/customers/{id}/unlink_gitlab_user");
-            let seen = state.facts.get("gitlab_email").cloned().unwrap_or_default();
-            if before.uid.is_none() {
-                record(calls, "POST", path, "skipped: no GitLab user is linked now");
-            } else {
-                let ticket = fact(state, "ticket_url")?;
-                cd.unlink_gitlab_user(id, ticket).await?;
-                record(calls, "POST", path, "done");
-            }
-            let after = cd.customer(id).await?;
-            let logged = cd.support_audit_events(id).await?.iter().any(|e| e.action == "unlink_gitlab_user");
-            if after.uid.is_some() {
-                return Err(Error::InvalidResponse("CustomersDot still shows a linked GitLab user.".into()));
-            }
-            Ok(vec![
-                Fact::judged("Linked GitLab user", format!("none (was {seen})"), true),
-                Fact::judged("Support Audit Event", if logged { "logged with the ticket link" } else { "not found" }, logged),
-            ])
+        let (cd, id, before) = reread(run).await?;
+
+        let path = format!("/admin/api/v1/customers/{id}/unlink_gitlab_user");
+        let seen = state.facts.get("gitlab_email").cloned().unwrap_or_default();
+        if before.uid.is_none() {
+            calls.record("POST", path, "skipped: no GitLab user is linked now");
+        } else {
+            let ticket = fact(state, "ticket_url")?;
+            cd.unlink_gitlab_user(id, ticket).await?;
+            calls.record("POST", path, "done");
         }
-        "add_billing_account_membership" => {
-            let account: u64 =
-                fact(state, "billing_account_id")?.parse().map_err(|_| Error::Internal("billing_account_id".into()))?;
-            let new_email = fact(state, "new_customer_email")?;
-            let Some(new) = cd.find_customers(&CustomerQuery::Email(new_email.to_owned())).await?.into_iter().next() else {
-                return Err(Error::NotFound(format!(
-                    "No portal account has {new_email} yet: the customer must first create it by signing in with that GitLab account."
-                )));
-            };
-            same_gitlab_user(state, new.uid, &new.email)?;
-            let path = "/admin/api/v1/billing_account_memberships".to_owned();
-            match &new.billing_account_membership {
-                Some(m) if m.billing_account_id == account => record(calls, "POST", path, "skipped: already a member"),
-                Some(m) => {
-                    return Err(Error::Rejected(format!(
-                        "{new_email} is already a member of billing account {}: a customer has at most one.",
-                        m.billing_account_id
-                    )))
-                }
-                None => {
-                    let m = cd.add_billing_account_membership(new.id, account).await?;
-                    record(calls, "POST", path, format!("done: membership {}", m.id));
-                }
-            }
-            let members = cd.billing_account(account).await?.memberships;
-            let ok = members.iter().any(|m| m.customer_id == new.id);
-            if !ok {
-                return Err(Error::InvalidResponse("The billing account does not list the new portal account.".into()));
-            }
-            Ok(vec![Fact::judged("Billing account members", format!("{} (incl. {new_email})", members.len()), true)])
+        let after = cd.customer(id).await?;
+        let logged = cd.support_audit_events(id).await?.iter().any(|e| e.action == "unlink_gitlab_user");
+        if after.uid.is_some() {
+            return Err(Error::InvalidResponse("CustomersDot still shows a linked GitLab user.".into()));
         }
-        other => Err(Error::Internal(format!("unknown portal action {other}"))),
+        Ok(vec![
+            Fact::judged("Linked GitLab user", format!("none (was {seen})"), true),
+            Fact::judged("Support Audit Event", if logged { "logged with the ticket link" } else { "not found" }, logged),
+        ])
+    }
+}
+
+/// `add_billing_account_membership` (scenario 6): the unlinked GitLab user's new portal
+/// account joins the billing account.
+pub struct AddBillingAccountMembership;
+
+impl Action for AddBillingAccountMembership {
+    const NAME: &'static str = "add_billing_account_membership";
+    const NEEDS: &'static [Need] = &[
+        Need::Fact("customer_email"),
+        Need::Fact("billing_account_id"),
+        Need::Fact("new_customer_email"),
+        Need::Fact("gitlab_email"),
+    ];
+
+    fn plan(state: &CaseState) -> Result<Vec<PlannedCall>> {
+        fact(state, "customer_email")?;
+        let change = format!("billing account {}: + {}", fact(state, "billing_account_id")?, fact(state, "new_customer_email")?);
+        preview(state, Self::NAME, "POST", "/admin/api/v1/billing_account_memberships".to_owned(), change)
+    }
+
+    fn confirmation(state: &CaseState) -> Option<String> {
+        confirm_customer(state)
+    }
+
+    /// The portal account joining must be the unlinked GitLab user's (nothing is recorded when
+    /// it is not).
+    async fn preflight(conns: &Connections, state: &CaseState) -> Result<()> {
+        let new_email = fact(state, "new_customer_email")?;
+        if manual(state) {
+            return same_address_as_unlinked(state);
+        }
+        let cd = conns.customersdot()?.ok_or_else(|| Error::NotConfigured("CustomersDot is in manual mode.".into()))?;
+        match cd.find_customers(&CustomerQuery::Email(new_email.to_owned())).await?.into_iter().next() {
+            Some(new) => same_gitlab_user(state, new.uid, &new.email),
+            // Not created yet: the run says so (and the step can be retried once it exists).
+            None => Ok(()),
+        }
+    }
+
+    async fn run(run: &Run<'_>, calls: &mut Calls) -> Result<Vec<Fact>> {
+        let state = run.state;
+        if manual(state) {
+            same_address_as_unlinked(state)?;
+            return done_by_hand(Self::NAME, state, run.typed, calls);
+        }
+        let (cd, _, _) = reread(run).await?;
+
+        let account: u64 =
+            fact(state, "billing_account_id")?.parse().map_err(|_| Error::Internal("billing_account_id".into()))?;
+        let new_email = fact(state, "new_customer_email")?;
+        let Some(new) = cd.find_customers(&CustomerQuery::Email(new_email.to_owned())).await?.into_iter().next() else {
+            return Err(Error::NotFound(format!(
+                "No portal account has {new_email} yet: the customer must first create it by signing in with that GitLab account."
+            )));
+        };
+        same_gitlab_user(state, new.uid, &new.email)?;
+        let path = "/admin/api/v1/billing_account_memberships".to_owned();
+        match &new.billing_account_membership {
+            Some(m) if m.billing_account_id == account => calls.record("POST", path, "skipped: already a member"),
+            Some(m) => {
+                return Err(Error::Rejected(format!(
+                    "{new_email} is already a member of billing account {}: a customer has at most one.",
+                    m.billing_account_id
+                )))
+            }
+            None => {
+                let m = cd.add_billing_account_membership(new.id, account).await?;
+                calls.record("POST", path, format!("done: membership {}", m.id));
+            }
+        }
+        let members = cd.billing_account(account).await?.memberships;
+        let ok = members.iter().any(|m| m.customer_id == new.id);
+        if !ok {
+            return Err(Error::InvalidResponse("The billing account does not list the new portal account.".into()));
+        }
+        Ok(vec![Fact::judged("Billing account members", format!("{} (incl. {new_email})", members.len()), true)])
     }
 }
 
