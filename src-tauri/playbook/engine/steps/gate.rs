@@ -1,0 +1,54 @@
+use super::*;
+
+/// Gate: every gate passed; continue.
+pub(super) fn pass(cx: &mut Cx<'_>, specs: &[GateSpec]) -> Result<Transition> {
+    let Cx { agent, pb, st, index, step_id, .. } = cx;
+    let (index, step_id): (usize, &str) = (*index, step_id.as_str());
+    let verdicts: Vec<Value> = specs
+        .iter()
+        .map(|g| {
+            let v = registry::evaluate(&g.gate, &st);
+            json!({"gate": g.gate, "passed": v.passed, "detail": v.detail})
+        })
+        .collect();
+    if let Some(blocked) = verdicts.iter().find(|v| v["passed"] == false) {
+        return Err(Error::OutOfOrder(format!(
+            "The gate is blocked ({}); follow the block instead of continuing.",
+            blocked["detail"].as_str().unwrap_or_default()
+        )));
+    }
+    done(st, step_id, agent, StepStatus::Done, json!({"gates": verdicts, "summary": "all gates passed"}));
+    advance(pb, st, index, None, agent);
+    Ok(Transition::new("gate_passed", json!({"gates": verdicts})))
+}
+
+/// Gate: follow the first block (end, switch playbook, or branch).
+pub(super) fn follow_block(cx: &mut Cx<'_>, specs: &[GateSpec]) -> Result<Transition> {
+    let Cx { agent, pb, st, index, step_id, .. } = cx;
+    let (index, step_id): (usize, &str) = (*index, step_id.as_str());
+    let Some((spec, verdict)) = specs.iter().map(|g| (g, registry::evaluate(&g.gate, &st))).find(|(_, v)| !v.passed) else {
+        return Err(Error::OutOfOrder("Every gate passes: continue instead.".into()));
+    };
+    let follow = match &spec.on_fail {
+        OnFail::Stop => "stop".to_owned(),
+        OnFail::Switch(p) => format!("switch:{p}"),
+        OnFail::Branch(s) => format!("branch:{s}"),
+    };
+    let data = json!({"gate": spec.gate, "detail": verdict.detail, "follow": follow,
+                      "summary": format!("blocked by {}: {}", spec.gate, verdict.detail)});
+    done(st, step_id, agent, StepStatus::Blocked, data.clone());
+    let mut t = Transition::new("gate_blocked", data);
+    match &spec.on_fail {
+        OnFail::Stop => {
+            st.cursor.clear();
+            t.finish = Some("blocked");
+        }
+        OnFail::Switch(target) => {
+            st.cursor.clear();
+            t.finish = Some("switched");
+            t.switch_to = Some(target.clone());
+        }
+        OnFail::Branch(to) => advance(pb, st, index, Some(to), agent),
+    }
+    Ok(t)
+}

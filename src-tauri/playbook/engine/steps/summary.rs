@@ -1,0 +1,12 @@
+use super::*;
+
+/// Summary: the case is finished.
+pub(super) fn run(cx: &mut Cx<'_>) -> Result<Transition> {
+    let Cx { agent, st, step_id, .. } = cx;
+    let step_id: &str = step_id.as_str();
+    done(st, step_id, agent, StepStatus::Done, json!({"summary": "case finished"}));
+    st.cursor.clear();
+    let mut t = Transition::new("case_finished", json!({"outcome": "completed"}));
+    t.finish = Some("completed");
+    Ok(t)
+}
