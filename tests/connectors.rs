@@ -9,6 +9,7 @@ use casekit::connectors::mailgun::{EventFilter, Mailgun};
 use casekit::connectors::zendesk::{NewComment, TicketUpdate, UserUpdate, Zendesk};
 use casekit::connectors::{HttpSettings, Service};
 use casekit::sandbox::faults::{Fault, FaultRule};
+use casekit::sandbox::world::Fixture;
 use casekit::sandbox::{Sandbox, SandboxConfig};
 use casekit::secrets::Secret;
 use casekit::ErrorCode;
@@ -22,6 +23,7 @@ fn settings() -> HttpSettings {
         max_delay: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
         page_size: 100,
+        max_pages: 50,
     }
 }
 
@@ -201,6 +203,25 @@ async fn gitlab_lists_are_followed_across_pages_on_the_base_url_the_client_used(
             .await
             .unwrap();
     assert_eq!(everyone.len(), 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exact_address_match_among_more_search_hits_than_casekit_reads_is_an_error() {
+    // Twenty more accounts named like Quinn's address: 22 hits, of which Casekit reads 20.
+    let mut fixture = Fixture::builtin();
+    let lookalike = fixture.gitlab.users.iter().find(|u| u.username == "quinn-lookalike").unwrap().clone();
+    for i in 0..20 {
+        let mut u = lookalike.clone();
+        (u.id, u.username, u.email) = (900 + i, format!("quinn-lookalike-{i}"), format!("lookalike{i}@example.net"));
+        fixture.gitlab.users.push(u);
+    }
+    let s = Sandbox::start(SandboxConfig { fixture, ..SandboxConfig::default() }).await.unwrap();
+    let gl = gitlab(&s, settings());
+    assert_eq!(gl.search_users("quinn@example.com").await.unwrap().len(), 22);
+    let e = gl.users_with_email("quinn@example.com").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidResponse);
+    assert!(e.to_string().contains("matched 22 accounts") && e.to_string().contains("Admin area"), "{e}");
+    assert_eq!(gl.users_with_email("ivy@example.com").await.unwrap().len(), 1, "a search with few hits is read whole");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -517,6 +538,57 @@ async fn mailgun_events_are_paged_and_a_suppression_is_seen_and_lifted() {
     let c = &s.credentials().mailgun;
     let other = Mailgun::new(&c.url, "mg.example.org", Secret::new(c.api_key.clone()), settings()).unwrap();
     assert_eq!(other.domain().await.unwrap_err().code(), ErrorCode::NotFound);
+}
+
+// ---------------------------------------------------------------- page limit
+
+/// The error for a list longer than `pages` pages: names the list and says what to do.
+fn assert_too_long(e: casekit::Error, what: &str, pages: u32) {
+    let text = e.to_string();
+    assert_eq!(e.code(), ErrorCode::InvalidResponse, "{text}");
+    assert!(text.contains(what), "names the list, {what}: {text}");
+    assert!(text.contains(&format!("stopped after {pages} pages")), "{text}");
+    assert!(text.contains("Narrow what is asked for") && text.contains("whole list in"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_s_lists_are_read_to_the_end_and_one_longer_than_the_page_limit_is_an_error() {
+    let s = sandbox().await;
+    let limited = |page_size: u32, max_pages: u32| HttpSettings { page_size, max_pages, ..settings() };
+
+    // GitLab, by Link headers: 16 users in 4 pages of 4.
+    assert_eq!(gitlab(&s, limited(4, 4)).search_users("").await.unwrap().len(), 16, "exactly at the limit");
+    assert_too_long(gitlab(&s, limited(4, 3)).search_users("").await.unwrap_err(), "GitLab has more users matching “”", 3);
+    // The newest events are the one named cut: 20 of Ava's 65 in one page, whatever the limit.
+    let gl = gitlab(&s, limited(20, 1));
+    let ava = gl.user_by_username("active-ava").await.unwrap().unwrap();
+    assert_eq!(gl.events(ava.id, &EventQuery { per_page: 20, ..Default::default() }).await.unwrap().len(), 20);
+    assert_too_long(gl.all_events(ava.id, &EventQuery::default()).await.unwrap_err(), "contribution events of user 112", 1);
+
+    // Zendesk, by cursor: Globex's 30 members in 5 pages of 7.
+    let zd = |page_size, max_pages| {
+        let c = &s.credentials().zendesk;
+        Zendesk::new(Service::Zendesk, &c.url, &c.email, Secret::new(c.token.clone()), limited(page_size, max_pages)).unwrap()
+    };
+    assert_eq!(zd(7, 5).organization_memberships(7002).await.unwrap().len(), 30);
+    assert_too_long(
+        zd(7, 4).organization_memberships(7002).await.unwrap_err(),
+        "Zendesk has more members of organization 7002",
+        4,
+    );
+    // Zendesk, by offset (the user search): the address and its lookalike, one a page.
+    let olga: Vec<u64> = zd(1, 2).users_by_email("olga@acme.example").await.unwrap().iter().map(|u| u.id).collect();
+    assert_eq!(olga, [6002], "both pages read, the lookalike dropped");
+    assert_too_long(zd(1, 1).users_by_email("olga@acme.example").await.unwrap_err(), "users matching “olga@acme.example”", 1);
+
+    // Mailgun, until an empty page: Ravi's 5 events in 3 pages of 2, then the empty one.
+    let ravi = EventFilter { recipient: Some("ravi@example.com".into()), ..Default::default() };
+    assert_eq!(mailgun(&s, limited(2, 4)).events(&ravi).await.unwrap().len(), 5);
+    assert_too_long(
+        mailgun(&s, limited(2, 3)).events(&ravi).await.unwrap_err(),
+        "Mailgun has more events for ravi@example.com",
+        3,
+    );
 }
 
 // ---------------------------------------------------------------- CustomersDot

@@ -2,17 +2,16 @@
 //! account playbooks make.
 
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::http::{Auth, Http, HttpSettings};
+use super::http::{Auth, Http, HttpSettings, Paging, Take};
 use super::Service;
 use crate::secrets::Secret;
 use crate::{Error, Result};
 
-/// Pages followed before a list is cut off.
-const MAX_PAGES: usize = 50;
-/// Search hits read one by one for an exact address match.
+/// Search hits read one by one for an exact address match; more is an error, not a cut.
 const MAX_CANDIDATES: usize = 20;
 
 /// Whether two addresses are the same GitLab address. GitLab stores emails lower-cased (Devise's
@@ -225,32 +224,10 @@ impl GitLab {
         self.http.base()
     }
 
-    /// Every page of a list, following `Link: rel="next"` (or `x-next-page`).
-    async fn all<T: serde::de::DeserializeOwned>(&self, path: &str, mut query: Vec<(&str, String)>) -> Result<Vec<T>> {
+    /// Every item of a list, page by page.
+    async fn all<T: DeserializeOwned>(&self, what: &str, path: &str, mut query: Vec<(&str, String)>) -> Result<Vec<T>> {
         query.push(("per_page", self.http.page_size(100)));
-        let mut url = self.http.url(path, &query)?;
-        let mut out = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let reply = self.http.get_reply(url.clone()).await?;
-            let mut page: Vec<T> = reply.json(Service::Gitlab)?;
-            out.append(&mut page);
-            let next = match reply.next_link() {
-                Some(link) => self.http.same_origin(&link)?,
-                None => match reply.headers.get("x-next-page").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()) {
-                    Some(n) => {
-                        let mut u = url.clone();
-                        let pairs: Vec<(String, String)> =
-                            u.query_pairs().filter(|(k, _)| k != "page").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-                        u.query_pairs_mut().clear().extend_pairs(pairs).append_pair("page", n);
-                        u
-                    }
-                    None => return Ok(out),
-                },
-            };
-            url = next;
-        }
-        tracing::warn!(path, "stopped following pages at the limit");
-        Ok(out)
+        self.http.paginate(what, self.http.url(path, &query)?, Paging::LinkHeader, Take::All).await
     }
 
     pub async fn token_self(&self) -> Result<TokenInfo> {
@@ -270,7 +247,7 @@ impl GitLab {
     /// Users matching a search term; for an email, admins get an exact match on any of the
     /// user's emails.
     pub async fn search_users(&self, term: &str) -> Result<Vec<User>> {
-        self.all("api/v4/users", vec![("search", term.to_owned())]).await
+        self.all(&format!("users matching “{term}”"), "api/v4/users", vec![("search", term.to_owned())]).await
     }
 
     pub async fn user(&self, id: u64) -> Result<User> {
@@ -283,26 +260,29 @@ impl GitLab {
 
     /// Direct memberships in groups and projects (admin).
     pub async fn memberships(&self, id: u64) -> Result<Vec<Membership>> {
-        self.all(&format!("api/v4/users/{id}/memberships"), vec![]).await
+        self.all(&format!("memberships of user {id}"), &format!("api/v4/users/{id}/memberships"), vec![]).await
     }
 
-    /// One page of contribution events, newest first.
+    /// The newest `q.per_page` contribution events (one request): the caller shows that there
+    /// may be more.
     pub async fn events(&self, id: u64, q: &EventQuery) -> Result<Vec<Event>> {
-        self.http.get(&format!("api/v4/users/{id}/events"), &event_params(q)).await
+        let url = self.http.url(&format!("api/v4/users/{id}/events"), &event_params(q))?;
+        let newest = Take::First(q.per_page.clamp(1, 100) as usize);
+        self.http.paginate(&format!("contribution events of user {id}"), url, Paging::LinkHeader, newest).await
     }
 
     /// Every contribution event matching the filters.
     pub async fn all_events(&self, id: u64, q: &EventQuery) -> Result<Vec<Event>> {
         let mut params = event_params(q);
         params.retain(|(k, _)| *k != "per_page");
-        self.all(&format!("api/v4/users/{id}/events"), params).await
+        self.all(&format!("contribution events of user {id}"), &format!("api/v4/users/{id}/events"), params).await
     }
 
     /// The user's emails as GitLab lists them (admin): up to GitLab 17.x the primary is left
     /// out, later versions list it too (GitLab issue 25077). Code that means "secondary" uses
     /// [`GitLab::secondary_emails`].
     pub async fn emails(&self, id: u64) -> Result<Vec<Email>> {
-        self.all(&format!("api/v4/users/{id}/emails"), vec![]).await
+        self.all(&format!("emails of user {id}"), &format!("api/v4/users/{id}/emails"), vec![]).await
     }
 
     /// The secondary emails only, whichever GitLab version answers.
@@ -313,10 +293,19 @@ impl GitLab {
 
     /// The accounts whose primary or a verified secondary email is exactly `email`. GitLab's
     /// admin `search=` also matches names, usernames and other addresses, so each candidate is
-    /// read and compared; a lookalike never passes for the address.
+    /// read and compared; a lookalike never passes for the address. More hits than Casekit reads
+    /// one by one is an error: the holder could be among those not read.
     pub async fn users_with_email(&self, email: &str) -> Result<Vec<User>> {
+        let candidates = self.search_users(email).await?;
+        if candidates.len() > MAX_CANDIDATES {
+            return Err(Error::InvalidResponse(format!(
+                "GitLab's search for {email} matched {} accounts; Casekit reads at most {MAX_CANDIDATES} one by one to find the \
+                 one holding the address, and stops rather than miss it. Look the address up in GitLab's Admin area → Users.",
+                candidates.len()
+            )));
+        }
         let mut out = Vec::new();
-        for candidate in self.search_users(email).await?.into_iter().take(MAX_CANDIDATES) {
+        for candidate in candidates {
             let user = if candidate.email.is_some() { candidate } else { self.user(candidate.id).await? };
             let primary = user.email.as_deref().is_some_and(|p| same_address(p, email));
             if primary || self.emails(user.id).await?.iter().any(|e| e.confirmed_at.is_some() && same_address(&e.email, email)) {

@@ -1,6 +1,7 @@
 //! The one HTTP layer every connector uses: auth headers, connect and total timeouts, retries
-//! with backoff and jitter for requests that are safe to repeat, `Retry-After`, pagination
-//! links that never leave the configured host, error mapping, and a trace line per request
+//! with backoff and jitter for requests that are safe to repeat, `Retry-After`, one pagination
+//! loop for every service (links that never leave the configured host, one page limit that is
+//! an error when reached, never a silent cut), error mapping, and a trace line per request
 //! that names method, path, status, time and request id, never a token, query or body.
 
 use std::time::{Duration, Instant, SystemTime};
@@ -32,6 +33,8 @@ pub struct HttpSettings {
     pub max_retry_after: Duration,
     /// Items asked for per page when a list is followed to its end (each service caps it).
     pub page_size: u32,
+    /// Pages read of one list before Casekit stops and says so (see [`Take::All`]).
+    pub max_pages: u32,
 }
 
 impl Default for HttpSettings {
@@ -44,6 +47,7 @@ impl Default for HttpSettings {
             max_delay: Duration::from_secs(4),
             max_retry_after: Duration::from_secs(20),
             page_size: 100,
+            max_pages: 50,
         }
     }
 }
@@ -80,7 +84,7 @@ impl Reply {
     }
 
     /// The `Link` header's `rel="next"` target.
-    pub fn next_link(&self) -> Option<String> {
+    fn next_link(&self) -> Option<String> {
         let link = self.headers.get("link")?.to_str().ok()?;
         link.split(',').find_map(|part| {
             let (target, params) = part.split_once(';')?;
@@ -90,6 +94,34 @@ impl Reply {
                 .then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
         })
     }
+}
+
+/// How a service says where a list goes on.
+#[derive(Debug, Clone, Copy)]
+pub enum Paging<'a> {
+    /// GitLab: each page is a JSON array; the next page is the `Link: rel="next"` target or,
+    /// without one, the `X-Next-Page` number on the same URL.
+    LinkHeader,
+    /// Zendesk's cursor pagination: items under `items`, `links.next` while `meta.has_more`.
+    Cursor { items: &'a str },
+    /// Zendesk's offset pagination (searches): items under `items`, `next_page` until it is null.
+    NextPage { items: &'a str },
+    /// Mailgun: items under `items`, `paging.next` until a page comes back empty (every page
+    /// links to a next one, the last included).
+    UntilEmpty { items: &'a str },
+}
+
+/// How much of a list a caller reads: a named choice at each call, so that a cut list is
+/// never mistaken for a whole one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// Every item. A list longer than [`HttpSettings::max_pages`] pages is an error, never a
+    /// cut: a gate deciding on part of a list (an account or a membership not seen) decides
+    /// wrongly.
+    All,
+    /// The first `n` items in the service's order (the newest events), for a caller that shows
+    /// that there may be more.
+    First(usize),
 }
 
 /// A client for one service at one base URL.
@@ -151,7 +183,7 @@ impl Http {
 
     /// Checks that a link the service handed back (next page) stays on the configured host,
     /// so the token is never sent anywhere else.
-    pub fn same_origin(&self, link: &str) -> Result<Url> {
+    fn same_origin(&self, link: &str) -> Result<Url> {
         let url = Url::parse(link).map_err(|e| {
             Error::InvalidResponse(format!("{} sent a next-page link that is not a URL ({e}).", self.service.label()))
         })?;
@@ -183,9 +215,79 @@ impl Http {
         }
     }
 
-    /// GET an absolute URL (a next-page link), after checking it stays on this host.
-    pub async fn get_reply(&self, url: Url) -> Result<Reply> {
-        self.execute(Method::GET, url, None).await
+    /// A list read page by page from `first`, following the service's next-page links on this
+    /// host only, as far as `take` says. `what` names the list for the agent ("memberships of
+    /// user 101"). Reaching [`HttpSettings::max_pages`] before the end is an error that says so.
+    pub async fn paginate<T: DeserializeOwned>(&self, what: &str, first: Url, paging: Paging<'_>, take: Take) -> Result<Vec<T>> {
+        let label = self.service.label();
+        let max_pages = self.settings.max_pages.max(1);
+        let mut url = first;
+        let mut out = Vec::new();
+        for _ in 0..max_pages {
+            let reply = self.execute(Method::GET, url.clone(), None).await?;
+            let mut body: Value = reply.json(self.service)?;
+            let items = match paging {
+                Paging::LinkHeader => body.take(),
+                Paging::Cursor { items } | Paging::NextPage { items } | Paging::UntilEmpty { items } => {
+                    body.get_mut(items).map(Value::take).ok_or_else(|| {
+                        Error::InvalidResponse(format!("{label} sent a page of {what} without its “{items}” list."))
+                    })?
+                }
+            };
+            let mut page: Vec<T> = serde_json::from_value(items)
+                .map_err(|e| Error::InvalidResponse(format!("{label} sent {what} Casekit could not read ({e}).")))?;
+            let next = if page.is_empty() && matches!(paging, Paging::UntilEmpty { .. }) {
+                None
+            } else {
+                self.next_page(paging, &reply, &body, &url)?
+            };
+            out.append(&mut page);
+            if let Take::First(n) = take {
+                if out.len() >= n {
+                    out.truncate(n);
+                    return Ok(out);
+                }
+            }
+            match next {
+                Some(next) => url = next,
+                None => return Ok(out),
+            }
+        }
+        tracing::warn!(service = label, path = url.path(), pages = max_pages, "a list is longer than Casekit reads");
+        Err(Error::InvalidResponse(format!(
+            "{label} has more {what} than Casekit reads: it stopped after {max_pages} pages ({} items) rather than go on with \
+             part of the list. Narrow what is asked for if you can, or look at the whole list in {label} itself.",
+            out.len()
+        )))
+    }
+
+    /// Where the list goes on after this page, if anywhere.
+    fn next_page(&self, paging: Paging<'_>, reply: &Reply, body: &Value, url: &Url) -> Result<Option<Url>> {
+        let link = match paging {
+            Paging::LinkHeader => match reply.next_link() {
+                Some(link) => Some(link),
+                None => match reply.headers.get("x-next-page").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()) {
+                    Some(page) => {
+                        let mut next = url.clone();
+                        let pairs: Vec<(String, String)> = url
+                            .query_pairs()
+                            .filter(|(k, _)| k != "page")
+                            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                            .collect();
+                        next.query_pairs_mut().clear().extend_pairs(pairs).append_pair("page", page);
+                        return Ok(Some(next));
+                    }
+                    None => None,
+                },
+            },
+            Paging::Cursor { .. } => {
+                let more = body.pointer("/meta/has_more").and_then(Value::as_bool).unwrap_or(false);
+                body.pointer("/links/next").and_then(Value::as_str).filter(|_| more).map(str::to_owned)
+            }
+            Paging::NextPage { .. } => body.get("next_page").and_then(Value::as_str).map(str::to_owned),
+            Paging::UntilEmpty { .. } => body.pointer("/paging/next").and_then(Value::as_str).map(str::to_owned),
+        };
+        link.map(|link| self.same_origin(&link)).transpose()
     }
 
     /// A change: sent once, never repeated by this layer. After a network error the caller
@@ -415,6 +517,21 @@ mod tests {
         );
         let reply = Reply { status: StatusCode::OK, headers, body: bytes::Bytes::new() };
         assert_eq!(reply.next_link().as_deref(), Some("https://g.example/api/v4/users?page=3"));
+    }
+
+    #[test]
+    fn without_a_link_header_gitlab_s_next_page_number_goes_on_the_same_url() {
+        let http =
+            Http::new(Service::Gitlab, "https://gitlab.example.com", Auth::Bearer(Secret::new("x")), HttpSettings::default())
+                .unwrap();
+        let url = http.url("api/v4/users", &[("search", "a b".into()), ("page", "1".into()), ("per_page", "4".into())]).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-next-page", HeaderValue::from_static("2"));
+        let reply = Reply { status: StatusCode::OK, headers, body: bytes::Bytes::new() };
+        let next = http.next_page(Paging::LinkHeader, &reply, &Value::Null, &url).unwrap().unwrap();
+        assert_eq!(next.as_str(), "https://gitlab.example.com/api/v4/users?search=a+b&per_page=4&page=2");
+        let last = Reply { status: StatusCode::OK, headers: HeaderMap::new(), body: bytes::Bytes::new() };
+        assert_eq!(http.next_page(Paging::LinkHeader, &last, &Value::Null, &url).unwrap(), None);
     }
 
     #[test]

@@ -5,13 +5,10 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::http::{Auth, Http, HttpSettings};
+use super::http::{Auth, Http, HttpSettings, Paging, Take};
 use super::Service;
 use crate::secrets::Secret;
 use crate::{Error, Result};
-
-/// Pages followed before the search is cut off.
-const MAX_PAGES: usize = 20;
 
 /// The regions and their API hosts.
 pub fn region_url(region: &str) -> Option<&'static str> {
@@ -103,17 +100,6 @@ pub struct EventFilter {
     pub end: Option<u64>,
 }
 
-#[derive(Deserialize)]
-struct Page {
-    items: Vec<Event>,
-    paging: Paging,
-}
-
-#[derive(Deserialize)]
-struct Paging {
-    next: Option<String>,
-}
-
 /// A Mailgun account's sending domain.
 #[derive(Clone)]
 pub struct Mailgun {
@@ -150,20 +136,12 @@ impl Mailgun {
         q.extend(texts.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
         let times = [("begin", f.begin), ("end", f.end)];
         q.extend(times.into_iter().filter_map(|(k, v)| v.map(|v| (k, v.to_string()))));
-        let mut url = self.http.url(&format!("v3/{}/events", self.domain), &q)?;
-        let mut out = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let mut page: Page = self.http.get_reply(url).await?.json(Service::Mailgun)?;
-            if page.items.is_empty() {
-                return Ok(out);
-            }
-            out.append(&mut page.items);
-            match page.paging.next {
-                Some(next) => url = self.http.same_origin(&next)?,
-                None => return Ok(out),
-            }
-        }
-        Ok(out)
+        let url = self.http.url(&format!("v3/{}/events", self.domain), &q)?;
+        let what = match &f.recipient {
+            Some(recipient) => format!("events for {recipient}"),
+            None => format!("events on {}", self.domain),
+        };
+        self.http.paginate(&what, url, Paging::UntilEmpty { items: "items" }, Take::All).await
     }
 
     /// The bounce (suppression) for an address, if any.

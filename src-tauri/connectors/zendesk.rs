@@ -13,13 +13,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::http::{Auth, Http, HttpSettings};
+use super::http::{Auth, Http, HttpSettings, Paging, Take};
 use super::Service;
 use crate::secrets::Secret;
 use crate::{Error, Result};
-
-/// Pages followed before a list is cut off.
-const MAX_PAGES: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
@@ -260,23 +257,9 @@ impl Zendesk {
     }
 
     /// Every item of a cursor-paginated list under `key`.
-    async fn all_cursor<T: DeserializeOwned>(&self, path: &str, key: &str) -> Result<Vec<T>> {
-        let mut url = self.http.url(path, &[("page[size]", self.http.page_size(100))])?;
-        let mut out = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let page: Value = self.http.get_reply(url).await?.json(self.service())?;
-            let items = page.get(key).cloned().unwrap_or(Value::Array(vec![]));
-            let mut items: Vec<T> = serde_json::from_value(items).map_err(|e| {
-                Error::InvalidResponse(format!("{} sent a list Casekit could not read ({e}).", self.service().label()))
-            })?;
-            out.append(&mut items);
-            let more = page.pointer("/meta/has_more").and_then(Value::as_bool).unwrap_or(false);
-            match (more, page.pointer("/links/next").and_then(Value::as_str)) {
-                (true, Some(next)) => url = self.http.same_origin(next)?,
-                _ => return Ok(out),
-            }
-        }
-        Ok(out)
+    async fn all_cursor<T: DeserializeOwned>(&self, what: &str, path: &str, key: &str) -> Result<Vec<T>> {
+        let url = self.http.url(path, &[("page[size]", self.http.page_size(100))])?;
+        self.http.paginate(what, url, Paging::Cursor { items: key }, Take::All).await
     }
 
     /// The agent the token belongs to.
@@ -290,7 +273,8 @@ impl Zendesk {
 
     /// Every comment of a ticket, oldest first.
     pub async fn comments(&self, ticket_id: u64) -> Result<Vec<Comment>> {
-        self.all_cursor(&format!("api/v2/tickets/{ticket_id}/comments"), "comments").await
+        self.all_cursor(&format!("comments on ticket #{ticket_id}"), &format!("api/v2/tickets/{ticket_id}/comments"), "comments")
+            .await
     }
 
     /// One update call. A closed ticket refuses any change: that answer is
@@ -322,20 +306,9 @@ impl Zendesk {
             )));
         }
         let query = [("query", format!("email:\"{email}\"")), ("per_page", self.http.page_size(100))];
-        let mut url = self.http.url("api/v2/users/search", &query)?;
-        let mut found = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let page: Value = self.http.get_reply(url).await?.json(self.service())?;
-            let mut users: Vec<User> = serde_json::from_value(page.get("users").cloned().unwrap_or(Value::Array(vec![])))
-                .map_err(|e| {
-                    Error::InvalidResponse(format!("{} sent users Casekit could not read ({e}).", self.service().label()))
-                })?;
-            found.append(&mut users);
-            match page.get("next_page").and_then(Value::as_str) {
-                Some(next) => url = self.http.same_origin(next)?,
-                None => break,
-            }
-        }
+        let url = self.http.url("api/v2/users/search", &query)?;
+        let found: Vec<User> =
+            self.http.paginate(&format!("users matching “{email}”"), url, Paging::NextPage { items: "users" }, Take::All).await?;
         let mut exact = Vec::new();
         for user in found {
             let primary = user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email));
@@ -361,7 +334,8 @@ impl Zendesk {
     }
 
     pub async fn identities(&self, user_id: u64) -> Result<Vec<Identity>> {
-        self.all_cursor(&format!("api/v2/users/{user_id}/identities"), "identities").await
+        self.all_cursor(&format!("identities of user {user_id}"), &format!("api/v2/users/{user_id}/identities"), "identities")
+            .await
     }
 
     /// Adds an email identity (never primary).
@@ -403,8 +377,8 @@ impl Zendesk {
     }
 
     pub async fn organization_memberships(&self, organization_id: u64) -> Result<Vec<OrganizationMembership>> {
-        self.all_cursor(&format!("api/v2/organizations/{organization_id}/organization_memberships"), "organization_memberships")
-            .await
+        let path = format!("api/v2/organizations/{organization_id}/organization_memberships");
+        self.all_cursor(&format!("members of organization {organization_id}"), &path, "organization_memberships").await
     }
 
     /// Associates a user with an organization (422 if already a member).
@@ -418,12 +392,12 @@ impl Zendesk {
     }
 
     pub async fn ticket_forms(&self) -> Result<Vec<TicketForm>> {
-        self.all_cursor("api/v2/ticket_forms", "ticket_forms").await
+        self.all_cursor("ticket forms", "api/v2/ticket_forms", "ticket_forms").await
     }
 
     /// Every ticket field's definition, system fields included.
     pub async fn ticket_fields(&self) -> Result<Vec<TicketField>> {
-        self.all_cursor("api/v2/ticket_fields", "ticket_fields").await
+        self.all_cursor("ticket fields", "api/v2/ticket_fields", "ticket_fields").await
     }
 }
 

@@ -159,7 +159,9 @@ impl Head {
 
 /// The newest row's id and hash, or `None` for an empty log.
 pub fn newest(conn: &Connection) -> Result<Option<(i64, String)>> {
-    Ok(conn.query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    Ok(conn
+        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get("id")?, r.get("hash")?)))
+        .optional()?)
 }
 
 /// The newest row as a head, signed with `key`.
@@ -275,7 +277,7 @@ impl AnchorReport {
 /// this install holds (nothing vouches for the log).
 pub fn check(conn: &Connection, key: Option<&AuditKey>, heads: Vec<Found>) -> Result<AnchorReport> {
     let chain = audit::verify(conn)?;
-    let (rows_end,): (i64,) = conn.query_row("SELECT coalesce(max(id), 0) FROM audit", [], |r| Ok((r.get(0)?,)))?;
+    let (rows_end,): (i64,) = conn.query_row("SELECT coalesce(max(id), 0) AS last FROM audit", [], |r| Ok((r.get("last")?,)))?;
     let my_id = key.map(AuditKey::id);
     let mut checks = Vec::new();
     for found in heads {
@@ -302,7 +304,7 @@ pub fn check(conn: &Connection, key: Option<&AuditKey>, heads: Vec<Found>) -> Re
 
 /// The local row against a head whose signature (if any) holds.
 fn compare(conn: &Connection, h: &Head, rows_end: i64, holds: Outcome) -> Result<Outcome> {
-    let local: Option<String> = conn.query_row("SELECT hash FROM audit WHERE id = ?1", [h.row], |r| r.get(0)).optional()?;
+    let local: Option<String> = conn.query_row("SELECT hash FROM audit WHERE id = ?1", [h.row], |r| r.get("hash")).optional()?;
     Ok(match local {
         Some(hash) if hash == h.sha256 => holds,
         Some(hash) => Outcome::Fails {

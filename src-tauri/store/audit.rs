@@ -82,10 +82,11 @@ fn row_hash(prev_hash: &str, row: &AuditRow) -> String {
 
 /// Appends one row. Call it inside the transaction that changes the state it records.
 pub fn append(conn: &Connection, agent: &str, entry: &Entry) -> Result<AuditRow> {
-    let prev: Option<(i64, String)> =
-        conn.query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let prev: Option<(i64, String)> = conn
+        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get("id")?, r.get("hash")?)))
+        .optional()?;
     let next_id: i64 = conn
-        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |r| r.get::<_, i64>(0))
+        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |r| r.get::<_, i64>("seq"))
         .optional()?
         .unwrap_or(0)
         + 1;
@@ -135,20 +136,20 @@ pub(crate) const COLUMNS: &str =
     "id, at, agent, case_id, ticket, playbook_id, playbook_version, step, kind, payload, prev_hash, hash";
 
 pub(crate) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
-    let payload: String = r.get(9)?;
+    let payload: String = r.get("payload")?;
     Ok(AuditRow {
-        id: r.get(0)?,
-        at: r.get(1)?,
-        agent: r.get(2)?,
-        case_id: r.get(3)?,
-        ticket: r.get(4)?,
-        playbook_id: r.get(5)?,
-        playbook_version: r.get(6)?,
-        step: r.get(7)?,
-        kind: r.get(8)?,
+        id: r.get("id")?,
+        at: r.get("at")?,
+        agent: r.get("agent")?,
+        case_id: r.get("case_id")?,
+        ticket: r.get("ticket")?,
+        playbook_id: r.get("playbook_id")?,
+        playbook_version: r.get("playbook_version")?,
+        step: r.get("step")?,
+        kind: r.get("kind")?,
         payload: serde_json::from_str(&payload).unwrap_or(Value::String(payload)),
-        prev_hash: r.get(10)?,
-        hash: r.get(11)?,
+        prev_hash: r.get("prev_hash")?,
+        hash: r.get("hash")?,
     })
 }
 
@@ -213,7 +214,7 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
     }
     drop(rows);
     let seq: i64 =
-        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |r| r.get(0)).optional()?.unwrap_or(0);
+        conn.query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |r| r.get("seq")).optional()?.unwrap_or(0);
     if seq >= expected_id {
         return bad(
             count,
@@ -226,7 +227,7 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
             "SELECT c.id, c.last_audit_id FROM cases c WHERE c.last_audit_id IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.id = c.last_audit_id AND a.case_id = c.id) LIMIT 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get("id")?, r.get("last_audit_id")?)),
         )
         .optional()?;
     if let Some((case, id)) = orphan {

@@ -32,12 +32,12 @@ pub fn list_open(conn: &Connection) -> Result<Vec<CaseListItem>> {
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(CaseListItem {
-            id: r.get(0)?,
-            ticket_instance: r.get(1)?,
-            ticket_id: r.get(2)?,
-            playbook_title: r.get(3)?,
-            current_step: r.get(4)?,
-            updated_at: r.get(5)?,
+            id: r.get("id")?,
+            ticket_instance: r.get("ticket_instance")?,
+            ticket_id: r.get("ticket_id")?,
+            playbook_title: r.get("playbook_title")?,
+            current_step: r.get("current_step")?,
+            updated_at: r.get("updated_at")?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -116,23 +116,23 @@ pub fn get(conn: &Connection, id: i64) -> Result<CaseRow> {
         [id],
         |r| {
             Ok(CaseRow {
-                id: r.get(0)?,
-                profile_id: r.get(1)?,
-                ticket_instance: r.get(2)?,
-                ticket_id: r.get(3)?,
-                ticket_subject: r.get(4)?,
-                requester: r.get(5)?,
-                playbook_id: r.get(6)?,
-                playbook_version: r.get(7)?,
-                playbook_title: r.get(8)?,
-                current_step: r.get(9)?,
-                status: r.get(10)?,
-                outcome: r.get(11)?,
-                origin_case_id: r.get(12)?,
-                state: r.get(13)?,
-                created_at: r.get(14)?,
-                updated_at: r.get(15)?,
-                revision: r.get(16)?,
+                id: r.get("id")?,
+                profile_id: r.get("profile_id")?,
+                ticket_instance: r.get("ticket_instance")?,
+                ticket_id: r.get("ticket_id")?,
+                ticket_subject: r.get("ticket_subject")?,
+                requester: r.get("requester")?,
+                playbook_id: r.get("playbook_id")?,
+                playbook_version: r.get("playbook_version")?,
+                playbook_title: r.get("playbook_title")?,
+                current_step: r.get("current_step")?,
+                status: r.get("status")?,
+                outcome: r.get("outcome")?,
+                origin_case_id: r.get("origin_case_id")?,
+                state: r.get("state")?,
+                created_at: r.get("created_at")?,
+                updated_at: r.get("updated_at")?,
+                revision: r.get("revision")?,
             })
         },
     )

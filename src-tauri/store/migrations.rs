@@ -30,7 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
 pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
-    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get("user_version"))?)
 }
 
 /// Applies what is pending; returns the version reached.

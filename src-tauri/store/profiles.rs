@@ -78,26 +78,26 @@ const COLUMNS: &str = "id, name, kind, agent_name, agent_email, is_active, gitla
                        mailgun_url, mailgun_domain, customersdot_url, customersdot_mode, updated_at, keychain_id";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
-    let kind: String = r.get(2)?;
-    let mode: String = r.get(12)?;
+    let kind: String = r.get("kind")?;
+    let mode: String = r.get("customersdot_mode")?;
     Ok(Profile {
-        id: r.get(0)?,
-        name: r.get(1)?,
+        id: r.get("id")?,
+        name: r.get("name")?,
         kind: if kind == "live" { ProfileKind::Live } else { ProfileKind::Sandbox },
-        agent_name: r.get(3)?,
-        agent_email: r.get(4)?,
-        is_active: r.get(5)?,
+        agent_name: r.get("agent_name")?,
+        agent_email: r.get("agent_email")?,
+        is_active: r.get("is_active")?,
         services: ServiceSettings {
-            gitlab_url: r.get(6)?,
-            zendesk_url: r.get(7)?,
-            zendesk_us_gov_url: r.get(8)?,
-            mailgun_url: r.get(9)?,
-            mailgun_domain: r.get(10)?,
-            customersdot_url: r.get(11)?,
+            gitlab_url: r.get("gitlab_url")?,
+            zendesk_url: r.get("zendesk_url")?,
+            zendesk_us_gov_url: r.get("zendesk_us_gov_url")?,
+            mailgun_url: r.get("mailgun_url")?,
+            mailgun_domain: r.get("mailgun_domain")?,
+            customersdot_url: r.get("customersdot_url")?,
             customersdot_mode: if mode == "manual" { CustomersDotMode::Manual } else { CustomersDotMode::Api },
         },
-        updated_at: r.get(13)?,
-        keychain_id: r.get(14)?,
+        updated_at: r.get("updated_at")?,
+        keychain_id: r.get("keychain_id")?,
     })
 }
 
@@ -157,7 +157,7 @@ pub fn save(conn: &Connection, input: &ProfileInput) -> Result<Profile> {
             let mode = if s.customersdot_mode == CustomersDotMode::Manual { "manual" } else { "api" };
             let taken: Option<i64> = conn
                 .query_row("SELECT id FROM profiles WHERE name = ?1 COLLATE NOCASE AND id IS NOT ?2", (&name, input.id), |r| {
-                    r.get(0)
+                    r.get("id")
                 })
                 .optional()?;
             if taken.is_some() {
@@ -221,7 +221,7 @@ pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     if p.is_active {
         return Err(Error::InvalidInput(format!("\"{}\" is the active profile: switch to another one first.", p.name)));
     }
-    let cases: i64 = conn.query_row("SELECT count(*) FROM cases WHERE profile_id = ?1", [id], |r| r.get(0))?;
+    let cases: i64 = conn.query_row("SELECT count(*) AS cases FROM cases WHERE profile_id = ?1", [id], |r| r.get("cases"))?;
     if cases > 0 {
         return Err(Error::InvalidInput(format!(
             "\"{}\" has {cases} case(s) on record; a profile with cases is kept so the record stays complete.",

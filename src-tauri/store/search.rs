@@ -112,10 +112,11 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Sql>) {
 /// The rows matching the filter, newest first (at most `limit`, default 200).
 pub fn query(conn: &rusqlite::Connection, f: &AuditFilter) -> Result<AuditPage> {
     let (clause, params) = conditions(f);
-    let total: i64 =
-        conn.query_row(&format!("SELECT count(*) FROM audit a{clause}"), rusqlite::params_from_iter(params.iter()), |r| {
-            r.get(0)
-        })?;
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) AS total FROM audit a{clause}"),
+        rusqlite::params_from_iter(params.iter()),
+        |r| r.get("total"),
+    )?;
     let limit = f.limit.unwrap_or(200).clamp(1, 10_000);
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit a{clause} ORDER BY a.id DESC LIMIT {limit}"))?;
     let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), from_row)?;

@@ -106,7 +106,7 @@ fn pending_item_case(env: &Env<'_>, id: i64) -> Result<i64> {
         .store
         .conn()
         .query_row("SELECT case_id, profile_id FROM outbox WHERE id = ?1 AND state = 'pending'", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get("case_id")?, r.get("profile_id")?))
         })
         .map_err(|_| Error::NotFound(format!("Outbox item {id} is not waiting any more. Reload the outbox.")))?;
     if profile_id != env.conns.profile().id {
@@ -162,7 +162,7 @@ pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
             let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
                 "SELECT id FROM outbox WHERE marker = ?1 AND state = 'pending'",
                 [&summary.marker],
-                |r| r.get(0),
+                |r| r.get("id"),
             ))?;
             let outbox_id = match existing {
                 Some(id) => {
@@ -196,19 +196,19 @@ pub fn list(conn: &rusqlite::Connection) -> Result<Vec<OutboxItem>> {
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(OutboxItem {
-            id: r.get(0)?,
-            case_id: r.get(1)?,
-            ticket_instance: r.get(2)?,
-            ticket_id: r.get(3)?,
-            state: r.get(4)?,
-            attempts: r.get(5)?,
-            last_error: r.get(6)?,
+            id: r.get("id")?,
+            case_id: r.get("case_id")?,
+            ticket_instance: r.get("ticket_instance")?,
+            ticket_id: r.get("ticket_id")?,
+            state: r.get("state")?,
+            attempts: r.get("attempts")?,
+            last_error: r.get("last_error")?,
             next_attempt_at: clock::rfc3339(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.get::<_, i64>(7)?.max(0) as u64),
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.get::<_, i64>("next_attempt_at")?.max(0) as u64),
             ),
-            sent_comment_id: r.get(8)?,
-            created_at: r.get(9)?,
-            updated_at: r.get(10)?,
+            sent_comment_id: r.get("sent_comment_id")?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -234,7 +234,15 @@ pub async fn flush(env: &Env<'_>, force: bool, only: Option<i64>) -> Result<Flus
              WHERE state = 'pending' AND profile_id = ?1 AND (?2 OR next_attempt_at <= ?3) AND (?4 IS NULL OR id = ?4) ORDER BY id",
         )?;
         let rows = stmt.query_map(rusqlite::params![env.conns.profile().id, force, now_s(), only], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            Ok((
+                r.get("id")?,
+                r.get("case_id")?,
+                r.get("ticket_instance")?,
+                r.get("ticket_id")?,
+                r.get("marker")?,
+                r.get("body")?,
+                r.get("attempts")?,
+            ))
         })?;
         rows.collect::<rusqlite::Result<_>>()?
     };
