@@ -13,10 +13,9 @@
 //! last comment the ticket held when the agent recorded sending it. A reply written before the
 //! agent said the request was out is never taken as the answer to it.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use ts_rs::TS;
 
+pub use super::effects::Answerer;
 use super::state::CaseState;
 use crate::{Error, Result};
 
@@ -29,21 +28,6 @@ pub const PRIMARY_ADDRESS: &str = "primary_address";
 
 /// Every role a permission step may name.
 pub const ROLES: &[&str] = &[REQUESTER, PERMISSION_GIVER, PRIMARY_ADDRESS];
-
-/// The one Zendesk user whose reply counts, and why it is them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct Answerer {
-    /// `requester`, `permission_giver` or `primary_address`.
-    pub role: String,
-    /// Their Zendesk user id: a comment counts only if its author is this user.
-    #[ts(type = "number")]
-    pub user_id: u64,
-    pub name: String,
-    pub email: String,
-    /// Why this person, in words the agent can repeat to the customer.
-    pub why: String,
-}
 
 /// Where a role's answerer is found: the lookup whose evidence holds `data.answerer`.
 fn source(role: &str) -> Option<(&'static str, &'static str)> {

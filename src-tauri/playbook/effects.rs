@@ -1,6 +1,7 @@
 //! What operations hand back to the engine: a lookup's evidence and facts, an action's planned
 //! and made calls, a gate's verdict. A leaf: it names nothing else in the playbook module, so
-//! every operation, the engine and the view can share it without import cycles.
+//! every operation, the engine and the view can share it without import cycles. (`Answerer`,
+//! whose reply counts as a permission, is here because lookups find it and records keep it.)
 
 use std::collections::BTreeMap;
 
@@ -57,6 +58,21 @@ impl Link {
     pub fn new(label: impl Into<String>, url: impl Into<String>) -> Link {
         Link { label: label.into(), url: url.into() }
     }
+}
+
+/// The one Zendesk user whose reply counts, and why it is them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Answerer {
+    /// `requester`, `permission_giver` or `primary_address`.
+    pub role: String,
+    /// Their Zendesk user id: a comment counts only if its author is this user.
+    #[ts(type = "number")]
+    pub user_id: u64,
+    pub name: String,
+    pub email: String,
+    /// Why this person, in words the agent can repeat to the customer.
+    pub why: String,
 }
 
 /// What a lookup found, and the facts it derives for later steps.

@@ -11,13 +11,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{json, Value};
-
 use super::effects::Verdict;
 use super::engine::ChallengeResult;
 use super::model::{Challenge, Field};
 use super::ops::{Gate, Need};
-use super::state::{CaseState, StepRecord, StepStatus};
+use super::state::{CaseState, Review, StepData, StepRecord, StepStatus};
 use crate::store::profiles::Profile;
 use crate::{Error, Result};
 
@@ -46,14 +44,16 @@ pub fn verification(state: &CaseState) -> Option<(&str, &StepRecord)> {
     state
         .records
         .iter()
-        .filter(|(_, r)| r.status == StepStatus::Done && r.data.get("results").is_some() && r.data.get("outcome").is_some())
+        .filter(|(_, r)| r.status == StepStatus::Done && matches!(r.data, StepData::Verified { .. }))
         .max_by(|a, b| a.1.at.cmp(&b.1.at))
         .map(|(id, r)| (id.as_str(), r))
 }
 
 /// The peer review recorded after the verification, if any.
 fn review_after<'a>(state: &'a CaseState, verified: &StepRecord) -> Option<&'a StepRecord> {
-    state.records.values().find(|r| r.status == StepStatus::Done && r.data.get("review").is_some() && r.at >= verified.at)
+    state.records.values().find(|r| {
+        r.status == StepStatus::Done && matches!(r.data, StepData::Checklist { review: Some(_), .. }) && r.at >= verified.at
+    })
 }
 
 /// An address as a mailbox: trimmed, lower-cased, without a `+tag` (sam+x@ reaches sam@).
@@ -93,7 +93,7 @@ pub fn peer_review(
     recorded: &BTreeMap<String, String>,
     profile: &Profile,
     state: &CaseState,
-) -> Result<Option<Value>> {
+) -> Result<Option<Review>> {
     let typed = |kind: &str| fields.iter().find(|f| f.kind == kind).and_then(|f| recorded.get(&f.id)).map(String::as_str);
     let (name, email) = match (typed(REVIEWER_NAME), typed(REVIEWER_EMAIL)) {
         (None, None) if !fields.iter().any(|f| f.kind == REVIEWER_NAME || f.kind == REVIEWER_EMAIL) => return Ok(None),
@@ -124,15 +124,18 @@ pub fn peer_review(
     if requester.contains('@') && mailbox(email) == mailbox(requester) {
         return refuse("the ticket's requester");
     }
-    Ok(Some(json!({
-        "reviewer_name": name,
-        "reviewer_email": email,
-        "verification_step": verified.map(|(id, _)| id),
-        "verified_by": verified.map(|(_, r)| r.agent.as_str()),
-        "outcome": verified.and_then(|(_, r)| r.data.get("outcome").cloned()),
+    Ok(Some(Review {
+        reviewer_name: name.to_owned(),
+        reviewer_email: email.to_owned(),
+        verification_step: verified.map(|(id, _)| id.to_owned()),
+        verified_by: verified.map(|(_, r)| r.agent.clone()),
+        outcome: verified.and_then(|(_, r)| match &r.data {
+            StepData::Verified { outcome, .. } => Some(outcome.clone()),
+            _ => None,
+        }),
         // Issue 16: a real second login replaces the typed reviewer.
-        "how": "typed by the agent",
-    })))
+        how: "typed by the agent".into(),
+    }))
 }
 
 /// `ownership_verified`: a passed verification, and a peer review by another agent recorded
@@ -155,18 +158,22 @@ fn ownership_verified(state: &CaseState) -> (bool, String) {
     let Some((_, verified)) = verification(state) else {
         return (false, "Ownership has not been verified in this case.".into());
     };
-    if verified.data["outcome"] != "passed" {
+    let StepData::Verified { outcome, summary: judged, .. } = &verified.data else {
+        return (false, "Ownership has not been verified in this case.".into());
+    };
+    if outcome != "passed" {
         return (false, "Ownership verification failed: no change may be made.".into());
     }
-    let judged = verified.data.get("summary").and_then(Value::as_str).unwrap_or("passed");
     let Some(review) = review_after(state, verified) else {
         return (
             false,
             format!("Ownership verification passed ({judged}), but no peer review by a second agent is recorded after it: no change may be made."),
         );
     };
-    let r = &review.data["review"];
-    let (name, email) = (r["reviewer_name"].as_str().unwrap_or_default(), r["reviewer_email"].as_str().unwrap_or_default());
+    let StepData::Checklist { review: Some(r), .. } = &review.data else {
+        return (false, "The recorded peer review is not by a second agent: no change may be made.".into());
+    };
+    let (name, email) = (r.reviewer_name.as_str(), r.reviewer_email.as_str());
     let (n, e) = split_agent(&verified.agent);
     if name.is_empty() || email.is_empty() || same_person(name, email, &n, &e) {
         return (false, "The recorded peer review is not by a second agent: no change may be made.".into());
@@ -176,10 +183,13 @@ fn ownership_verified(state: &CaseState) -> (bool, String) {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+
     use super::*;
 
     fn record(agent: &str, at: &str, data: Value) -> StepRecord {
-        StepRecord { status: StepStatus::Done, at: at.into(), agent: agent.into(), data }
+        // Written as a stored case holds it, without the kind: read by what it holds.
+        serde_json::from_value(json!({"status": "done", "at": at, "agent": agent, "data": data})).unwrap()
     }
 
     fn verified(outcome: &str) -> CaseState {
@@ -189,7 +199,7 @@ mod tests {
             record(
                 "Sam Agent <sam@support.example>",
                 "2025-01-01T10:00:00.000Z",
-                json!({"results": [], "outcome": outcome, "summary": "3 of 3 challenges passed"}),
+                json!({"risk": "high", "results": [], "passes": 3, "required": 3, "outcome": outcome, "summary": "3 of 3 challenges passed"}),
             ),
         );
         st
@@ -202,7 +212,9 @@ mod tests {
         assert!(!passed && detail.contains("no peer review"), "{detail}");
 
         let review = |name: &str, email: &str, at: &str| {
-            record("Sam Agent <sam@support.example>", at, json!({"review": {"reviewer_name": name, "reviewer_email": email}}))
+            let review = json!({"reviewer_name": name, "reviewer_email": email, "verification_step": "challenges",
+                                "verified_by": "Sam Agent <sam@support.example>", "outcome": "passed", "how": "typed by the agent"});
+            record("Sam Agent <sam@support.example>", at, json!({"ticked": [], "fields": {}, "review": review, "summary": ""}))
         };
         st.records.insert("peer-review".into(), review("Riley Reviewer", "riley@support.example", "2025-01-01T09:00:00.000Z"));
         assert!(!ownership_verified(&st).0, "a review before the verification reviewed nothing");

@@ -202,7 +202,7 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                 Some(StepStatus::Failed) => "failed",
                 None => "pending",
             };
-            let detail = st.records.get(&s.id).and_then(|r| r.data.get("summary")).and_then(|v| v.as_str()).map(str::to_owned);
+            let detail = st.records.get(&s.id).and_then(|r| r.data.summary()).map(str::to_owned);
             StepLine { id: s.id.clone(), title: s.title.clone(), kind: s.kind.name().into(), status: status.into(), detail }
         })
         .collect();

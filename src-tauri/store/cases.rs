@@ -140,6 +140,32 @@ pub fn get(conn: &Connection, id: i64) -> Result<CaseRow> {
     .ok_or_else(|| crate::Error::NotFound(format!("Case {id} does not exist. Open it again from the Cases list.")))
 }
 
+/// The open case on a ticket with a playbook in a profile, if there is one. (Per profile: a
+/// Sandbox case on #8001 says nothing about the live ticket #8001.)
+pub fn open_on_ticket(
+    conn: &Connection,
+    profile_id: i64,
+    instance: &str,
+    ticket_id: i64,
+    playbook_id: &str,
+) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM cases WHERE status = 'open' AND ticket_instance = ?1 AND ticket_id = ?2 AND playbook_id = ?3 \
+             AND profile_id = ?4",
+            rusqlite::params![instance, ticket_id, playbook_id, profile_id],
+            |r| r.get("id"),
+        )
+        .optional()?)
+}
+
+/// The case a switched case continued in (the latest one opened from it).
+pub fn continued_in(conn: &Connection, case_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row("SELECT id FROM cases WHERE origin_case_id = ?1 ORDER BY id DESC LIMIT 1", [case_id], |r| r.get("id"))
+        .optional()?)
+}
+
 /// Saves a transition over the revision the caller read: the new state and step, and the status
 /// when the case ends; returns the new revision. When another writer saved the case since
 /// (another window, a racing step, an abandon), nothing is written and the answer is

@@ -130,3 +130,15 @@ pub fn commit(
     row.revision = revision;
     Ok(shown)
 }
+
+/// The audit rows of a transition alone, for a step whose write outside Casekit happened while
+/// another writer saved the case: the case does not move, the record of the write is kept.
+pub fn audit_only(env: &Env<'_>, agent: &str, row: &CaseRow, pb: &Playbook, step: &str, t: Transition) -> Result<()> {
+    let conn = env.store.conn();
+    let tx = conn.unchecked_transaction()?;
+    for (kind, payload) in t.audit {
+        audit::append(&tx, agent, &entry(row, pb, Some(step), &kind, payload))?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use ts_rs::TS;
 
-use super::model::{Playbook, StepKind};
+use super::model::{Playbook, Step, StepKind};
 pub use super::ops::Env;
 use super::state::CaseState;
 pub use super::state::TicketInstance;
@@ -162,14 +162,8 @@ pub async fn open_case(env: &Env<'_>, new: &NewCase) -> Result<CaseView> {
         )));
     }
     let conn = env.store.conn();
-    // Per profile: a Sandbox case on #8001 says nothing about the live ticket #8001.
-    let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
-        "SELECT id FROM cases WHERE status = 'open' AND ticket_instance = ?1 AND ticket_id = ?2 AND playbook_id = ?3 \
-         AND profile_id = ?4",
-        rusqlite::params![new.ticket_instance.key(), new.ticket_id as i64, pb.id, env.conns.profile().id],
-        |r| r.get(0),
-    ))?;
-    if let Some(id) = existing {
+    let profile = env.conns.profile().id;
+    if let Some(id) = cases::open_on_ticket(&conn, profile, new.ticket_instance.key(), new.ticket_id as i64, &pb.id)? {
         return Err(Error::InvalidInput(format!(
             "Case {id} for ticket #{} with “{}” is open already: resume it from Cases.",
             new.ticket_id, pb.title
@@ -236,11 +230,7 @@ fn load(env: &Env<'_>, case_id: i64) -> Result<(CaseRow, Playbook, CaseState)> {
 /// The wizard's view of a case.
 pub fn case_view(env: &Env<'_>, case_id: i64) -> Result<CaseView> {
     let (row, pb, st) = load(env, case_id)?;
-    let continued_in: Option<i64> = rusqlite::OptionalExtension::optional(env.store.conn().query_row(
-        "SELECT id FROM cases WHERE origin_case_id = ?1 ORDER BY id DESC LIMIT 1",
-        [case_id],
-        |r| r.get(0),
-    ))?;
+    let continued_in = cases::continued_in(&env.store.conn(), case_id)?;
     let mut v = view::build(env.catalog, &row, &pb, &st, continued_in);
     // A lookup whose source has no API in this profile asks the agent for what the tool shows.
     if let (Some(current), Some((_, step))) = (v.current.as_mut(), pb.step(&st.cursor)) {
@@ -306,11 +296,43 @@ fn claim<'a>(env: &Env<'a>, case_id: i64) -> Result<crate::store::cases::Claim<'
     })
 }
 
-/// Submits the agent's input for the current step.
+/// Submits the agent's input for the current step: load the case, check the step may run, run
+/// it (network first), commit the transition with its audit rows.
 pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput) -> Result<CaseView> {
     let agent = agent(env)?;
     let _writer = claim(env, case_id)?;
     let (row, pb, st) = load(env, case_id)?;
+    let (index, step) = current(&row, &pb, &st, step_id)?;
+    // Whether the step writes outside Casekit (an account, the ticket): its audit rows are kept
+    // even when the case changed elsewhere meanwhile, since the write happened.
+    let writes_outside = matches!(
+        (&step.kind, &input),
+        (StepKind::Action { .. }, StepInput::RunAction { .. })
+            | (StepKind::Note { .. }, StepInput::WriteNote)
+            | (StepKind::Permission { .. }, StepInput::RequestPermission { post: true })
+            | (StepKind::Reply { .. }, StepInput::SendReply { post: true })
+    );
+    let mut cx = steps::Cx { env, agent, row, pb, st, index, step_id: step_id.to_owned() };
+    let t = steps::run(&mut cx, &step, input).await?;
+    let steps::Cx { agent, mut row, pb, st, .. } = cx;
+    let shown = match commit(env, &agent, &mut row, &pb, &st, step_id, t.clone()) {
+        Err(Error::Conflict(_)) if writes_outside => {
+            // Another process saved the case while the write ran (this one's writers are held
+            // off by the claim): the write happened, so its rows go into the audit log anyway.
+            commit::audit_only(env, &agent, &row, &pb, step_id, t)?;
+            return Err(Error::Conflict(format!(
+                "This step's write was made and is in the audit log, but case {case_id} changed in another window \
+                 meanwhile, so the case did not move on: reload it."
+            )));
+        }
+        other => other?,
+    };
+    case_view(env, shown)
+}
+
+/// The step `step_id` when it is the open case's current one; why not otherwise.
+fn current(row: &CaseRow, pb: &Playbook, st: &CaseState, step_id: &str) -> Result<(usize, Step)> {
+    let case_id = row.id;
     if row.status != "open" {
         return Err(Error::CaseClosed(format!(
             "Case {case_id} is {} ({}): nothing more can be recorded on it. Open a new case if more work is needed.",
@@ -334,38 +356,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
         )));
     }
     let (index, step) = pb.step(step_id).ok_or_else(|| Error::Internal(format!("step {step_id} is not in the playbook")))?;
-    let step = step.clone();
-    // Whether the step writes outside Casekit (an account, the ticket): its audit rows are kept
-    // even when the case changed elsewhere meanwhile, since the write happened.
-    let writes_outside = matches!(
-        (&step.kind, &input),
-        (StepKind::Action { .. }, StepInput::RunAction { .. })
-            | (StepKind::Note { .. }, StepInput::WriteNote)
-            | (StepKind::Permission { .. }, StepInput::RequestPermission { post: true })
-            | (StepKind::Reply { .. }, StepInput::SendReply { post: true })
-    );
-    let mut cx = steps::Cx { env, agent, row, pb, st, index, step_id: step_id.to_owned() };
-    let t = steps::run(&mut cx, &step, input).await?;
-    let steps::Cx { agent, mut row, pb, st, .. } = cx;
-    let audit_rows = t.audit.clone();
-    let shown = match commit(env, &agent, &mut row, &pb, &st, step_id, t) {
-        Err(Error::Conflict(_)) if writes_outside => {
-            // Another process saved the case while the write ran (this one's writers are held
-            // off by the claim): the write happened, so its rows go into the audit log anyway.
-            let conn = env.store.conn();
-            let tx = conn.unchecked_transaction()?;
-            for (kind, payload) in audit_rows {
-                audit::append(&tx, &agent, &entry(&row, &pb, Some(step_id), &kind, payload))?;
-            }
-            tx.commit()?;
-            return Err(Error::Conflict(format!(
-                "This step's write was made and is in the audit log, but case {case_id} changed in another window \
-                 meanwhile, so the case did not move on: reload it."
-            )));
-        }
-        other => other?,
-    };
-    case_view(env, shown)
+    Ok((index, step.clone()))
 }
 
 /// Ends an open case without finishing its playbook.

@@ -1,14 +1,15 @@
 //! What a step changes in a case: the record of the step, where the cursor goes next, the
 //! audit rows and how the case ends; and whether a change may run at all.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::super::model::{Playbook, StepKind};
 use super::super::registry;
-use super::super::state::{CaseState, StepRecord, StepStatus};
+use super::super::state::{CaseState, StepData, StepRecord, StepStatus};
 use crate::{clock, Error, Result};
 
 /// What a transition writes.
+#[derive(Clone)]
 pub struct Transition {
     pub audit: Vec<(String, Value)>,
     pub finish: Option<&'static str>,
@@ -21,7 +22,8 @@ impl Transition {
     }
 }
 
-pub fn done(st: &mut CaseState, step: &str, agent: &str, status: StepStatus, data: Value) {
+/// Records how the step ended and what it did; its half-done work is dropped.
+pub fn done(st: &mut CaseState, step: &str, agent: &str, status: StepStatus, data: StepData) {
     st.progress.remove(step);
     st.records.insert(step.to_owned(), StepRecord { status, at: clock::now(), agent: agent.to_owned(), data });
 }
@@ -40,7 +42,7 @@ pub fn advance(pb: &Playbook, st: &mut CaseState, index: usize, to: Option<&str>
             status: StepStatus::Skipped,
             at: clock::now(),
             agent: agent.to_owned(),
-            data: json!({}),
+            data: StepData::Skipped {},
         });
     }
     st.cursor = pb.steps.get(target).map(|s| s.id.clone()).unwrap_or_default();
@@ -53,7 +55,8 @@ pub fn ensure_ready(pb: &Playbook, st: &CaseState, index: usize) -> Result<()> {
     for s in &pb.steps[..index] {
         let record = st.records.get(&s.id);
         let branched = record.is_some_and(|r| {
-            r.status == StepStatus::Blocked && r.data["follow"].as_str().is_some_and(|f| f.starts_with("branch:"))
+            r.status == StepStatus::Blocked
+                && matches!(&r.data, StepData::GateBlocked { follow, .. } if follow.starts_with("branch:"))
         });
         match record.map(|r| r.status) {
             Some(StepStatus::Done | StepStatus::Skipped) => {}
@@ -74,8 +77,11 @@ pub fn ensure_ready(pb: &Playbook, st: &CaseState, index: usize) -> Result<()> {
     let mut permissions =
         pb.permissions_before(index).filter(|p| st.records.get(&p.id).is_none_or(|r| r.status != StepStatus::Skipped)).peekable();
     if permissions.peek().is_some()
-        && !permissions
-            .any(|p| st.records.get(&p.id).is_some_and(|r| r.status == StepStatus::Done && r.data.get("comment_id").is_some()))
+        && !permissions.any(|p| {
+            st.records
+                .get(&p.id)
+                .is_some_and(|r| r.status == StepStatus::Done && matches!(r.data, StepData::PermissionConfirmed { .. }))
+        })
     {
         return Err(Error::OutOfOrder("No recorded permission from the customer: this change may not run.".into()));
     }

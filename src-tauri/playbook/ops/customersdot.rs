@@ -289,15 +289,6 @@ fn number(label: &str, v: &str) -> Result<Option<u64>> {
     v.parse().map(Some).map_err(|_| Error::InvalidInput(format!("{label}: “{v}” is not an id.")))
 }
 
-fn days_in(year: u32, month: u32) -> u32 {
-    match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
 /// A date (and time) as an admin screen or a log shows it, normalized to `YYYY-MM-DD[ HH:MM[:SS]][ zone]`:
@@ -355,14 +346,16 @@ pub fn date(label: &str, value: &str) -> Result<Option<String>> {
         return Err(bad());
     };
     let (Some(y), Some(m), Some(d)) = (y, m, d) else { return Err(bad()) };
-    if !(2000..=2999).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in(y, m) {
+    if !(2000..=2999).contains(&y) {
         return Err(bad());
     }
+    // The calendar checks the day of the month (no 30 February).
+    let calendar_day = jiff::civil::Date::new(y as i16, m as i8, d as i8).map_err(|_| bad())?;
     if hh.is_some_and(|h| h > 23) || mm.is_some_and(|x| x > 59) || ss.is_some_and(|x| x > 59) {
         return Err(bad());
     }
     let day = format!("{y:04}-{m:02}-{d:02}");
-    if day > clock::today() {
+    if clock::date_is_in_future(calendar_day) {
         return Err(Error::InvalidInput(format!(
             "{label}: {day} is in the future. Check the date the screen shows (year first: 2024-05-01)."
         )));
@@ -1093,10 +1086,17 @@ impl Action for OneTimeSignInUrl {
         }
         // A link already emailed during this case (a retry after an unknown outcome) is not
         // replaced: a second one would stop the first working in the customer's mailbox.
-        let since = state.records.values().map(|r| r.at.as_str()).min().unwrap_or("");
+        let since = state.records.values().map(|r| clock::parse(&r.at)).collect::<Result<Vec<_>>>()?.into_iter().min();
         let events = cd.support_audit_events(id).await?;
-        if let Some(e) = events.iter().rev().find(|e| e.action == "one_time_sign_in_link_sent" && e.created_at.as_str() >= since)
-        {
+        let mut sent_during_case = None;
+        for e in events.iter().rev().filter(|e| e.action == "one_time_sign_in_link_sent") {
+            let at = clock::parse(&e.created_at)?;
+            if since.is_none_or(|since| at >= since) {
+                sent_during_case = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = sent_during_case {
             let last4 = e.details.get("last4").and_then(Value::as_str).unwrap_or("????");
             calls.record("POST", path, format!("skipped: a link was already emailed during this case at {}", e.created_at));
             return Ok(vec![Fact::judged(

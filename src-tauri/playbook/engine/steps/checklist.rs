@@ -34,13 +34,11 @@ pub(super) fn run(
     let review = review::peer_review(fields, &recorded, env.conns.profile(), &st)?;
     st.facts.extend(recorded.clone());
     let summary = recorded.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
-    let mut data = json!({"ticked": ticked, "fields": recorded, "summary": summary});
     let mut payload = json!({"ticked": ticked, "fields": recorded});
-    if let Some(review) = review {
-        data["review"] = review.clone();
-        payload["review"] = review;
+    if let Some(review) = &review {
+        payload["review"] = json!(review);
     }
-    done(st, step_id, agent, StepStatus::Done, data);
+    done(st, step_id, agent, StepStatus::Done, StepData::Checklist { ticked, fields: recorded, review, summary });
     advance(pb, st, index, None, agent);
     Ok(Transition::new("step_completed", payload))
 }

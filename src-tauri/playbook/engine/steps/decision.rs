@@ -36,8 +36,13 @@ pub(super) fn run(
         }
         (typed, _) => (validate::text("reason for this choice", typed, DECISION_REASON_MAX)?, "agent"),
     };
-    let data = json!({"option": o.id, "label": o.label, "reason": reason, "reason_from": reason_from,
-                      "summary": format!("{} — {reason}", o.label)});
+    let data = StepData::Decided {
+        option: o.id.clone(),
+        label: o.label.clone(),
+        reason: reason.clone(),
+        reason_from: reason_from.into(),
+        summary: format!("{} — {reason}", o.label),
+    };
     let overridden = proposed.as_ref().map(|p| p != &o.id);
     let mut t = Transition::new(
         "decision_made",

@@ -4,22 +4,23 @@ use super::*;
 pub(super) fn pass(cx: &mut Cx<'_>, specs: &[GateSpec]) -> Result<Transition> {
     let Cx { agent, pb, st, index, step_id, .. } = cx;
     let (index, step_id): (usize, &str) = (*index, step_id.as_str());
-    let verdicts: Vec<Value> = specs
+    let verdicts: Vec<GateResult> = specs
         .iter()
         .map(|g| {
-            let v = registry::evaluate(&g.gate, &st);
-            json!({"gate": g.gate, "passed": v.passed, "detail": v.detail})
+            let v = registry::evaluate(&g.gate, st);
+            GateResult { gate: g.gate.clone(), passed: v.passed, detail: v.detail }
         })
         .collect();
-    if let Some(blocked) = verdicts.iter().find(|v| v["passed"] == false) {
+    if let Some(blocked) = verdicts.iter().find(|v| !v.passed) {
         return Err(Error::OutOfOrder(format!(
             "The gate is blocked ({}); follow the block instead of continuing.",
-            blocked["detail"].as_str().unwrap_or_default()
+            blocked.detail
         )));
     }
-    done(st, step_id, agent, StepStatus::Done, json!({"gates": verdicts, "summary": "all gates passed"}));
+    let payload = json!({"gates": verdicts});
+    done(st, step_id, agent, StepStatus::Done, StepData::GatesPassed { gates: verdicts, summary: "all gates passed".into() });
     advance(pb, st, index, None, agent);
-    Ok(Transition::new("gate_passed", json!({"gates": verdicts})))
+    Ok(Transition::new("gate_passed", payload))
 }
 
 /// Gate: follow the first block (end, switch playbook, or branch).
@@ -34,10 +35,18 @@ pub(super) fn follow_block(cx: &mut Cx<'_>, specs: &[GateSpec]) -> Result<Transi
         OnFail::Switch(p) => format!("switch:{p}"),
         OnFail::Branch(s) => format!("branch:{s}"),
     };
-    let data = json!({"gate": spec.gate, "detail": verdict.detail, "follow": follow,
-                      "summary": format!("blocked by {}: {}", spec.gate, verdict.detail)});
-    done(st, step_id, agent, StepStatus::Blocked, data.clone());
-    let mut t = Transition::new("gate_blocked", data);
+    let summary = format!("blocked by {}: {}", spec.gate, verdict.detail);
+    let mut t = Transition::new(
+        "gate_blocked",
+        json!({"gate": spec.gate, "detail": verdict.detail, "follow": follow, "summary": summary}),
+    );
+    done(
+        st,
+        step_id,
+        agent,
+        StepStatus::Blocked,
+        StepData::GateBlocked { gate: spec.gate.clone(), detail: verdict.detail, follow, summary },
+    );
     match &spec.on_fail {
         OnFail::Stop => {
             st.cursor.clear();

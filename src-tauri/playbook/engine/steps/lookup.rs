@@ -15,7 +15,7 @@ pub(super) async fn run(cx: &mut Cx<'_>, lookup: &str, input: StepInput) -> Resu
         found.facts.iter().filter(|(k, _)| k.ends_with("_id")).map(|(k, v)| (k.clone(), v.clone())).collect();
     st.facts.extend(found.facts.clone());
     st.evidence.insert(lookup.to_owned(), found.evidence);
-    done(st, step_id, agent, StepStatus::Done, json!({"lookup": lookup, "summary": summary}));
+    done(st, step_id, agent, StepStatus::Done, StepData::Lookup { lookup: lookup.to_owned(), summary });
     advance(pb, st, index, None, agent);
     let mut payload = json!({"lookup": lookup, "status": "ok", "ids": ids});
     if let Some(entered) = entered {

@@ -20,7 +20,7 @@ use super::super::consent;
 use super::super::effects::Outcome;
 use super::super::model::{Challenge, ChecklistItem, DecisionOption, Field, GateSpec, OnFail, Playbook, Step, StepKind};
 use super::super::ops::gitlab::append_admin_note;
-use super::super::state::{CaseState, StepStatus, TicketInstance};
+use super::super::state::{CaseState, GateResult, Judged, StepData, StepStatus, TicketInstance};
 use super::super::{registry, review, texts};
 use super::commit::commit;
 use super::transition::{advance, done, ensure_ready, Transition};

@@ -50,16 +50,20 @@ pub(super) async fn confirm(cx: &mut Cx<'_>, comment_id: u64) -> Result<Transiti
     let candidate = consent::Candidate { id: c.id, author_id: c.author_id, public: c.public, body: &c.body };
     consent::judge(&candidate, &who, requester, after)?;
     let quote: String = c.body.chars().take(300).collect();
-    let data = json!({
-        "text": progress.get("text"), "requested_at": requested_at, "posted_comment_id": progress.get("posted_comment_id"),
-        "after_comment_id": after, "answerer": who,
-        "comment_id": c.id, "author_id": c.author_id, "quote": quote, "confirmed_at": c.created_at,
-        "summary": format!("{} <{}> confirmed in comment {} at {}: “{}”", who.name, who.email, c.id, c.created_at, quote),
-    });
+    let payload = json!({"comment_id": c.id, "author_id": c.author_id, "role": who.role, "quote": quote, "at": c.created_at});
+    let data = StepData::PermissionConfirmed {
+        text: progress.get("text").and_then(Value::as_str).map(str::to_owned),
+        requested_at,
+        posted_comment_id: progress.get("posted_comment_id").and_then(Value::as_u64),
+        after_comment_id: after,
+        summary: format!("{} <{}> confirmed in comment {} at {}: “{}”", who.name, who.email, c.id, c.created_at, quote),
+        answerer: who,
+        comment_id: c.id,
+        author_id: c.author_id,
+        quote,
+        confirmed_at: c.created_at.clone(),
+    };
     done(st, step_id, agent, StepStatus::Done, data);
     advance(pb, st, index, None, agent);
-    Ok(Transition::new(
-        "permission_confirmed",
-        json!({"comment_id": c.id, "author_id": c.author_id, "role": who.role, "quote": quote, "at": c.created_at}),
-    ))
+    Ok(Transition::new("permission_confirmed", payload))
 }

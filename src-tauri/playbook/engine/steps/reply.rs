@@ -7,7 +7,7 @@ pub(super) async fn run(cx: &mut Cx<'_>, template: &str, post: bool) -> Result<T
     let text = texts::render(template, &st.facts)?;
     let comment_id = if post { Some(post_public(env, &row, &text).await?) } else { None };
     let how = if post { "posted to the ticket" } else { "copied and sent by the agent" };
-    done(st, step_id, agent, StepStatus::Done, json!({"text": text, "comment_id": comment_id, "summary": how}));
+    done(st, step_id, agent, StepStatus::Done, StepData::ReplySent { text, comment_id, summary: how.into() });
     advance(pb, st, index, None, agent);
     Ok(Transition::new("reply_sent", json!({"posted": post, "comment_id": comment_id})))
 }

@@ -23,10 +23,12 @@ pub(super) fn run(
     let passes = results.iter().filter(|r| r.passed).count() as u32;
     let outcome = if passes >= *required { "passed" } else { "failed" };
     st.facts.insert("verification_outcome".into(), outcome.into());
-    let judged: Vec<Value> = results.iter().map(|r| json!({"challenge": r.id, "passed": r.passed})).collect();
-    let data = json!({"risk": risk, "results": judged, "passes": passes, "required": required, "outcome": outcome,
-                      "summary": format!("{passes} of {} challenges passed, {required} required at {risk} risk: {outcome}", results.len())});
-    done(st, step_id, agent, StepStatus::Done, data.clone());
+    let judged: Vec<Judged> = results.iter().map(|r| Judged { challenge: r.id.clone(), passed: r.passed }).collect();
+    let summary = format!("{passes} of {} challenges passed, {required} required at {risk} risk: {outcome}", results.len());
+    let payload = json!({"risk": risk, "results": judged, "passes": passes, "required": required, "outcome": outcome,
+                         "summary": summary});
+    let data = StepData::Verified { risk, results: judged, passes, required: *required, outcome: outcome.into(), summary };
+    done(st, step_id, agent, StepStatus::Done, data);
     advance(pb, st, index, None, agent);
-    Ok(Transition::new("verification_judged", data))
+    Ok(Transition::new("verification_judged", payload))
 }

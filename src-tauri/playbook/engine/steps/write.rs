@@ -46,14 +46,15 @@ fn finish_write(
         Ok(checks) => {
             let summary =
                 outcome.calls.iter().map(|c| format!("{} {} {}", c.method, c.path, c.result)).collect::<Vec<_>>().join("; ");
-            let data = json!({"action": name, "calls": outcome.calls, "verified": checks, "summary": summary});
-            done(st, step_id, agent, StepStatus::Done, data);
-            advance(pb, st, index, None, agent);
             let verified: Vec<String> = checks.iter().map(|c| format!("{}: {}", c.label, c.value)).collect();
-            Ok(Transition::new(
+            let t = Transition::new(
                 "action_result",
                 json!({"action": name, "status": "verified", "calls": outcome.calls, "verified": verified}),
-            ))
+            );
+            let data = StepData::Written { action: name.to_owned(), calls: outcome.calls, verified: checks, summary };
+            done(st, step_id, agent, StepStatus::Done, data);
+            advance(pb, st, index, None, agent);
+            Ok(t)
         }
         Err(e) => {
             let error = IpcError::from(e);
