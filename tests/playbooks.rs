@@ -5,6 +5,7 @@ mod support;
 
 use casekit::connectors::gitlab::UserEdit;
 use casekit::connectors::Service;
+use casekit::playbook::consent::Role;
 use casekit::playbook::engine::{self, ChallengeResult, StepInput};
 use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::store::audit;
@@ -497,7 +498,7 @@ async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     let case = h.step(&case, StepInput::Continue).await;
     // The back end names who must answer before the request goes out.
     let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().unwrap();
-    assert_eq!((who.role.as_str(), who.user_id, who.email.as_str()), ("permission_giver", 6015, "mario@acme.example"));
+    assert_eq!((who.role, who.user_id, who.email.as_str()), (Role::PermissionGiver, 6015, "mario@acme.example"));
     assert!(who.why.contains("mario@acme.example is a verified email of @maint-mario"), "{}", who.why);
     let case = h.step(&case, StepInput::RequestPermission { post: true }).await;
     let by_maintainer = h.sandbox.comment_from(Service::Zendesk, 8018, Some(6015), "As maintainer I give permission.").unwrap();

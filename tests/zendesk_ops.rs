@@ -6,6 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use casekit::connectors::Service;
+use casekit::playbook::consent::Role;
 use casekit::playbook::engine::{self, NewCase, StepInput, TicketInstance};
 use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::store::audit;
@@ -267,7 +268,7 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
     let early = h.submit(&case, StepInput::RunAction { confirmation: String::new() }).await.unwrap_err();
     assert_eq!(early.code(), casekit::ErrorCode::OutOfOrder);
     let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().unwrap();
-    assert_eq!((who.role.as_str(), who.user_id), ("primary_address", 6002));
+    assert_eq!((who.role, who.user_id), (Role::PrimaryAddress, 6002));
     let case = h.step(&case, StepInput::RequestPermission { post: true }).await;
     let confirm = h.sandbox.comment_from(Service::Zendesk, 8020, Some(6002), "I confirm, please add it.").unwrap();
     let case = h.step(&case, StepInput::ConfirmPermission { comment_id: confirm }).await;

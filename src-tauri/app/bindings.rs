@@ -7,7 +7,7 @@ use ts_rs::{Config, TS};
 use crate::connectors::check::ConnectionCheck;
 use crate::connectors::Service;
 use crate::error::{ErrorCode, IpcError};
-use crate::playbook::consent::Answerer;
+use crate::playbook::consent::{Answerer, Role};
 use crate::playbook::effects::{CallRecord, PlannedCall};
 use crate::playbook::effects::{Fact, Link};
 use crate::playbook::engine::{ChallengeResult, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
@@ -112,6 +112,7 @@ pub fn typescript() -> String {
         declaration::<FieldView>(&cfg),
         declaration::<GateView>(&cfg),
         declaration::<PermissionView>(&cfg),
+        declaration::<Role>(&cfg),
         declaration::<Answerer>(&cfg),
         declaration::<ChallengeView>(&cfg),
         declaration::<RiskLevel>(&cfg),

@@ -6,10 +6,11 @@
 
 use std::collections::BTreeSet;
 
+use super::model::FieldKind;
 use super::model::{Playbook, Step, StepKind, TICKET_FACTS};
 use super::ops::{Gate, Need};
-use super::review::{OwnershipVerified, REVIEWER_EMAIL, REVIEWER_NAME};
-use super::{consent, registry, texts};
+use super::review::OwnershipVerified;
+use super::{registry, texts};
 use crate::{Error, Result};
 
 /// What a case knows before its first step: what Casekit records from the ticket.
@@ -84,7 +85,7 @@ fn step(p: &Playbook, index: usize, s: &Step, known: &mut Known) -> std::result:
                 if entry.name == OwnershipVerified::NAME && !reviewed_before(p, index) {
                     return Err(format!(
                         "the gate {} needs a verify step before it and, between the two, a peer-review checklist \
-                         ({REVIEWER_NAME} and {REVIEWER_EMAIL} fields)",
+                         (reviewer_name and reviewer_email fields)",
                         g.gate
                     ));
                 }
@@ -93,10 +94,7 @@ fn step(p: &Playbook, index: usize, s: &Step, known: &mut Known) -> std::result:
         StepKind::Verify { .. } => {
             known.facts.insert("verification_outcome".into());
         }
-        StepKind::Permission { request, from } => {
-            if !consent::ROLES.contains(&from.as_str()) {
-                return Err(format!("asks permission from unknown “{from}”"));
-            }
+        StepKind::Permission { request, .. } => {
             known.template(request, "the permission request")?;
         }
         StepKind::Decision { options, propose_from } => {
@@ -131,7 +129,7 @@ fn reviewed_before(p: &Playbook, index: usize) -> bool {
     let before = &p.steps[..index];
     let is_review = |s: &Step| {
         matches!(&s.kind, StepKind::Checklist { fields, .. }
-            if [REVIEWER_NAME, REVIEWER_EMAIL].iter().all(|k| fields.iter().any(|f| f.kind == *k)))
+            if [FieldKind::ReviewerName, FieldKind::ReviewerEmail].iter().all(|k| fields.iter().any(|f| f.kind == *k)))
     };
     before.iter().rposition(|s| matches!(s.kind, StepKind::Verify { .. })).is_some_and(|v| before[v + 1..].iter().any(is_review))
 }
@@ -164,7 +162,7 @@ mod tests {
         let err = check(r#"{"id": "x", "title": "X", "kind": "action", "action": "delete_everything"}"#).unwrap_err();
         assert!(err.contains("names an unknown action delete_everything"), "{err}");
         let err = check(r#"{"id": "p", "title": "P", "kind": "permission", "request": "r", "from": "anyone"}"#).unwrap_err();
-        assert!(err.contains("asks permission from unknown “anyone”"), "{err}");
+        assert!(err.contains("unknown variant `anyone`"), "{err}");
     }
 
     #[test]

@@ -15,28 +15,9 @@
 
 use serde_json::Value;
 
-pub use super::effects::Answerer;
+pub use super::effects::{Answerer, Role};
 use super::state::CaseState;
 use crate::{Error, Result};
-
-/// The ticket's requester, asking for a change on their own account.
-pub const REQUESTER: &str = "requester";
-/// The Owner or Maintainer whose GitLab account has the access.
-pub const PERMISSION_GIVER: &str = "permission_giver";
-/// The owner of a support-portal profile's primary address.
-pub const PRIMARY_ADDRESS: &str = "primary_address";
-
-/// Every role a permission step may name.
-pub const ROLES: &[&str] = &[REQUESTER, PERMISSION_GIVER, PRIMARY_ADDRESS];
-
-/// Where a role's answerer is found: the lookup whose evidence holds `data.answerer`.
-fn source(role: &str) -> Option<(&'static str, &'static str)> {
-    match role {
-        PERMISSION_GIVER => Some(("gitlab_owner_membership", "Look up the owner's or maintainer's access first.")),
-        PRIMARY_ADDRESS => Some(("zendesk_target_user", "Find the support-portal profile of the primary address first.")),
-        _ => None,
-    }
-}
 
 /// The ticket's requester as the case recorded it when it opened.
 fn requester(st: &CaseState) -> Result<u64> {
@@ -50,22 +31,22 @@ fn requester(st: &CaseState) -> Result<u64> {
 /// Who must answer a permission step with role `from`, from the case's evidence. Refused when
 /// the evidence does not name exactly one Zendesk user, or names the requester for a role that
 /// is someone else's consent.
-pub fn answerer(from: &str, st: &CaseState) -> Result<Answerer> {
+pub fn answerer(from: Role, st: &CaseState) -> Result<Answerer> {
     let requester_id = requester(st)?;
     let fact = |k: &str| st.facts.get(k).cloned().unwrap_or_default();
-    if from == REQUESTER {
-        return Ok(Answerer {
-            role: from.into(),
-            user_id: requester_id,
-            name: fact("requester_name"),
-            email: fact("requester_email"),
-            why: "the ticket's requester asks for the change on their own account".into(),
-        });
-    }
-    let Some((lookup, first)) = source(from) else {
-        return Err(Error::Internal(format!(
-            "this case's playbook asks permission from “{from}”, which Casekit does not know: abandon the case and open it again"
-        )));
+    // Where the role's answerer is found: the lookup whose evidence holds `data.answerer`.
+    let (lookup, first) = match from {
+        Role::Requester => {
+            return Ok(Answerer {
+                role: from,
+                user_id: requester_id,
+                name: fact("requester_name"),
+                email: fact("requester_email"),
+                why: "the ticket's requester asks for the change on their own account".into(),
+            })
+        }
+        Role::PermissionGiver => ("gitlab_owner_membership", "Look up the owner's or maintainer's access first."),
+        Role::PrimaryAddress => ("zendesk_target_user", "Find the support-portal profile of the primary address first."),
     };
     let data = st.evidence.get(lookup).map(|e| &e.data).ok_or_else(|| Error::OutOfOrder(first.into()))?;
     if let Some(problem) = data.get("answerer_problem").and_then(Value::as_str) {
@@ -96,7 +77,7 @@ pub struct Candidate<'a> {
 /// Whether `c` counts as `who`'s answer to a request after comment `after`; why not otherwise.
 pub fn judge(c: &Candidate<'_>, who: &Answerer, requester_id: u64, after: u64) -> Result<()> {
     if c.author_id != who.user_id {
-        let by = if c.author_id == requester_id && who.role != REQUESTER {
+        let by = if c.author_id == requester_id && who.role != Role::Requester {
             "the ticket's requester".to_owned()
         } else {
             format!("someone else (Zendesk user {})", c.author_id)

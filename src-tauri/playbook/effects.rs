@@ -60,12 +60,24 @@ impl Link {
     }
 }
 
+/// Whose reply counts as the permission a step asks for (see `consent.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The ticket's requester, asking for a change on their own account.
+    #[default]
+    Requester,
+    /// The Owner or Maintainer whose GitLab account has the access.
+    PermissionGiver,
+    /// The owner of a support-portal profile's primary address.
+    PrimaryAddress,
+}
+
 /// The one Zendesk user whose reply counts, and why it is them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Answerer {
-    /// `requester`, `permission_giver` or `primary_address`.
-    pub role: String,
+    pub role: Role,
     /// Their Zendesk user id: a comment counts only if its author is this user.
     #[ts(type = "number")]
     pub user_id: u64,

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use super::effects::Role;
 use crate::store::audit::canonical_json;
 use crate::{Error, Result};
 
@@ -63,13 +64,13 @@ pub enum StepKind {
     /// Ownership-verification challenges, judged, with an outcome by rule.
     Verify { challenges: Vec<Challenge>, required_passes: BTreeMap<String, u32> },
     /// The request text (a template over the case facts) and the recorded reply of the one
-    /// person whose consent counts (`from`, see `consent::ROLES`): the ticket's `requester`
+    /// person whose consent counts (`from`, see `consent.rs`): the ticket's `requester`
     /// (the default), the `permission_giver` (the Owner or Maintainer whose GitLab account has
     /// the access) or the `primary_address` owner of a support-portal profile.
     Permission {
         request: String,
-        #[serde(default = "requester")]
-        from: String,
+        #[serde(default)]
+        from: Role,
     },
     /// A choice between named options; `propose_from` names the fact holding the option the
     /// evidence points to (and `{fact}_reason` why), which the agent confirms or overrides.
@@ -113,10 +114,8 @@ pub struct ChecklistItem {
 pub struct Field {
     pub id: String,
     pub label: String,
-    /// `text`, `email`, `emails` (comma-separated, each checked, at most four), `username`, `choice`;
-    /// `reviewer_name` and `reviewer_email` make the checklist the peer review (another agent).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: FieldKind,
     #[serde(default)]
     pub options: Vec<String>,
     #[serde(default = "yes")]
@@ -127,8 +126,43 @@ fn yes() -> bool {
     true
 }
 
-fn requester() -> String {
-    "requester".into()
+impl Field {
+    /// Whether the field names the peer reviewer (which makes its checklist the peer review).
+    pub fn is_reviewer(&self) -> bool {
+        matches!(self.kind, FieldKind::ReviewerName | FieldKind::ReviewerEmail)
+    }
+}
+
+/// What a checklist field takes; each is validated in Rust before it becomes a fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Email,
+    /// Comma-separated addresses, each checked, at most four.
+    Emails,
+    /// A GitLab username (`@` dropped).
+    Username,
+    /// One of the field's options.
+    Choice,
+    /// With `ReviewerEmail`, makes the checklist the peer review (another agent).
+    ReviewerName,
+    ReviewerEmail,
+}
+
+impl FieldKind {
+    /// The kind as playbooks and the UI write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::Email => "email",
+            FieldKind::Emails => "emails",
+            FieldKind::Username => "username",
+            FieldKind::Choice => "choice",
+            FieldKind::ReviewerName => "reviewer_name",
+            FieldKind::ReviewerEmail => "reviewer_email",
+        }
+    }
 }
 
 /// A gate in a playbook: which predicate, why (the handbook's words), and where a block leads.

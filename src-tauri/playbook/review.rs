@@ -13,15 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::effects::Verdict;
 use super::engine::ChallengeResult;
-use super::model::{Challenge, Field};
+use super::model::{Challenge, Field, FieldKind};
 use super::ops::{Gate, Need};
 use super::state::{CaseState, Review, StepData, StepRecord, StepStatus};
 use crate::store::profiles::Profile;
 use crate::{Error, Result};
-
-/// The checklist field types that make a checklist the peer review.
-pub const REVIEWER_NAME: &str = "reviewer_name";
-pub const REVIEWER_EMAIL: &str = "reviewer_email";
 
 /// Refuses a judgement that lists a challenge twice (three copies of one passed challenge are
 /// one pass, not three) or names a challenge the step does not have.
@@ -94,9 +90,9 @@ pub fn peer_review(
     profile: &Profile,
     state: &CaseState,
 ) -> Result<Option<Review>> {
-    let typed = |kind: &str| fields.iter().find(|f| f.kind == kind).and_then(|f| recorded.get(&f.id)).map(String::as_str);
-    let (name, email) = match (typed(REVIEWER_NAME), typed(REVIEWER_EMAIL)) {
-        (None, None) if !fields.iter().any(|f| f.kind == REVIEWER_NAME || f.kind == REVIEWER_EMAIL) => return Ok(None),
+    let typed = |kind: FieldKind| fields.iter().find(|f| f.kind == kind).and_then(|f| recorded.get(&f.id)).map(String::as_str);
+    let (name, email) = match (typed(FieldKind::ReviewerName), typed(FieldKind::ReviewerEmail)) {
+        (None, None) if !fields.iter().any(|f| f.is_reviewer()) => return Ok(None),
         (Some(n), Some(e)) => (n, e),
         _ => {
             return Err(Error::InvalidInput(

@@ -232,7 +232,7 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                     .map(|f| FieldView {
                         id: f.id.clone(),
                         label: f.label.clone(),
-                        kind: f.kind.clone(),
+                        kind: f.kind.name().to_owned(),
                         options: f.options.clone(),
                         required: f.required,
                         value: st.facts.get(&f.id).cloned().unwrap_or_default(),
@@ -258,7 +258,7 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
                 v.text = texts::render(request, &st.facts).ok();
                 let (answerer, answerer_problem) = match consent::recorded(&progress) {
                     Some((who, _)) => (Some(who), None),
-                    None => match consent::answerer(from, st) {
+                    None => match consent::answerer(*from, st) {
                         Ok(who) => (Some(who), None),
                         Err(e) => (None, Some(e.to_string())),
                     },

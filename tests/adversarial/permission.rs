@@ -3,6 +3,7 @@
 //! `submit_step`, and is refused with nothing changed.
 
 use casekit::connectors::Service;
+use casekit::playbook::consent::Role;
 use casekit::playbook::engine::StepInput;
 use casekit::playbook::view::CaseView;
 use casekit::ErrorCode;
@@ -165,7 +166,7 @@ fn attack_the_new_address_confirms_its_own_addition() {
     let wv = Webview::new();
     let case = at_primary_confirmation(&wv);
     let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().unwrap();
-    assert_eq!((who.role.as_str(), who.user_id), ("primary_address", OLGA));
+    assert_eq!((who.role, who.user_id), (Role::PrimaryAddress, OLGA));
     let own = wv.comment_as(NEW_ADDRESS_TICKET, Some(NEW_ADDRESS), "I confirm, please add me to that account.");
     let err = refused(&wv, || wv.submit(&case, StepInput::ConfirmPermission { comment_id: own }));
     assert_eq!(err.code, ErrorCode::InvalidInput);

@@ -279,7 +279,7 @@ pub fn current_answerer(env: &Env<'_>, case_id: i64) -> Result<Option<consent::A
     match pb.step(&st.cursor).map(|(_, s)| &s.kind) {
         Some(StepKind::Permission { from, .. }) => match st.progress.get(&st.cursor).and_then(consent::recorded) {
             Some((who, _)) => Ok(Some(who)),
-            None => consent::answerer(from, &st).map(Some),
+            None => consent::answerer(*from, &st).map(Some),
         },
         _ => Ok(None),
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{evidence, fact, zendesk, Action, Gate, Lookup, Need, Run};
 use crate::connectors::gitlab::{self as api, access_level_name, same_address, EventQuery, GitLab, UserEdit};
 use crate::connectors::session::Connections;
-use crate::playbook::consent::{self, Answerer};
+use crate::playbook::consent::{self, Answerer, Role};
 use crate::playbook::effects::{Calls, Fact, Found, Link, Outcome, PlannedCall, Verdict};
 use crate::playbook::state::CaseState;
 use crate::{Error, Result};
@@ -150,7 +150,7 @@ async fn answerer_for_account(
         )),
         (Some((id, (name, email, via))), 0) => {
             let who = Answerer {
-                role: consent::PERMISSION_GIVER.into(),
+                role: Role::PermissionGiver,
                 user_id: id,
                 name: name.clone(),
                 email: email.clone(),
@@ -667,7 +667,7 @@ impl Gate for PermissionGiverCanChangeTarget {
         if !access.passed {
             return access;
         }
-        match consent::answerer(consent::PERMISSION_GIVER, state) {
+        match consent::answerer(Role::PermissionGiver, state) {
             Ok(who) => Verdict::pass(format!(
                 "{} Only {} <{}> (Zendesk user {}) can give the permission.",
                 access.detail, who.name, who.email, who.user_id

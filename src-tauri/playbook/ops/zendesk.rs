@@ -14,7 +14,7 @@ use crate::connectors::session::Connections;
 use crate::connectors::zendesk::{
     CustomField, FormCondition, Identity, Organization, Ticket, TicketField, TicketForm, TicketUpdate, User, UserUpdate, Zendesk,
 };
-use crate::playbook::consent::{self, Answerer};
+use crate::playbook::consent::{self, Answerer, Role};
 use crate::playbook::effects::{Calls, Fact, Found, Link, PlannedCall, Verdict};
 use crate::playbook::state::{CaseState, TicketInstance};
 use crate::summary::{self, outbox};
@@ -498,7 +498,7 @@ impl Lookup for TargetUser {
             Fact::new("Who must confirm", format!("{} <{profile_primary}>, Zendesk user {}", user.name, user.id)),
         ];
         let answerer = Answerer {
-            role: consent::PRIMARY_ADDRESS.into(),
+            role: Role::PrimaryAddress,
             user_id: user.id,
             name: user.name.clone(),
             email: profile_primary.clone(),
@@ -537,7 +537,7 @@ impl Gate for TicketFromNewAddress {
                 if from.is_empty() { "an address Zendesk does not show" } else { from }
             ));
         }
-        match consent::answerer(consent::PRIMARY_ADDRESS, state) {
+        match consent::answerer(Role::PrimaryAddress, state) {
             Ok(who) => Verdict::pass(format!("The ticket comes from {new}; {} <{}> must confirm on it.", who.name, who.email)),
             Err(e) => Verdict::block(e.to_string()),
         }

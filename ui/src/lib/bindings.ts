@@ -201,13 +201,14 @@ answererProblem: string | null,
 afterCommentId: number | null, };
 
 /**
+ * Whose reply counts as the permission a step asks for (see `consent.rs`).
+ */
+export type Role = "requester" | "permission_giver" | "primary_address";
+
+/**
  * The one Zendesk user whose reply counts, and why it is them.
  */
-export type Answerer = { 
-/**
- * `requester`, `permission_giver` or `primary_address`.
- */
-role: string, 
+export type Answerer = { role: Role, 
 /**
  * Their Zendesk user id: a comment counts only if its author is this user.
  */

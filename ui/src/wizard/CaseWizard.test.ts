@@ -3,7 +3,7 @@ import { cleanup, render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import CaseWizard from './CaseWizard.svelte';
-import type { CaseView, StepView } from '../lib/bindings';
+import type { Answerer, CaseView, StepView } from '../lib/bindings';
 
 const blank: StepView = {
   id: '', title: '', help: '', kind: '', items: [], fields: [], gates: [], text: null, link: null, permission: null,
@@ -137,7 +137,7 @@ describe('the wizard', () => {
 
   it('names who must answer a permission and offers only the replies the back end accepts', async () => {
     const submitted: unknown[] = [];
-    const mario = { role: 'permission_giver', userId: 6015, name: 'Mario Maintainer', email: 'mario@acme.example', why: 'mario@acme.example is a verified email of @maint-mario, who has the access' };
+    const mario: Answerer = { role: 'permission_giver', userId: 6015, name: 'Mario Maintainer', email: 'mario@acme.example', why: 'mario@acme.example is a verified email of @maint-mario, who has the access' };
     mockIPC((cmd, args) => {
       if (cmd === 'case_view') {
         return caseAt({

@@ -29,7 +29,7 @@ pub(super) fn run(
             }
             continue;
         }
-        recorded.insert(f.id.clone(), check_field(&f.kind, &f.label, value, &f.options)?);
+        recorded.insert(f.id.clone(), check_field(f.kind, &f.label, value, &f.options)?);
     }
     let review = review::peer_review(fields, &recorded, env.conns.profile(), &st)?;
     st.facts.extend(recorded.clone());
@@ -43,11 +43,11 @@ pub(super) fn run(
     Ok(Transition::new("step_completed", payload))
 }
 
-fn check_field(kind: &str, label: &str, value: &str, options: &[String]) -> Result<String> {
+fn check_field(kind: FieldKind, label: &str, value: &str, options: &[String]) -> Result<String> {
     match kind {
-        "email" => validate::email(label, value),
+        FieldKind::Email | FieldKind::ReviewerEmail => validate::email(label, value),
         // Several addresses: each checked, at most five, kept comma-separated.
-        "emails" => {
+        FieldKind::Emails => {
             let all: Vec<String> = value
                 .split([',', ';', ' ', '\n'])
                 .filter(|e| !e.trim().is_empty())
@@ -58,9 +58,8 @@ fn check_field(kind: &str, label: &str, value: &str, options: &[String]) -> Resu
             }
             Ok(all.join(", "))
         }
-        review::REVIEWER_EMAIL => validate::email(label, value),
-        review::REVIEWER_NAME => validate::text(label, value, 200),
-        "username" => {
+        FieldKind::ReviewerName => validate::text(label, value, 200),
+        FieldKind::Username => {
             let v = value.trim().trim_start_matches('@');
             if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
                 return Err(Error::InvalidInput(format!(
@@ -69,13 +68,13 @@ fn check_field(kind: &str, label: &str, value: &str, options: &[String]) -> Resu
             }
             Ok(v.to_owned())
         }
-        "choice" => {
+        FieldKind::Choice => {
             if options.iter().any(|o| o == value) {
                 Ok(value.to_owned())
             } else {
                 Err(Error::InvalidInput(format!("Choose one of the listed answers for “{label}”.")))
             }
         }
-        _ => validate::text(label, value, 2000),
+        FieldKind::Text => validate::text(label, value, 2000),
     }
 }

@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 
 use super::super::consent;
 use super::super::effects::Outcome;
-use super::super::model::{Challenge, ChecklistItem, DecisionOption, Field, GateSpec, OnFail, Playbook, Step, StepKind};
+use super::super::model::{
+    Challenge, ChecklistItem, DecisionOption, Field, FieldKind, GateSpec, OnFail, Playbook, Role, Step, StepKind,
+};
 use super::super::ops::gitlab::append_admin_note;
 use super::super::state::{CaseState, GateResult, Judged, StepData, StepStatus, TicketInstance};
 use super::super::{registry, review, texts};
@@ -54,7 +56,7 @@ pub async fn run(cx: &mut Cx<'_>, step: &Step, input: StepInput) -> Result<Trans
         (StepKind::Gate { gates }, StepInput::Continue) => gate::pass(cx, gates),
         (StepKind::Gate { gates }, StepInput::FollowBlock) => gate::follow_block(cx, gates),
         (StepKind::Permission { request, from }, StepInput::RequestPermission { post }) => {
-            permission::request(cx, request, from, post).await
+            permission::request(cx, request, *from, post).await
         }
         (StepKind::Permission { .. }, StepInput::ConfirmPermission { comment_id }) => permission::confirm(cx, comment_id).await,
         (StepKind::Verify { challenges, required_passes }, StepInput::Verify { risk, results }) => {

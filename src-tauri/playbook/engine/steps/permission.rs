@@ -1,7 +1,7 @@
 use super::*;
 
 /// Permission: the request is sent (posted by Casekit, or copied by the agent), with who must answer.
-pub(super) async fn request(cx: &mut Cx<'_>, request: &str, from: &str, post: bool) -> Result<Transition> {
+pub(super) async fn request(cx: &mut Cx<'_>, request: &str, from: Role, post: bool) -> Result<Transition> {
     let Cx { env, row, st, step_id, .. } = cx;
     let (env, step_id): (&Env<'_>, &str) = (*env, step_id.as_str());
     // Who must answer is decided before anything is sent, and kept with the request.
