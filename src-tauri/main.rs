@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
     if args.is_empty() {
         casekit::app::run()
     } else {
-        casekit::cli::main(&args)
+        casekit::cli::main(args)
     }
 }

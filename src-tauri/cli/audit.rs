@@ -8,9 +8,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::{Args, Subcommand};
+
+use super::DataDir;
 use crate::connectors::session::{Connections, Credentials};
 use crate::connectors::{HttpSettings, Service};
 use crate::secrets::{Keychain, Tokens};
@@ -22,73 +24,121 @@ use crate::Result;
 /// How the CLI reaches the keychain (the OS one; tests pass an in-memory one).
 pub type KeychainSource<'a> = &'a dyn Fn() -> Result<Keychain>;
 
+/// `casekit audit …`.
+#[derive(Subcommand)]
+pub(super) enum AuditCommand {
+    /// Check the audit log's hash chain, and the heads published outside it
+    ///
+    /// Alone, it finds rows edited, deleted or reordered by someone who did not recompute the
+    /// hashes, and exits 1 naming the first. A log rewritten with its hashes recomputed passes
+    /// that check: --against-ticket and --against also check the log against heads signed with
+    /// this install's key (from the OS keychain) and exit 1 naming the row that no longer
+    /// matches.
+    #[command(after_help = "Examples:
+  casekit audit verify
+  casekit audit verify --against head.json --against old-head.json
+  casekit audit verify --against-ticket 8001 --instance us_gov")]
+    Verify(VerifyArgs),
+    /// Print the chain's newest row id, hash and HMAC as JSON
+    ///
+    /// Signed with this install's key from the OS keychain. Keep it outside the data folder:
+    /// `casekit audit verify --against FILE` checks the log against it.
+    #[command(after_help = "Example:\n  casekit audit head > ~/casekit-heads/$(date +%F).json")]
+    Head(DataDir),
+    /// Print the matching audit rows as JSON Lines, oldest first
+    #[command(after_help = "Example:\n  casekit audit export --ticket 8001 --from 2026-11-01 > ticket-8001.jsonl")]
+    Export(ExportArgs),
+}
+
+/// What `audit verify` was asked to check.
+#[derive(Args)]
+pub(super) struct VerifyArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Also check against the signed heads in this ticket's internal notes, read with the
+    /// active live profile's Zendesk token
+    #[arg(long, value_name = "T", value_parser = ticket_number)]
+    against_ticket: Option<u64>,
+    /// The Zendesk instance of the ticket [default: global]
+    #[arg(long, requires = "against_ticket", value_parser = ["global", "us_gov"])]
+    instance: Option<String>,
+    /// Also check against a head file written by `casekit audit head` (repeatable)
+    #[arg(long = "against", value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+/// A ticket number: a whole number above 0.
+fn ticket_number(value: &str) -> std::result::Result<u64, String> {
+    value.parse().ok().filter(|t| *t > 0).ok_or_else(|| "expects a ticket number, such as 8001".to_owned())
+}
+
+/// What `audit export` selects; every filter is optional.
+#[derive(Args)]
+pub(super) struct ExportArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// Rows of this ticket: 8001, #8001 or us_gov#9001
+    #[arg(long, value_name = "T")]
+    ticket: Option<String>,
+    /// Rows of this case
+    #[arg(long = "case", value_name = "N")]
+    case_id: Option<i64>,
+    /// Rows by an agent (part of the name or email)
+    #[arg(long, value_name = "A")]
+    agent: Option<String>,
+    /// Rows of cases of this playbook
+    #[arg(long, value_name = "P")]
+    playbook: Option<String>,
+    /// Rows from this day on
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    from: Option<String>,
+    /// Rows up to this day, inclusive
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    to: Option<String>,
+    /// Words to find anywhere (each must occur); an email or a ticket number works too
+    #[arg(long, value_name = "WORDS")]
+    text: Option<String>,
+}
+
+/// Runs an `audit` subcommand; its exit code.
+pub(super) fn run(command: AuditCommand, keychain: KeychainSource<'_>, out: &mut dyn Write) -> u8 {
+    match command {
+        AuditCommand::Verify(options) => verify(&options, keychain, out),
+        AuditCommand::Head(data) => head(&data, keychain, out),
+        AuditCommand::Export(options) => export(&options, out),
+    }
+}
+
+/// `casekit audit verify <args>` with the keychain and the output given (what tests call
+/// in-process).
+pub fn verify_with(args: &[String], keychain: KeychainSource<'_>, out: &mut dyn Write) -> u8 {
+    super::run(["audit", "verify"].into_iter().map(String::from).chain(args.iter().cloned()), keychain, out)
+}
+
+/// `casekit audit head <args>` with the keychain and the output given.
+pub fn head_with(args: &[String], keychain: KeychainSource<'_>, out: &mut dyn Write) -> u8 {
+    super::run(["audit", "head"].into_iter().map(String::from).chain(args.iter().cloned()), keychain, out)
+}
+
 /// The database of `--data-dir DIR` (or the app's own), or the exit code to end with.
-fn open(data_dir: &[String]) -> std::result::Result<Store, u8> {
-    let paths = super::data_dir_option(data_dir).map_err(|why| usage(&why))?;
-    Store::open(&paths.database()).map_err(|e| {
+fn open(data: &DataDir) -> std::result::Result<Store, u8> {
+    Store::open(&data.paths()?.database()).map_err(|e| {
         eprintln!("casekit: {e}");
         1
     })
 }
 
-fn usage(why: &str) -> u8 {
-    let _ = super::usage_error(why);
-    2
-}
-
-/// What `audit verify` was asked to check.
-#[derive(Default)]
-struct VerifyOptions {
-    data_dir: Vec<String>,
-    ticket: Option<u64>,
-    instance: Option<String>,
-    files: Vec<PathBuf>,
-}
-
-fn parse_verify(args: &[String]) -> std::result::Result<VerifyOptions, String> {
-    let mut o = VerifyOptions::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--data-dir" => o.data_dir = vec![flag.clone(), value.clone()],
-            "--against-ticket" => {
-                o.ticket = Some(value.parse().ok().filter(|t| *t > 0).ok_or("--against-ticket expects a ticket number")?)
-            }
-            "--instance" => match value.as_str() {
-                "global" | "us_gov" => o.instance = Some(value.clone()),
-                _ => return Err("--instance expects global or us_gov".into()),
-            },
-            "--against" => o.files.push(PathBuf::from(value)),
-            other => return Err(format!("unknown option '{other}'")),
-        }
-    }
-    if o.instance.is_some() && o.ticket.is_none() {
-        return Err("--instance goes with --against-ticket".into());
-    }
-    Ok(o)
-}
-
-/// `casekit audit verify`: exit 0 when the chain holds (and every head checked against holds);
-/// 1 naming the first bad row; 2 on usage errors.
-pub fn verify(args: &[String]) -> ExitCode {
-    ExitCode::from(verify_with(args, &Keychain::os, &mut std::io::stdout().lock()))
-}
-
-/// `verify` with the keychain and the output given (what tests call in-process).
-pub fn verify_with(args: &[String], keychain: KeychainSource<'_>, out: &mut dyn Write) -> u8 {
-    let options = match parse_verify(args) {
-        Ok(o) => o,
-        Err(why) => return usage(&why),
-    };
-    let store = match open(&options.data_dir) {
+/// Exit 0 when the chain holds (and every head checked against holds); 1 naming the first bad
+/// row; 2 when the ticket cannot be read from here.
+fn verify(options: &VerifyArgs, keychain: KeychainSource<'_>, out: &mut dyn Write) -> u8 {
+    let store = match open(&options.data) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if options.ticket.is_none() && options.files.is_empty() {
+    if options.against_ticket.is_none() && options.files.is_empty() {
         return plain(&store, out);
     }
-    match anchored(&store, &options, keychain, out) {
+    match anchored(&store, options, keychain, out) {
         Ok(code) => code,
         Err(e) => {
             let _ = writeln!(out, "FAIL {e}");
@@ -128,7 +178,7 @@ fn plain(store: &Store, out: &mut dyn Write) -> u8 {
 }
 
 /// The chain against the heads of the ticket and the files.
-fn anchored(store: &Store, o: &VerifyOptions, keychain: KeychainSource<'_>, out: &mut dyn Write) -> Result<u8> {
+fn anchored(store: &Store, o: &VerifyArgs, keychain: KeychainSource<'_>, out: &mut dyn Write) -> Result<u8> {
     let reached = keychain();
     let key: Option<AuditKey> = match &reached {
         Ok(k) => k.audit_key()?.map(AuditKey::from_secret).transpose()?,
@@ -143,7 +193,7 @@ fn anchored(store: &Store, o: &VerifyOptions, keychain: KeychainSource<'_>, out:
             .map_err(|e| crate::Error::io(format!("Could not read the head file {}", file.display()), e))?;
         heads.push(Found { head: anchor::parse_head_file(&text)?, source: file.display().to_string() });
     }
-    if let Some(ticket) = o.ticket {
+    if let Some(ticket) = o.against_ticket {
         let instance = o.instance.as_deref().unwrap_or("global");
         let keychain = reached?;
         match ticket_heads(store, &keychain, instance, ticket) {
@@ -229,15 +279,10 @@ fn print_report(report: &AnchorReport, out: &mut dyn Write) {
     };
 }
 
-/// `casekit audit head [--data-dir DIR]`: the chain's newest row, signed, as JSON on stdout (keep
-/// it outside the data folder: it is what a rewritten log will be checked against).
-pub fn head(args: &[String]) -> ExitCode {
-    ExitCode::from(head_with(args, &Keychain::os, &mut std::io::stdout().lock()))
-}
-
-/// `head` with the keychain and the output given.
-pub fn head_with(args: &[String], keychain: KeychainSource<'_>, out: &mut dyn Write) -> u8 {
-    let store = match open(args) {
+/// The chain's newest row, signed, as JSON on the output (kept outside the data folder, it is
+/// what a rewritten log will be checked against).
+fn head(data: &DataDir, keychain: KeychainSource<'_>, out: &mut dyn Write) -> u8 {
+    let store = match open(data) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -266,43 +311,31 @@ pub fn head_with(args: &[String], keychain: KeychainSource<'_>, out: &mut dyn Wr
     })
 }
 
-/// `casekit audit export [--data-dir DIR] [--ticket T] [--case N] [--agent A] [--playbook P]
-/// [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--text WORDS]`: matching rows as JSON Lines on stdout.
-pub fn export(args: &[String]) -> ExitCode {
-    let mut filter = crate::store::search::AuditFilter::default();
-    let mut dir = Vec::new();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let Some(value) = it.next() else { return super::usage_error(&format!("{flag} needs a value")) };
-        match flag.as_str() {
-            "--data-dir" => dir = vec![flag.clone(), value.clone()],
-            "--ticket" => filter.ticket = Some(value.clone()),
-            "--case" => match value.parse() {
-                Ok(n) => filter.case_id = Some(n),
-                Err(_) => return super::usage_error("--case expects a case number"),
-            },
-            "--agent" => filter.agent = Some(value.clone()),
-            "--playbook" => filter.playbook = Some(value.clone()),
-            "--from" => filter.from = Some(value.clone()),
-            "--to" => filter.to = Some(value.clone()),
-            "--text" => filter.text = Some(value.clone()),
-            other => return super::usage_error(&format!("unknown option '{other}'")),
-        }
-    }
-    let store = match open(&dir) {
-        Ok(s) => s,
-        Err(code) => return ExitCode::from(code),
+/// The matching rows as JSON Lines on the output.
+fn export(options: &ExportArgs, mut out: &mut dyn Write) -> u8 {
+    let filter = crate::store::search::AuditFilter {
+        ticket: options.ticket.clone(),
+        case_id: options.case_id,
+        agent: options.agent.clone(),
+        playbook: options.playbook.clone(),
+        from: options.from.clone(),
+        to: options.to.clone(),
+        text: options.text.clone(),
+        ..Default::default()
     };
-    let mut out = std::io::stdout().lock();
-    let result = crate::store::search::export_jsonl(&store.conn(), &filter, &mut out);
-    match result {
+    let store = match open(&options.data) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let exported = crate::store::search::export_jsonl(&store.conn(), &filter, &mut out);
+    match exported {
         Ok(n) => {
             eprintln!("casekit: exported {n} audit rows");
-            ExitCode::SUCCESS
+            0
         }
         Err(e) => {
             eprintln!("casekit: {e}");
-            ExitCode::FAILURE
+            1
         }
     }
 }

@@ -4,53 +4,66 @@
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
 
 use crate::sandbox::world::Fixture;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
-struct Options {
+/// `casekit sandbox …`.
+#[derive(Subcommand)]
+pub(super) enum SandboxCommand {
+    /// Run the simulated GitLab, Zendesk (global, US Gov), Mailgun and CustomersDot servers
+    ///
+    /// Prints one JSON line with their URLs and made-up tokens, then serves until Ctrl-C or
+    /// SIGTERM.
+    #[command(after_help = "Examples:
+  casekit sandbox serve > sandbox.json &
+  curl -H \"PRIVATE-TOKEN: $(jq -r .gitlab.admin_token sandbox.json)\" \\
+    \"$(jq -r .gitlab.url sandbox.json)/api/v4/users?username=quiet-quinn\"")]
+    Serve(ServeArgs),
+}
+
+/// Where `sandbox serve` listens and what it serves.
+#[derive(Args)]
+pub(super) struct ServeArgs {
+    /// Address to listen on (another than loopback exposes the made-up data and tokens)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// GitLab's port; Zendesk, Zendesk US Gov, Mailgun and CustomersDot take the next four (0:
+    /// free ports)
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = base_port)]
     base_port: u16,
+    /// A fixture to serve instead of the built-in one (its shape: src-tauri/sandbox/fixtures.json)
+    #[arg(long, value_name = "FILE")]
     fixtures: Option<PathBuf>,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { bind: IpAddr::from([127, 0, 0, 1]), base_port: 0, fixtures: None };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--bind" => {
-                o.bind = value.parse().map_err(|_| format!("--bind expects an IP address such as 127.0.0.1, not '{value}'"))?
-            }
-            "--base-port" => {
-                o.base_port =
-                    value.parse().map_err(|_| format!("--base-port expects a port number (0 for free ports), not '{value}'"))?;
-                if o.base_port > u16::MAX - 4 {
-                    return Err(format!("--base-port {value} leaves no room for the five servers (N to N+4)"));
-                }
-            }
-            "--fixtures" => o.fixtures = Some(PathBuf::from(value)),
-            other => return Err(format!("unknown option '{other}'")),
-        }
+/// A base port with room for the five servers above it.
+fn base_port(value: &str) -> Result<u16, String> {
+    let port: u16 = value.parse().map_err(|_| "expects a port number (0 for free ports)".to_owned())?;
+    if port > u16::MAX - 4 {
+        return Err(format!("{port} leaves no room for the five servers (N to N+4)"));
     }
-    Ok(o)
+    Ok(port)
+}
+
+/// Runs a `sandbox` subcommand; its exit code.
+pub(super) fn run(command: SandboxCommand, out: &mut dyn Write) -> u8 {
+    match command {
+        SandboxCommand::Serve(options) => serve(&options, out),
+    }
 }
 
 /// Runs the sandbox until interrupted.
-pub fn serve(args: &[String]) -> ExitCode {
-    let options = match parse(args) {
-        Ok(o) => o,
-        Err(why) => return super::usage_error(&why),
-    };
+fn serve(options: &ServeArgs, out: &mut dyn Write) -> u8 {
     crate::logging::init_stderr();
     let fixture = match &options.fixtures {
         Some(path) => match Fixture::from_file(path) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("casekit: {e}");
-                return ExitCode::FAILURE;
+                return 1;
             }
         },
         None => Fixture::builtin(),
@@ -65,7 +78,7 @@ pub fn serve(args: &[String]) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("casekit: could not start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return 1;
         }
     };
     runtime.block_on(async {
@@ -74,19 +87,17 @@ pub fn serve(args: &[String]) -> ExitCode {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("casekit: {e}");
-                return ExitCode::FAILURE;
+                return 1;
             }
         };
         let line = serde_json::to_string(sandbox.credentials()).unwrap_or_default();
-        let mut out = std::io::stdout().lock();
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            return ExitCode::FAILURE;
+            return 1;
         }
-        drop(out);
         interrupted().await;
         sandbox.stop();
         eprintln!("casekit: sandbox stopped");
-        ExitCode::SUCCESS
+        0
     })
 }
 

@@ -1,23 +1,22 @@
 //! Simulated CustomersDot admin API: Casekit's own contract for what the admin screens do
 //! (docs/customersdot-api.md), behind `Authorization: Bearer`.
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Response, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::world::{CdAuditEvent, CdCustomer, CdMembership, CustomersDotData, PortalMail, SignInLinkRecord};
-use super::{base_url, bearer, parse_json, random_token, Ctx, Query};
+use super::{base_url, bearer, random_token, Ctx, JsonBody, Query, Reply};
 use crate::clock;
-
-type Reply = Response<Body>;
 
 const BASE: &str = "/admin/api/v1";
 
-pub(super) fn router() -> Router<Ctx> {
+/// Every route needs the admin API token ([`authenticate`]).
+pub(super) fn router(ctx: &Ctx) -> Router<Ctx> {
     Router::new()
         .route(&format!("{BASE}/whoami"), get(whoami))
         .route(&format!("{BASE}/customers"), get(find_customers))
@@ -29,6 +28,7 @@ pub(super) fn router() -> Router<Ctx> {
         .route(&format!("{BASE}/billing_accounts/{{id}}"), get(show_billing_account))
         .route(&format!("{BASE}/billing_account_memberships"), post(add_membership))
         .route(&format!("{BASE}/billing_account_memberships/{{id}}"), delete(remove_membership))
+        .route_layer(middleware::from_fn_with_state(ctx.clone(), authenticate))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "No such endpoint") })
 }
 
@@ -46,10 +46,11 @@ pub(super) fn error(status: StatusCode, message: &str) -> Reply {
     (status, Json(json!({"error": code, "message": message}))).into_response()
 }
 
-fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Reply> {
-    match bearer(headers) {
-        Some(t) if t == ctx.shared.tokens.customersdot => Ok(()),
-        _ => Err(error(StatusCode::UNAUTHORIZED, "Missing or invalid admin API token")),
+/// Lets a request through to its handler only with `Authorization: Bearer {admin token}`.
+async fn authenticate(State(ctx): State<Ctx>, req: Request, next: Next) -> Reply {
+    match bearer(req.headers()) {
+        Some(t) if t == ctx.shared.tokens.customersdot => next.run(req).await,
+        _ => error(StatusCode::UNAUTHORIZED, "Missing or invalid admin API token"),
     }
 }
 
@@ -61,14 +62,8 @@ fn customer_json(d: &CustomersDotData, c: &CdCustomer) -> Value {
            "created_at": c.created_at, "billing_account_membership": membership})
 }
 
-fn with_customers(
-    ctx: &Ctx,
-    headers: &HeaderMap,
-    f: impl FnOnce(&mut CustomersDotData, &mut Vec<CdAuditEvent>, &mut u64) -> Reply,
-) -> Reply {
-    if let Err(r) = authenticate(ctx, headers) {
-        return r;
-    }
+/// Runs `f` over the customers, their audit events and the id counter.
+fn with_customers(ctx: &Ctx, f: impl FnOnce(&mut CustomersDotData, &mut Vec<CdAuditEvent>, &mut u64) -> Reply) -> Reply {
     let mut w = ctx.world();
     let mut next_id = w.next_id;
     let mut audit = std::mem::take(&mut w.cd_audit);
@@ -82,12 +77,12 @@ fn not_found() -> Reply {
     error(StatusCode::NOT_FOUND, "Customer not found")
 }
 
-async fn whoami(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
-    with_customers(&ctx, &headers, |d, _, _| Json(json!({"admin": {"email": d.admin_email}})).into_response())
+async fn whoami(State(ctx): State<Ctx>) -> Reply {
+    with_customers(&ctx, |d, _, _| Json(json!({"admin": {"email": d.admin_email}})).into_response())
 }
 
-async fn find_customers(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
-    with_customers(&ctx, &headers, |d, _, _| {
+async fn find_customers(State(ctx): State<Ctx>, query: Query) -> Reply {
+    with_customers(&ctx, |d, _, _| {
         let matches: Vec<Value> = if let Some(email) = query.get("email") {
             d.customers.iter().filter(|c| c.email.eq_ignore_ascii_case(email.trim())).map(|c| customer_json(d, c)).collect()
         } else if let Some(uid) = query.get("uid") {
@@ -107,15 +102,15 @@ async fn find_customers(State(ctx): State<Ctx>, headers: HeaderMap, query: Query
     })
 }
 
-async fn show_customer(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    with_customers(&ctx, &headers, |d, _, _| match d.customers.iter().find(|c| c.id == id) {
+async fn show_customer(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Reply {
+    with_customers(&ctx, |d, _, _| match d.customers.iter().find(|c| c.id == id) {
         Some(c) => Json(json!({"customer": customer_json(d, c)})).into_response(),
         None => not_found(),
     })
 }
 
-async fn resend_confirmation(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    with_customers(&ctx, &headers, |d, audit, next_id| {
+async fn resend_confirmation(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Reply {
+    with_customers(&ctx, |d, audit, next_id| {
         let Some(c) = d.customers.iter_mut().find(|c| c.id == id) else { return not_found() };
         if c.confirmed_at.is_some() {
             return error(StatusCode::UNPROCESSABLE_ENTITY, "The customer is already confirmed");
@@ -138,9 +133,6 @@ async fn resend_confirmation(State(ctx): State<Ctx>, headers: HeaderMap, Path(id
 /// Emails a new one-time sign-in link to the customer's own address; every earlier link of
 /// the customer stops working. The answer never carries the link.
 async fn send_one_time_sign_in_link(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    if let Err(r) = authenticate(&ctx, &headers) {
-        return r;
-    }
     let base = base_url(&headers);
     let mut w = ctx.world();
     let Some(c) = w.customersdot.customers.iter().find(|c| c.id == id).cloned() else { return not_found() };
@@ -222,12 +214,8 @@ fn valid_ticket_url(s: &str) -> bool {
     (s.starts_with("https://") || s.starts_with("http://")) && s.contains("/tickets/")
 }
 
-async fn unlink_gitlab_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Reply {
-    with_customers(&ctx, &headers, |d, audit, next_id| {
-        let body: Value = match parse_json(&body) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &e),
-        };
+async fn unlink_gitlab_user(State(ctx): State<Ctx>, Path(id): Path<u64>, JsonBody(body): JsonBody) -> Reply {
+    with_customers(&ctx, |d, audit, next_id| {
         let Some(ticket_url) = body.get("ticket_url").and_then(Value::as_str).filter(|u| valid_ticket_url(u)) else {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -252,8 +240,8 @@ async fn unlink_gitlab_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id)
     })
 }
 
-async fn audit_events(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    with_customers(&ctx, &headers, |d, audit, _| {
+async fn audit_events(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Reply {
+    with_customers(&ctx, |d, audit, _| {
         if !d.customers.iter().any(|c| c.id == id) {
             return not_found();
         }
@@ -262,8 +250,8 @@ async fn audit_events(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path
     })
 }
 
-async fn show_billing_account(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    with_customers(&ctx, &headers, |d, _, _| {
+async fn show_billing_account(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Reply {
+    with_customers(&ctx, |d, _, _| {
         let Some(b) = d.billing_accounts.iter().find(|b| b.id == id) else {
             return error(StatusCode::NOT_FOUND, "Billing account not found");
         };
@@ -275,12 +263,8 @@ async fn show_billing_account(State(ctx): State<Ctx>, headers: HeaderMap, Path(i
     })
 }
 
-async fn add_membership(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Reply {
-    with_customers(&ctx, &headers, |d, audit, next_id| {
-        let body: Value = match parse_json(&body) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, &e),
-        };
+async fn add_membership(State(ctx): State<Ctx>, JsonBody(body): JsonBody) -> Reply {
+    with_customers(&ctx, |d, audit, next_id| {
         let (Some(customer_id), Some(billing_account_id)) =
             (body.get("customer_id").and_then(Value::as_u64), body.get("billing_account_id").and_then(Value::as_u64))
         else {
@@ -314,8 +298,8 @@ async fn add_membership(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes)
     })
 }
 
-async fn remove_membership(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    with_customers(&ctx, &headers, |d, audit, next_id| {
+async fn remove_membership(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Reply {
+    with_customers(&ctx, |d, audit, next_id| {
         let Some(pos) = d.billing_account_memberships.iter().position(|m| m.id == id) else {
             return error(StatusCode::NOT_FOUND, "Billing account membership not found");
         };

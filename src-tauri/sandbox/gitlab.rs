@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{Extension, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
@@ -15,12 +17,11 @@ use serde_json::{json, Map, Value};
 
 use super::shapes::{self, Shape};
 use super::world::{GitLabData, GlEmail, GlUser};
-use super::{base_url, bearer, Ctx, Query, World};
+use super::{base_url, bearer, ok, Ctx, Query, Reply, World};
 use crate::clock;
 
-type Reply = Response<Body>;
-
-pub(super) fn router() -> Router<Ctx> {
+/// Every route but a user's public keys needs a token ([`authenticate`]).
+pub(super) fn router(ctx: &Ctx) -> Router<Ctx> {
     Router::new()
         .route("/api/v4/personal_access_tokens/self", get(token_self))
         .route("/api/v4/user", get(current_user))
@@ -31,8 +32,6 @@ pub(super) fn router() -> Router<Ctx> {
         .route("/api/v4/users/{id}/events", get(events))
         .route("/api/v4/users/{id}/emails", get(list_emails).post(add_email))
         .route("/api/v4/users/{id}/emails/{email_id}", delete(delete_email))
-        .route("/api/v4/users/{id}/keys", get(keys))
-        .route("/api/v4/users/{id}/gpg_keys", get(gpg_keys))
         .route("/api/v4/users/{id}/disable_two_factor", patch(disable_two_factor))
         .route("/api/v4/users/{id}/support_pin", get(support_pin))
         .route("/api/v4/groups/{id}", get(show_group))
@@ -40,21 +39,27 @@ pub(super) fn router() -> Router<Ctx> {
         .route("/api/v4/namespaces/{id}", get(show_namespace))
         .route("/api/v4/groups/{id}/members/all/{user_id}", get(group_member))
         .route("/api/v4/projects/{id}/members/all/{user_id}", get(project_member))
+        .route_layer(middleware::from_fn_with_state(ctx.clone(), authenticate))
+        .route("/api/v4/users/{id}/keys", get(keys))
+        .route("/api/v4/users/{id}/gpg_keys", get(gpg_keys))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "404 Not Found") })
 }
 
 /// GitLab's error body: `{"message": …}`.
 pub(super) fn error(status: StatusCode, message: impl Into<Value>) -> Reply {
-    let mut resp = (status, Json(json!({ "message": message.into() }))).into_response();
-    rate_limit_headers(resp.headers_mut(), status == StatusCode::TOO_MANY_REQUESTS, 0);
-    resp
+    (status, Json(json!({ "message": message.into() }))).into_response()
 }
 
 const RATE_LIMIT: u64 = 2000;
 static OBSERVED: AtomicU64 = AtomicU64::new(0);
 
-/// The `RateLimit-*` headers GitLab sends on authenticated API answers (and on a 429).
-pub(super) fn rate_limit_headers(headers: &mut HeaderMap, limited: bool, retry_after: u64) {
+/// The `RateLimit-*` headers GitLab sends on its API answers; a 429 is over the limit until its
+/// `Retry-After`.
+pub(super) fn rate_limit_headers(resp: &mut Reply) {
+    let limited = resp.status() == StatusCode::TOO_MANY_REQUESTS;
+    let retry_after =
+        resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let headers = resp.headers_mut();
     let observed = if limited { RATE_LIMIT + 1 } else { OBSERVED.fetch_add(1, Ordering::Relaxed) % RATE_LIMIT + 1 };
     let now = clock::epoch_seconds(std::time::SystemTime::now());
     let reset = now + retry_after.max(60 - now % 60);
@@ -77,18 +82,6 @@ pub(super) fn rate_limit_headers(headers: &mut HeaderMap, limited: bool, retry_a
             headers.insert("ratelimit-resettime", v);
         }
     }
-}
-
-fn no_content() -> Reply {
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    rate_limit_headers(resp.headers_mut(), false, 0);
-    resp
-}
-
-fn ok(status: StatusCode, body: Value) -> Reply {
-    let mut resp = (status, Json(body)).into_response();
-    rate_limit_headers(resp.headers_mut(), false, 0);
-    resp
 }
 
 /// Expands each user's `generated_events` into push events, one a day going back.
@@ -126,6 +119,18 @@ impl Caller {
     }
 }
 
+/// Finds the caller by token (`PRIVATE-TOKEN` or `Authorization: Bearer`) before the handler
+/// runs, which reads it as an `Extension<Caller>`.
+async fn authenticate(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Reply {
+    match caller(&ctx, req.headers()) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(denied) => denied,
+    }
+}
+
 fn caller(ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Reply> {
     let token = headers
         .get("private-token")
@@ -143,23 +148,25 @@ fn caller(ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Reply> {
     }
 }
 
-/// What a handler needs from the token.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Need {
-    AnyToken,
-    Admin,
+/// A handler for admins only: any other caller gets GitLab's 403 before it runs.
+struct Admin;
+
+impl FromRequestParts<Ctx> for Admin {
+    type Rejection = Reply;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Ctx) -> Result<Self, Reply> {
+        match parts.extensions.get::<Caller>() {
+            Some(Caller::Admin(_)) => Ok(Admin),
+            _ => Err(error(StatusCode::FORBIDDEN, "403 Forbidden")),
+        }
+    }
 }
 
-/// Authenticates, finds the user by id or username, and runs `f` on the world and its index.
-fn on_user(ctx: &Ctx, headers: &HeaderMap, need: Need, id: &str, f: impl FnOnce(&mut World, usize, Caller) -> Reply) -> Reply {
-    let caller = match caller(ctx, headers) {
-        Ok(Caller::User(_)) if need == Need::Admin => return error(StatusCode::FORBIDDEN, "403 Forbidden"),
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+/// Finds the user by id or username and runs `f` on the world and its index.
+fn on_user(ctx: &Ctx, id: &str, f: impl FnOnce(&mut World, usize) -> Reply) -> Reply {
     let mut w = ctx.world();
     match user_index(&w.gitlab, id) {
-        Ok(i) => f(&mut w, i, caller),
+        Ok(i) => f(&mut w, i),
         Err(r) => r,
     }
 }
@@ -251,21 +258,31 @@ fn paginate(headers: &HeaderMap, path: &str, query: &HashMap<String, String>, it
     resp
 }
 
-/// A request body as GitLab takes it: JSON or a form.
-fn params(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Reply> {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if body.is_empty() {
-        return Ok(Map::new());
-    }
-    if form {
-        return Ok(url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(error(StatusCode::BAD_REQUEST, "400 Bad request - the body is not a JSON object")),
+/// A request body as GitLab takes it, JSON or a form; anything else is GitLab's 400.
+struct Params(Map<String, Value>);
+
+impl FromRequest<Ctx> for Params {
+    type Rejection = Reply;
+
+    async fn from_request(req: Request, ctx: &Ctx) -> Result<Self, Reply> {
+        let form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        let body = Bytes::from_request(req, ctx).await.map_err(IntoResponse::into_response)?;
+        if body.is_empty() {
+            return Ok(Params(Map::new()));
+        }
+        if form {
+            return Ok(Params(
+                url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect(),
+            ));
+        }
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(m)) => Ok(Params(m)),
+            _ => Err(error(StatusCode::BAD_REQUEST, "400 Bad request - the body is not a JSON object")),
+        }
     }
 }
 
@@ -288,11 +305,7 @@ fn looks_like_email(s: &str) -> bool {
 
 // ---------------------------------------------------------------- handlers
 
-async fn token_self(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
-    let caller = match caller(&ctx, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn token_self(Extension(caller): Extension<Caller>) -> Reply {
     let (id, name, scopes) = match caller {
         Caller::Admin(_) => (7001, "casekit-sandbox-admin", json!(["api", "admin_mode"])),
         Caller::User(_) => (7002, "casekit-sandbox-user", json!(["read_user"])),
@@ -308,11 +321,7 @@ async fn token_self(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
     )
 }
 
-async fn current_user(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
-    let caller = match caller(&ctx, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn current_user(State(ctx): State<Ctx>, Extension(caller): Extension<Caller>, headers: HeaderMap) -> Reply {
     let w = ctx.world();
     match w.gitlab.users.iter().find(|u| u.id == caller.user_id()) {
         Some(u) => ok(StatusCode::OK, user_json(u, &base_url(&headers), Shape::GitlabCurrentUser)),
@@ -320,11 +329,7 @@ async fn current_user(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
     }
 }
 
-async fn list_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
-    let caller = match caller(&ctx, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn list_users(State(ctx): State<Ctx>, Extension(caller): Extension<Caller>, headers: HeaderMap, query: Query) -> Reply {
     let as_admin = matches!(caller, Caller::Admin(_));
     let base = base_url(&headers);
     let w = ctx.world();
@@ -357,21 +362,22 @@ async fn list_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) ->
     paginate(&headers, "/api/v4/users", &query, items)
 }
 
-async fn show_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
+async fn show_user(
+    State(ctx): State<Ctx>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
     let base = base_url(&headers);
-    on_user(&ctx, &headers, Need::AnyToken, &id, |w, i, caller| {
+    on_user(&ctx, &id, |w, i| {
         let shape = user_shape(Shape::GitlabUserAdmin, Shape::GitlabUsersPublic, matches!(caller, Caller::Admin(_)));
         ok(StatusCode::OK, user_json(&w.gitlab.users[i], &base, shape))
     })
 }
 
-async fn edit_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Reply {
-    let p = match params(&headers, &body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn edit_user(State(ctx): State<Ctx>, _: Admin, headers: HeaderMap, Path(id): Path<String>, Params(p): Params) -> Reply {
     let base = base_url(&headers);
-    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+    on_user(&ctx, &id, |w, i| {
         if let Some(email) = p.get("email").and_then(Value::as_str) {
             let email = email.trim().to_owned();
             if !looks_like_email(&email) {
@@ -413,8 +419,8 @@ async fn edit_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<St
     })
 }
 
-async fn associations_count(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    on_user(&ctx, &headers, Need::AnyToken, &id, |w, i, _| {
+async fn associations_count(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
+    on_user(&ctx, &id, |w, i| {
         let u = &w.gitlab.users[i];
         let groups = w.gitlab.groups.iter().filter(|g| g.members.iter().any(|m| m.user_id == u.id)).count();
         let projects = w.gitlab.projects.iter().filter(|p| p.members.iter().any(|m| m.user_id == u.id)).count();
@@ -429,12 +435,12 @@ async fn associations_count(State(ctx): State<Ctx>, headers: HeaderMap, Path(id)
     })
 }
 
-async fn memberships(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
+async fn memberships(State(ctx): State<Ctx>, _: Admin, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
     let kind = query.get("type").map(String::as_str);
     if kind.is_some_and(|k| k != "Project" && k != "Namespace") {
         return error(StatusCode::BAD_REQUEST, "400 Bad request - type does not have a valid value");
     }
-    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+    on_user(&ctx, &id, |w, i| {
         let uid = w.gitlab.users[i].id;
         let direct = |members: &[super::world::GlMember]| members.iter().find(|m| m.user_id == uid).map(|m| m.access_level);
         let mut items = Vec::new();
@@ -457,7 +463,7 @@ async fn memberships(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<
 }
 
 async fn events(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
-    on_user(&ctx, &headers, Need::AnyToken, &id, |w, i, _| {
+    on_user(&ctx, &id, |w, i| {
         let u = &w.gitlab.users[i];
         let mut list: Vec<_> = u
             .events
@@ -488,26 +494,22 @@ async fn events(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<Strin
     })
 }
 
-async fn list_emails(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
-    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+async fn list_emails(State(ctx): State<Ctx>, _: Admin, headers: HeaderMap, Path(id): Path<String>, query: Query) -> Reply {
+    on_user(&ctx, &id, |w, i| {
         let email = shapes::item(Shape::GitlabEmails, "", "");
         let items = w.gitlab.users[i].emails.iter().map(|e| shapes::dress(email, json!(e))).collect();
         paginate(&headers, &format!("/api/v4/users/{id}/emails"), &query, items)
     })
 }
 
-async fn add_email(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Reply {
-    let p = match params(&headers, &body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn add_email(State(ctx): State<Ctx>, _: Admin, Path(id): Path<String>, Params(p): Params) -> Reply {
     let Some(email) = p.get("email").and_then(Value::as_str).map(str::trim) else {
         return error(StatusCode::BAD_REQUEST, "400 Bad request - email is missing");
     };
     if !looks_like_email(email) {
         return error(StatusCode::BAD_REQUEST, json!({"email": ["is invalid"]}));
     }
-    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+    on_user(&ctx, &id, |w, i| {
         let taken = w
             .gitlab
             .users
@@ -522,13 +524,13 @@ async fn add_email(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<St
     })
 }
 
-async fn delete_email(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, email_id)): Path<(String, u64)>) -> Reply {
-    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+async fn delete_email(State(ctx): State<Ctx>, _: Admin, Path((id, email_id)): Path<(String, u64)>) -> Reply {
+    on_user(&ctx, &id, |w, i| {
         let emails = &mut w.gitlab.users[i].emails;
         match emails.iter().position(|e| e.id == email_id) {
             Some(pos) => {
                 emails.remove(pos);
-                no_content()
+                StatusCode::NO_CONTENT.into_response()
             }
             None => error(StatusCode::NOT_FOUND, "404 Email Not Found"),
         }
@@ -557,8 +559,8 @@ async fn gpg_keys(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
     }
 }
 
-async fn disable_two_factor(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| {
+async fn disable_two_factor(State(ctx): State<Ctx>, _: Admin, Path(id): Path<String>) -> Reply {
+    on_user(&ctx, &id, |w, i| {
         let u = &mut w.gitlab.users[i];
         if u.is_admin {
             return error(
@@ -570,12 +572,12 @@ async fn disable_two_factor(State(ctx): State<Ctx>, headers: HeaderMap, Path(id)
             return error(StatusCode::BAD_REQUEST, "400 Bad request - Two-factor authentication is not enabled for this user");
         }
         u.two_factor_enabled = false;
-        no_content()
+        StatusCode::NO_CONTENT.into_response()
     })
 }
 
-async fn support_pin(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    on_user(&ctx, &headers, Need::Admin, &id, |w, i, _| match &w.gitlab.users[i].support_pin {
+async fn support_pin(State(ctx): State<Ctx>, _: Admin, Path(id): Path<String>) -> Reply {
+    on_user(&ctx, &id, |w, i| match &w.gitlab.users[i].support_pin {
         Some(pin) => ok(StatusCode::OK, shapes::shaped(Shape::GitlabSupportPin, json!(pin))),
         None => error(StatusCode::NOT_FOUND, "404 Support PIN not found or has expired"),
     })
@@ -614,9 +616,6 @@ fn member_reply(data: &GitLabData, headers: &HeaderMap, user_id: u64, level: Opt
 }
 
 async fn group_member(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, user_id)): Path<(u64, u64)>) -> Reply {
-    if let Err(r) = caller(&ctx, &headers) {
-        return r;
-    }
     let w = ctx.world();
     if !w.gitlab.groups.iter().any(|g| g.id == id) {
         return error(StatusCode::NOT_FOUND, "404 Group Not Found");
@@ -625,9 +624,6 @@ async fn group_member(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, user
 }
 
 async fn project_member(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, user_id)): Path<(u64, u64)>) -> Reply {
-    if let Err(r) = caller(&ctx, &headers) {
-        return r;
-    }
     let w = ctx.world();
     let Some(p) = w.gitlab.projects.iter().find(|p| p.id == id) else {
         return error(StatusCode::NOT_FOUND, "404 Project Not Found");
@@ -673,9 +669,6 @@ fn namespace_json(g: &super::world::GlGroup, base: &str, as_admin: bool) -> Valu
 }
 
 async fn show_group(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    if let Err(r) = caller(&ctx, &headers) {
-        return r;
-    }
     let w = ctx.world();
     match find_group(&w.gitlab, &id) {
         Some(g) => ok(StatusCode::OK, group_json(g, &base_url(&headers))),
@@ -684,11 +677,13 @@ async fn show_group(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<S
 }
 
 /// `GET /namespaces/:id`: for admins, the namespace's plan (free, premium, ultimate).
-async fn show_namespace(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    let as_admin = match caller(&ctx, &headers) {
-        Ok(c) => matches!(c, Caller::Admin(_)),
-        Err(r) => return r,
-    };
+async fn show_namespace(
+    State(ctx): State<Ctx>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Reply {
+    let as_admin = matches!(caller, Caller::Admin(_));
     let w = ctx.world();
     match find_group(&w.gitlab, &id) {
         Some(g) => ok(StatusCode::OK, namespace_json(g, &base_url(&headers), as_admin)),
@@ -697,9 +692,6 @@ async fn show_namespace(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pa
 }
 
 async fn show_project(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
-    if let Err(r) = caller(&ctx, &headers) {
-        return r;
-    }
     let w = ctx.world();
     let found = w
         .gitlab

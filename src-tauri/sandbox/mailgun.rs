@@ -1,11 +1,11 @@
 //! Simulated Mailgun: the events API with `paging.next` URLs, bounces (suppressions), and the
 //! domain, behind Basic `api:{key}` auth.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, Response, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,16 +13,16 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::shapes::{self, Shape};
-use super::{base_url, basic_auth, Ctx, Query};
+use super::{base_url, basic_auth, Ctx, Query, Reply};
 
-type Reply = Response<Body>;
-
-pub(super) fn router() -> Router<Ctx> {
+/// Every route names a domain and needs the account's API key ([`authenticate`]).
+pub(super) fn router(ctx: &Ctx) -> Router<Ctx> {
     Router::new()
         .route("/v3/domains/{domain}", get(show_domain))
         .route("/v3/{domain}/events", get(events))
         .route("/v3/{domain}/events/{page}", get(events_page))
         .route("/v3/{domain}/bounces/{address}", get(show_bounce).delete(delete_bounce))
+        .route_layer(middleware::from_fn_with_state(ctx.clone(), authenticate))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Not Found") })
 }
 
@@ -34,22 +34,21 @@ pub(super) fn error(status: StatusCode, message: &str) -> Reply {
     (status, Json(json!({ "message": message }))).into_response()
 }
 
-fn authenticate(ctx: &Ctx, headers: &HeaderMap, domain: &str) -> Result<(), Reply> {
-    match basic_auth(headers) {
+/// Lets a request through to its handler only with Basic `api:{key}` and for the account's
+/// own domain.
+async fn authenticate(State(ctx): State<Ctx>, Path(params): Path<HashMap<String, String>>, req: Request, next: Next) -> Reply {
+    match basic_auth(req.headers()) {
         Some((user, key)) if user == "api" && key == ctx.shared.tokens.mailgun => {}
-        _ => return Err(error(StatusCode::UNAUTHORIZED, "")),
+        _ => return error(StatusCode::UNAUTHORIZED, ""),
     }
-    if ctx.world().mailgun.domain.eq_ignore_ascii_case(domain) {
-        Ok(())
-    } else {
-        Err(error(StatusCode::NOT_FOUND, &format!("Domain not found: {domain}")))
+    let domain = params.get("domain").map_or("", String::as_str);
+    if !ctx.world().mailgun.domain.eq_ignore_ascii_case(domain) {
+        return error(StatusCode::NOT_FOUND, &format!("Domain not found: {domain}"));
     }
+    next.run(req).await
 }
 
-async fn show_domain(State(ctx): State<Ctx>, headers: HeaderMap, Path(domain): Path<String>) -> Reply {
-    if let Err(r) = authenticate(&ctx, &headers, &domain) {
-        return r;
-    }
+async fn show_domain(Path(domain): Path<String>) -> Reply {
     let data = json!({"domain": {"name": domain, "state": "active", "type": "custom", "created_at": "Tue, 14 Jan 2020 09:00:00 GMT",
                                  "spam_action": "disabled", "wildcard": false, "id": "5e1d8a7e0000000000000000",
                                  "smtp_login": format!("postmaster@{domain}"), "is_disabled": false}});
@@ -104,9 +103,6 @@ async fn events_page(State(ctx): State<Ctx>, headers: HeaderMap, Path((domain, p
 }
 
 fn serve_events(ctx: &Ctx, headers: &HeaderMap, domain: &str, filters: BTreeMap<String, String>, offset: usize) -> Reply {
-    if let Err(r) = authenticate(ctx, headers, domain) {
-        return r;
-    }
     let limit = match filters.get("limit").map(|l| l.parse::<usize>()) {
         None => 100,
         Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -156,10 +152,7 @@ fn serve_events(ctx: &Ctx, headers: &HeaderMap, domain: &str, filters: BTreeMap<
     Json(json!({"items": page, "paging": {"next": next, "previous": previous, "first": first, "last": first}})).into_response()
 }
 
-async fn show_bounce(State(ctx): State<Ctx>, headers: HeaderMap, Path((domain, address)): Path<(String, String)>) -> Reply {
-    if let Err(r) = authenticate(&ctx, &headers, &domain) {
-        return r;
-    }
+async fn show_bounce(State(ctx): State<Ctx>, Path((_, address)): Path<(String, String)>) -> Reply {
     let w = ctx.world();
     match w.mailgun.bounces.iter().find(|b| b.address.eq_ignore_ascii_case(&address)) {
         Some(b) => Json(shapes::shaped(Shape::MailgunBounce, json!(b))).into_response(),
@@ -167,10 +160,7 @@ async fn show_bounce(State(ctx): State<Ctx>, headers: HeaderMap, Path((domain, a
     }
 }
 
-async fn delete_bounce(State(ctx): State<Ctx>, headers: HeaderMap, Path((domain, address)): Path<(String, String)>) -> Reply {
-    if let Err(r) = authenticate(&ctx, &headers, &domain) {
-        return r;
-    }
+async fn delete_bounce(State(ctx): State<Ctx>, Path((_, address)): Path<(String, String)>) -> Reply {
     let mut w = ctx.world();
     let before = w.mailgun.bounces.len();
     w.mailgun.bounces.retain(|b| !b.address.eq_ignore_ascii_case(&address));

@@ -19,9 +19,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::State;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, State};
 use axum::http::{header, HeaderMap, Request, Response, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -166,6 +167,9 @@ impl Ctx {
         self.shared.world.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// An answer, or the early exit of a handler or extractor (which is an answer too).
+type Reply = Response<Body>;
 
 impl Sandbox {
     /// Binds the five servers and starts serving on the current Tokio runtime.
@@ -355,16 +359,21 @@ fn random_hex(len: usize) -> String {
     std::iter::repeat_with(|| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0')).take(len).collect()
 }
 
-/// Accepts connections until told to stop; each request passes the fault table first.
+/// Accepts connections until told to stop. Each service's API (its routes check their own
+/// credentials) passes the fault table first and leaves with the service's rate-limit headers;
+/// the control endpoints pass neither.
 async fn serve(listener: TcpListener, ctx: Ctx, mut stop: watch::Receiver<bool>) {
-    let router = match ctx.service {
-        Service::Gitlab => gitlab::router(),
-        Service::Zendesk | Service::ZendeskUsGov => zendesk::router(),
-        Service::Mailgun => mailgun::router(),
-        Service::Customersdot => customersdot::router(),
-    }
-    .merge(control_router())
-    .with_state(ctx.clone());
+    let api = match ctx.service {
+        Service::Gitlab => gitlab::router(&ctx),
+        Service::Zendesk | Service::ZendeskUsGov => zendesk::router(&ctx),
+        Service::Mailgun => mailgun::router(&ctx),
+        Service::Customersdot => customersdot::router(&ctx),
+    };
+    let router = api
+        .layer(middleware::from_fn_with_state(ctx.clone(), inject_fault))
+        .layer(middleware::map_response_with_state(ctx.service, rate_limit_headers))
+        .merge(control_router())
+        .with_state(ctx.clone());
     loop {
         let stream = tokio::select! {
             _ = stop.changed() => return,
@@ -389,7 +398,7 @@ async fn serve(listener: TcpListener, ctx: Ctx, mut stop: watch::Receiver<bool>)
 }
 
 /// A request that should lose its connection rather than get an answer.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct DropConnection;
 
 impl std::fmt::Display for DropConnection {
@@ -400,49 +409,69 @@ impl std::fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
-async fn handle(mut req: Request<hyper::body::Incoming>, router: Router, ctx: Ctx) -> Result<Response<Body>, DropConnection> {
+async fn handle(mut req: Request<hyper::body::Incoming>, router: Router, ctx: Ctx) -> Result<Reply, DropConnection> {
     if matches!(ctx.service, Service::Zendesk | Service::ZendeskUsGov) {
         zendesk::strip_json_suffix(req.uri_mut());
-    }
-    let path = req.uri().path().to_owned();
-    if !path.starts_with("/_sandbox/") {
-        let fault = ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).take(ctx.service, req.method().as_str(), &path);
-        match fault {
-            None => {}
-            Some(Fault::Latency { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
-            Some(Fault::Status { status }) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return Ok(error_response(ctx.service, status));
-            }
-            Some(Fault::RateLimit { retry_after }) => {
-                let mut resp = error_response(ctx.service, StatusCode::TOO_MANY_REQUESTS);
-                let headers = resp.headers_mut();
-                headers.insert(header::RETRY_AFTER, retry_after.into());
-                if ctx.service == Service::Gitlab {
-                    gitlab::rate_limit_headers(headers, true, retry_after);
-                }
-                return Ok(resp);
-            }
-            Some(Fault::Timeout) => {
-                tokio::time::sleep(Duration::from_secs(600)).await;
-                return Err(DropConnection);
-            }
-            Some(Fault::Drop) => return Err(DropConnection),
-        }
     }
     let request_id = random_token(20);
     let mut resp = match router.oneshot(req.map(Body::new)).await {
         Ok(resp) => resp,
         Err(never) => match never {},
     };
+    if resp.extensions().get::<DropConnection>().is_some() {
+        return Err(DropConnection);
+    }
     if let Ok(v) = request_id.parse() {
         resp.headers_mut().insert("x-request-id", v);
     }
     Ok(resp)
 }
 
+/// Answers a request as the fault armed for it says, before its handler runs. A fault that
+/// loses the connection answers with a [`DropConnection`] mark, which [`handle`] turns into a
+/// closed connection: a router can only answer.
+async fn inject_fault(State(ctx): State<Ctx>, req: axum::extract::Request, next: Next) -> Reply {
+    let fault =
+        ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).take(ctx.service, req.method().as_str(), req.uri().path());
+    let dropped = || {
+        let mut resp = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        resp.extensions_mut().insert(DropConnection);
+        resp
+    };
+    match fault {
+        None => next.run(req).await,
+        Some(Fault::Latency { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            next.run(req).await
+        }
+        Some(Fault::Status { status }) => {
+            error_response(ctx.service, StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        }
+        Some(Fault::RateLimit { retry_after }) => {
+            let mut resp = error_response(ctx.service, StatusCode::TOO_MANY_REQUESTS);
+            resp.headers_mut().insert(header::RETRY_AFTER, retry_after.into());
+            resp
+        }
+        Some(Fault::Timeout) => {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            dropped()
+        }
+        Some(Fault::Drop) => dropped(),
+    }
+}
+
+/// The rate-limit headers a service sends on every answer of its API, faults included.
+async fn rate_limit_headers(State(service): State<Service>, mut resp: Reply) -> Reply {
+    match service {
+        Service::Gitlab => gitlab::rate_limit_headers(&mut resp),
+        Service::Zendesk | Service::ZendeskUsGov => zendesk::rate_limit_headers(resp.headers_mut()),
+        Service::Mailgun | Service::Customersdot => {}
+    }
+    resp
+}
+
 /// The error body each service sends for a bare status.
-fn error_response(service: Service, status: StatusCode) -> Response<Body> {
+fn error_response(service: Service, status: StatusCode) -> Reply {
     match service {
         Service::Gitlab => gitlab::error(status, status.canonical_reason().unwrap_or("Error")),
         Service::Zendesk | Service::ZendeskUsGov => zendesk::error_status(status, status.canonical_reason().unwrap_or("Error")),
@@ -463,7 +492,7 @@ async fn list_faults(State(ctx): State<Ctx>) -> Json<Vec<FaultRule>> {
     Json(ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).list())
 }
 
-async fn arm_fault(State(ctx): State<Ctx>, query: Query, body: axum::body::Bytes) -> Response<Body> {
+async fn arm_fault(State(ctx): State<Ctx>, query: Query, body: Bytes) -> Reply {
     let pass = query.get("after").and_then(|n| n.parse().ok()).unwrap_or(0);
     match serde_json::from_slice::<FaultRule>(&body) {
         Ok(mut rule) => {
@@ -514,10 +543,31 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
+/// A JSON answer.
+fn ok(status: StatusCode, body: serde_json::Value) -> Reply {
+    (status, Json(body)).into_response()
+}
+
 /// Query parameters (repeated keys keep the last).
 type Query = axum::extract::Query<std::collections::HashMap<String, String>>;
 
-/// A body that must be JSON of a given shape; `Err` is the service's 400.
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> std::result::Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
+/// A JSON request body. One that does not parse is answered with the service's own 400 before
+/// the handler runs.
+struct JsonBody(serde_json::Value);
+
+impl FromRequest<Ctx> for JsonBody {
+    type Rejection = Reply;
+
+    async fn from_request(req: axum::extract::Request, ctx: &Ctx) -> std::result::Result<Self, Reply> {
+        let body = Bytes::from_request(req, ctx).await.map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&body).map(JsonBody).map_err(|e| {
+            let message = format!("invalid JSON body: {e}");
+            match ctx.service {
+                Service::Zendesk | Service::ZendeskUsGov => zendesk::invalid_json(&message),
+                Service::Customersdot => customersdot::error(StatusCode::BAD_REQUEST, &message),
+                // GitLab reads forms too (`gitlab::Params`); Mailgun's endpoints here take no body.
+                Service::Gitlab | Service::Mailgun => error_response(ctx.service, StatusCode::BAD_REQUEST),
+            }
+        })
+    }
 }

@@ -6,9 +6,9 @@
 
 mod search;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -18,12 +18,11 @@ use serde_json::{json, Value};
 use self::search::{Query as SearchQuery, Term};
 use super::shapes::{self, Shape};
 use super::world::{ZdComment, ZdIdentity, ZdOrgMembership, ZdTicket, ZdTicketField, ZdTicketForm, ZdUser, ZendeskData};
-use super::{base_url, basic_auth, parse_json, Ctx, Query, Service, World};
+use super::{base_url, basic_auth, ok, Ctx, JsonBody, Query, Reply, Service, World};
 use crate::clock;
 
-type Reply = Response<Body>;
-
-pub(super) fn router() -> Router<Ctx> {
+/// Every route needs the agent's API token ([`authenticate`]).
+pub(super) fn router(ctx: &Ctx) -> Router<Ctx> {
     Router::new()
         .route("/api/v2/users/me", get(me))
         .route("/api/v2/users/search", get(search_users))
@@ -43,6 +42,7 @@ pub(super) fn router() -> Router<Ctx> {
         .route("/api/v2/ticket_forms", get(ticket_forms))
         .route("/api/v2/ticket_fields", get(ticket_fields))
         .route("/api/v2/search", get(search))
+        .route_layer(middleware::from_fn_with_state(ctx.clone(), authenticate))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "InvalidEndpoint", "Not found") })
 }
 
@@ -81,30 +81,25 @@ fn error(status: StatusCode, kind: &str, description: &str) -> Reply {
     } else {
         json!({"error": kind, "description": description})
     };
-    with_rate_headers((status, Json(body)).into_response())
+    (status, Json(body)).into_response()
+}
+
+/// What Zendesk answers to a body that is not JSON.
+pub(super) fn invalid_json(description: &str) -> Reply {
+    error(StatusCode::BAD_REQUEST, "InvalidJSON", description)
 }
 
 /// A 422 with Zendesk's `details` shape.
 fn invalid(field: &str, description: &str) -> Reply {
-    with_rate_headers(
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error": "RecordInvalid", "description": "Record validation errors",
-                        "details": {field: [{"description": description, "error": "InvalidValue"}]}})),
-        )
-            .into_response(),
-    )
+    let body = json!({"error": "RecordInvalid", "description": "Record validation errors",
+                      "details": {field: [{"description": description, "error": "InvalidValue"}]}});
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
-fn with_rate_headers(mut resp: Reply) -> Reply {
-    let h = resp.headers_mut();
+/// The `X-Rate-Limit` headers Zendesk sends on every answer.
+pub(super) fn rate_limit_headers(h: &mut HeaderMap) {
     h.insert("x-rate-limit", HeaderValue::from_static("700"));
     h.insert("x-rate-limit-remaining", HeaderValue::from_static("699"));
-    resp
-}
-
-fn ok(status: StatusCode, body: Value) -> Reply {
-    with_rate_headers((status, Json(body)).into_response())
 }
 
 fn data<'w>(ctx: &Ctx, w: &'w mut World) -> &'w mut ZendeskData {
@@ -115,27 +110,26 @@ fn data<'w>(ctx: &Ctx, w: &'w mut World) -> &'w mut ZendeskData {
     }
 }
 
-/// Checks `Authorization: Basic {agent_email}/token:{api_token}`.
-fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<(), Reply> {
+/// Lets a request through to its handler only with `Authorization: Basic
+/// {agent_email}/token:{api_token}`.
+async fn authenticate(State(ctx): State<Ctx>, req: Request, next: Next) -> Reply {
     let token = if ctx.service == Service::ZendeskUsGov { &ctx.shared.tokens.zendesk_us_gov } else { &ctx.shared.tokens.zendesk };
-    let denied = || error(StatusCode::UNAUTHORIZED, "", "");
-    let (user, pass) = basic_auth(headers).ok_or_else(denied)?;
-    let email = user.strip_suffix("/token").ok_or_else(denied)?;
-    let mut w = ctx.world();
-    let d = data(ctx, &mut w);
-    let agent_email = d.users.iter().find(|u| u.id == d.agent_id).map(|u| u.email.as_str()).unwrap_or_default();
-    if pass == *token && email.eq_ignore_ascii_case(agent_email) {
-        Ok(())
+    let agent = basic_auth(req.headers()).and_then(|(user, pass)| Some((user.strip_suffix("/token")?.to_owned(), pass)));
+    let admitted = agent.is_some_and(|(email, pass)| {
+        let mut w = ctx.world();
+        let d = data(&ctx, &mut w);
+        let agent_email = d.users.iter().find(|u| u.id == d.agent_id).map(|u| u.email.as_str()).unwrap_or_default();
+        pass == *token && email.eq_ignore_ascii_case(agent_email)
+    });
+    if admitted {
+        next.run(req).await
     } else {
-        Err(denied())
+        error(StatusCode::UNAUTHORIZED, "", "")
     }
 }
 
-/// Runs `f` over this instance's data after authenticating.
-fn with_data(ctx: &Ctx, headers: &HeaderMap, f: impl FnOnce(&mut ZendeskData, &mut u64) -> Reply) -> Reply {
-    if let Err(r) = authenticate(ctx, headers) {
-        return r;
-    }
+/// Runs `f` over this instance's data.
+fn with_data(ctx: &Ctx, f: impl FnOnce(&mut ZendeskData, &mut u64) -> Reply) -> Reply {
     let mut w = ctx.world();
     let mut next_id = w.next_id;
     let reply = f(data(ctx, &mut w), &mut next_id);
@@ -360,14 +354,10 @@ fn list_page(headers: &HeaderMap, path: &str, query: &Query, key: &str, items: V
 /// Searches page by offset only; Zendesk refuses cursor parameters there with this body.
 fn refuse_cursor(query: &Query, endpoint: &str) -> Option<Reply> {
     query.keys().any(|k| k.starts_with("page[")).then(|| {
-        with_rate_headers(
-            (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": {"title": "Invalid attribute",
-                    "message": format!("You passed an invalid value for the page attribute. Invalid parameter: page must be an integer from {endpoint}")}})),
-            )
-                .into_response(),
-        )
+        let message = format!(
+            "You passed an invalid value for the page attribute. Invalid parameter: page must be an integer from {endpoint}"
+        );
+        (StatusCode::BAD_REQUEST, Json(json!({"error": {"title": "Invalid attribute", "message": message}}))).into_response()
     })
 }
 
@@ -424,7 +414,7 @@ fn ticket_matches(d: &ZendeskData, t: &ZdTicket, term: &Term) -> bool {
 
 async fn me(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| match d.users.iter().find(|u| u.id == d.agent_id) {
+    with_data(&ctx, |d, _| match d.users.iter().find(|u| u.id == d.agent_id) {
         Some(u) => ok(StatusCode::OK, json!({"user": user_json(u, &base)})),
         None => not_found(),
     })
@@ -432,7 +422,7 @@ async fn me(State(ctx): State<Ctx>, headers: HeaderMap) -> Reply {
 
 async fn search_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| {
+    with_data(&ctx, |d, _| {
         if let Some(refused) = refuse_cursor(&query, "api/v2/users/search") {
             return refused;
         }
@@ -453,7 +443,7 @@ async fn search_users(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) 
 /// each with its `result_type`.
 async fn search(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| {
+    with_data(&ctx, |d, _| {
         if let Some(refused) = refuse_cursor(&query, "api/v2/search/index") {
             return refused;
         }
@@ -492,19 +482,15 @@ async fn search(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Rep
 
 async fn show_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| match d.users.iter().find(|u| u.id == id) {
+    with_data(&ctx, |d, _| match d.users.iter().find(|u| u.id == id) {
         Some(u) => ok(StatusCode::OK, json!({"user": user_json(u, &base)})),
         None => not_found(),
     })
 }
 
-async fn update_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Reply {
+async fn update_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, JsonBody(body): JsonBody) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, next_id| {
-        let body: Value = match parse_json(&body) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidJSON", &e),
-        };
+    with_data(&ctx, |d, next_id| {
         let Some(changes) = body.get("user").and_then(Value::as_object) else {
             return error(StatusCode::BAD_REQUEST, "InvalidJSON", "expected {\"user\": {...}}");
         };
@@ -540,19 +526,15 @@ async fn update_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<
 }
 
 async fn list_identities(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
-    with_data(&ctx, &headers, |d, _| {
+    with_data(&ctx, |d, _| {
         let Some(u) = d.users.iter().find(|u| u.id == id) else { return not_found() };
         let items = u.identities.iter().map(|i| identity_json(u.id, i)).collect();
         cursor_page(&headers, &format!("/api/v2/users/{id}/identities"), &query, "identities", items)
     })
 }
 
-async fn add_identity(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Reply {
-    with_data(&ctx, &headers, |d, next_id| {
-        let body: Value = match parse_json(&body) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidJSON", &e),
-        };
+async fn add_identity(State(ctx): State<Ctx>, Path(id): Path<u64>, JsonBody(body): JsonBody) -> Reply {
+    with_data(&ctx, |d, next_id| {
         let Some(identity) = body.get("identity").and_then(Value::as_object) else {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -583,13 +565,9 @@ async fn add_identity(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path
 
 /// "Merge End Users": end user `id` goes into the end user of the body; its identities join
 /// the target (never primary), its tickets, comments and memberships move, and it is deleted.
-async fn merge_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Reply {
+async fn merge_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, JsonBody(body): JsonBody) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| {
-        let body: Value = match parse_json(&body) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidJSON", &e),
-        };
+    with_data(&ctx, |d, _| {
         let Some(target) = body.get("user").and_then(|u| u.get("id")).and_then(Value::as_u64) else {
             return error(StatusCode::BAD_REQUEST, "InvalidJSON", "expected {\"user\": {\"id\": ...}}");
         };
@@ -624,8 +602,8 @@ async fn merge_user(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u
     })
 }
 
-async fn make_primary(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, iid)): Path<(u64, u64)>) -> Reply {
-    with_data(&ctx, &headers, |d, _| {
+async fn make_primary(State(ctx): State<Ctx>, Path((id, iid)): Path<(u64, u64)>) -> Reply {
+    with_data(&ctx, |d, _| {
         let Some(u) = d.users.iter_mut().find(|u| u.id == id) else { return not_found() };
         let Some(pos) = u.identities.iter().position(|i| i.id == iid) else { return not_found() };
         for (k, i) in u.identities.iter_mut().enumerate() {
@@ -637,8 +615,8 @@ async fn make_primary(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, iid)
     })
 }
 
-async fn verify_identity(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, iid)): Path<(u64, u64)>) -> Reply {
-    with_data(&ctx, &headers, |d, _| {
+async fn verify_identity(State(ctx): State<Ctx>, Path((id, iid)): Path<(u64, u64)>) -> Reply {
+    with_data(&ctx, |d, _| {
         let Some(u) = d.users.iter_mut().find(|u| u.id == id) else { return not_found() };
         let Some(i) = u.identities.iter_mut().find(|i| i.id == iid) else { return not_found() };
         i.verified = true;
@@ -647,8 +625,8 @@ async fn verify_identity(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, i
     })
 }
 
-async fn list_sessions(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    with_data(&ctx, &headers, |d, _| {
+async fn list_sessions(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Reply {
+    with_data(&ctx, |d, _| {
         let Some(u) = d.users.iter().find(|u| u.id == id) else { return not_found() };
         let sessions: Vec<Value> = (1..=u.sessions)
             .map(|k| json!({"id": u.id * 100 + u64::from(k), "user_id": u.id, "authenticated_at": "2026-11-20T08:00:00Z", "last_seen_at": "2026-11-21T18:30:00Z"}))
@@ -657,22 +635,18 @@ async fn list_sessions(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
     })
 }
 
-async fn delete_sessions(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    with_data(&ctx, &headers, |d, _| {
+async fn delete_sessions(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Reply {
+    with_data(&ctx, |d, _| {
         let Some(u) = d.users.iter_mut().find(|u| u.id == id) else { return not_found() };
         u.sessions = 0;
-        with_rate_headers(StatusCode::NO_CONTENT.into_response())
+        StatusCode::NO_CONTENT.into_response()
     })
 }
 
 // ---------------------------------------------------------------- organizations
 
-async fn add_membership(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Reply {
-    with_data(&ctx, &headers, |d, next_id| {
-        let body: Value = match parse_json(&body) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidJSON", &e),
-        };
+async fn add_membership(State(ctx): State<Ctx>, JsonBody(body): JsonBody) -> Reply {
+    with_data(&ctx, |d, next_id| {
         let m = body.get("organization_membership").unwrap_or(&body);
         let (Some(user_id), Some(org_id)) =
             (m.get("user_id").and_then(Value::as_u64), m.get("organization_id").and_then(Value::as_u64))
@@ -697,8 +671,8 @@ async fn add_membership(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes)
     })
 }
 
-async fn leave_organization(State(ctx): State<Ctx>, headers: HeaderMap, Path((id, org)): Path<(u64, u64)>) -> Reply {
-    with_data(&ctx, &headers, |d, _| {
+async fn leave_organization(State(ctx): State<Ctx>, Path((id, org)): Path<(u64, u64)>) -> Reply {
+    with_data(&ctx, |d, _| {
         let Some(pos) = d.organization_memberships.iter().position(|m| m.user_id == id && m.organization_id == org) else {
             return not_found();
         };
@@ -706,19 +680,19 @@ async fn leave_organization(State(ctx): State<Ctx>, headers: HeaderMap, Path((id
         if let Some(u) = d.users.iter_mut().find(|u| u.id == id && u.organization_id == Some(org)) {
             u.organization_id = None;
         }
-        with_rate_headers(StatusCode::NO_CONTENT.into_response())
+        StatusCode::NO_CONTENT.into_response()
     })
 }
 
-async fn show_organization(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
-    with_data(&ctx, &headers, |d, _| match d.organizations.iter().find(|o| o.id == id) {
+async fn show_organization(State(ctx): State<Ctx>, Path(id): Path<u64>) -> Reply {
+    with_data(&ctx, |d, _| match d.organizations.iter().find(|o| o.id == id) {
         Some(o) => ok(StatusCode::OK, json!({"organization": o})),
         None => not_found(),
     })
 }
 
 async fn organization_memberships(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
-    with_data(&ctx, &headers, |d, _| {
+    with_data(&ctx, |d, _| {
         if !d.organizations.iter().any(|o| o.id == id) {
             return not_found();
         }
@@ -732,7 +706,7 @@ async fn organization_memberships(State(ctx): State<Ctx>, headers: HeaderMap, Pa
 
 async fn list_tickets(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| {
+    with_data(&ctx, |d, _| {
         let items = d.tickets.iter().map(|t| ticket_json(d, t, &base)).collect();
         list_page(&headers, "/api/v2/tickets", &query, "tickets", items)
     })
@@ -740,7 +714,7 @@ async fn list_tickets(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) 
 
 async fn show_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| match d.tickets.iter().find(|t| t.id == id) {
+    with_data(&ctx, |d, _| match d.tickets.iter().find(|t| t.id == id) {
         Some(t) => ok(StatusCode::OK, json!({"ticket": ticket_json(d, t, &base)})),
         None => not_found(),
     })
@@ -750,23 +724,14 @@ const STATUSES: [&str; 6] = ["new", "open", "pending", "hold", "solved", "closed
 
 /// What Zendesk answers to any change of a closed ticket.
 fn closed_ticket() -> Reply {
-    with_rate_headers(
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error": "RecordInvalid", "description": "Record validation errors",
-                        "details": {"status": [{"description": "Status: closed prevents ticket update"}]}})),
-        )
-            .into_response(),
-    )
+    let body = json!({"error": "RecordInvalid", "description": "Record validation errors",
+                      "details": {"status": [{"description": "Status: closed prevents ticket update"}]}});
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
-async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, body: Bytes) -> Reply {
+async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, JsonBody(body): JsonBody) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, next_id| {
-        let body: Value = match parse_json(&body) {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidJSON", &e),
-        };
+    with_data(&ctx, |d, next_id| {
         let Some(changes) = body.get("ticket").and_then(Value::as_object) else {
             return error(StatusCode::BAD_REQUEST, "InvalidJSON", "expected {\"ticket\": {...}}");
         };
@@ -828,7 +793,7 @@ async fn update_ticket(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Pat
 }
 
 async fn ticket_comments(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<u64>, query: Query) -> Reply {
-    with_data(&ctx, &headers, |d, _| {
+    with_data(&ctx, |d, _| {
         let Some(t) = d.tickets.iter().find(|t| t.id == id) else { return not_found() };
         // Zendesk numbers comments in the order they are written, and Casekit relies on it
         // ("after the request" is a higher id): the opening comment's id is below every comment
@@ -884,7 +849,7 @@ fn field_json(f: &ZdTicketField, position: usize, base: &str) -> Value {
 
 async fn ticket_forms(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| {
+    with_data(&ctx, |d, _| {
         let items = d.ticket_forms.iter().enumerate().map(|(i, f)| form_json(f, i, &base)).collect();
         list_page(&headers, "/api/v2/ticket_forms", &query, "ticket_forms", items)
     })
@@ -892,7 +857,7 @@ async fn ticket_forms(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) 
 
 async fn ticket_fields(State(ctx): State<Ctx>, headers: HeaderMap, query: Query) -> Reply {
     let base = base_url(&headers);
-    with_data(&ctx, &headers, |d, _| {
+    with_data(&ctx, |d, _| {
         let items = d.ticket_fields.iter().enumerate().map(|(i, f)| field_json(f, i, &base)).collect();
         list_page(&headers, "/api/v2/ticket_fields", &query, "ticket_fields", items)
     })
