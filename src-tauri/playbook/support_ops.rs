@@ -527,7 +527,7 @@ pub async fn close_with_summary(
             ),
         }
     } else {
-        let (note, already) = outbox::post_now(env, case_id, CLOSING_NOTE).await?;
+        let (note, already) = outbox::post_now(env.store, env.conns, case_id, CLOSING_NOTE).await?;
         let path = format!("/api/v2/tickets/{ticket_id}");
         if already {
             record(calls, "PUT", path, format!("skipped: the case summary is on the ticket (comment {note})"));

@@ -5,7 +5,6 @@
 use ts_rs::{Config, TS};
 
 use crate::connectors::check::ConnectionCheck;
-use crate::connectors::Service;
 use crate::error::{ErrorCode, IpcError};
 use crate::playbook::actions::{CallRecord, PlannedCall};
 use crate::playbook::consent::Answerer;
@@ -16,6 +15,7 @@ use crate::playbook::view::{
     StepLine, StepView,
 };
 use crate::playbook::PlaybookInfo;
+use crate::service::Service;
 use crate::store::audit::{AuditRow, BadRow, Verification};
 use crate::store::cases::CaseListItem;
 use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
