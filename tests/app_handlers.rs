@@ -1,12 +1,17 @@
 //! The IPC handlers driven without a window, over a real SQLite file in a temp folder.
 
-use casekit::app::{handlers, AppState};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use casekit::api::{handlers, AppState, Host, SaveFile};
 use casekit::connectors::{HttpSettings, Service};
 use casekit::paths::AppPaths;
+use casekit::playbook::engine::{NewCase, StepInput, TicketInstance};
 use casekit::secrets::Keychain;
 use casekit::store::profiles::{CustomersDotMode, ProfileInput, ServiceSettings};
+use casekit::store::search::AuditFilter;
 use casekit::store::LATEST_VERSION;
-use casekit::ErrorCode;
+use casekit::{ErrorCode, IpcError};
 
 fn open(dir: &std::path::Path) -> AppState {
     AppState::open(AppPaths::under(dir), Keychain::in_memory(), HttpSettings::default())
@@ -131,4 +136,86 @@ fn a_sandbox_profile_needs_no_setup_and_a_live_one_says_what_is_missing() {
     assert!(err.message.contains("No GitLab token is stored"), "{}", err.message);
     let zendesk = runtime.block_on(handlers::test_connection(&state, live.id, Service::Zendesk)).unwrap();
     assert!(zendesk.error.unwrap().message.contains("No Zendesk address"));
+}
+
+/// The agent at the save dialog: picks the proposed name in `folder`, or cancels (`None`), and
+/// every question asked is kept (name, kind, extension).
+#[derive(Clone)]
+struct Dialog {
+    folder: Option<PathBuf>,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl Host for Dialog {
+    fn pick_save_path(&self, file: SaveFile<'_>) -> Result<Option<PathBuf>, IpcError> {
+        self.asked.lock().unwrap().push(format!("{} ({} .{})", file.default_name, file.kind, file.extension));
+        Ok(self.folder.as_ref().map(|f| f.join(file.default_name)))
+    }
+}
+
+#[test]
+fn the_summary_and_the_audit_log_are_saved_where_the_host_says_and_nowhere_when_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let headless = open(dir.path());
+    let state = headless.clone().with_host(Dialog { folder: Some(out.path().to_owned()), asked: asked.clone() });
+    handlers::save_profile(&state, identity(&state, "Sam", "sam@example.com")).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let new = NewCase { ticket_instance: TicketInstance::Global, ticket_id: 8001, playbook_id: "release-email".into() };
+    let case = runtime.block_on(handlers::open_case(&state, new)).unwrap();
+
+    let saved = handlers::save_summary(&state, case.id).unwrap().expect("a path was picked");
+    assert_eq!(PathBuf::from(&saved), out.path().join(format!("casekit-case-{}.md", case.id)));
+    let markdown = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(markdown, handlers::case_summary(&state, case.id).unwrap().markdown);
+    assert!(markdown.contains("#8001"), "{markdown}");
+
+    let filter = AuditFilter { case_id: Some(case.id), ..AuditFilter::default() };
+    let exported = handlers::export_audit(&state, filter.clone()).unwrap().expect("a path was picked");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&exported).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let page = handlers::query_audit(&state, filter.clone()).unwrap();
+    assert_eq!(lines.len() as i64, page.total);
+    assert!(!lines.is_empty() && lines.iter().all(|l| l["caseId"] == case.id), "{lines:?}");
+    assert_eq!(lines[0]["kind"], "case_opened");
+    assert_eq!(
+        *asked.lock().unwrap(),
+        [format!("casekit-case-{}.md (Markdown .md)", case.id), "casekit-audit.jsonl (JSON Lines .jsonl)".to_owned()]
+    );
+
+    let cancelled = headless.clone().with_host(Dialog { folder: None, asked: asked.clone() });
+    std::fs::remove_file(&saved).unwrap();
+    std::fs::remove_file(&exported).unwrap();
+    assert_eq!(handlers::save_summary(&cancelled, case.id).unwrap(), None);
+    assert_eq!(handlers::export_audit(&cancelled, filter.clone()).unwrap(), None);
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing is written when the agent cancels");
+
+    let refused = handlers::save_summary(&headless, case.id).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Internal);
+    assert!(refused.message.contains("without a window"), "{}", refused.message);
+    assert!(handlers::export_audit(&headless, filter).is_err());
+}
+
+#[test]
+fn the_sandbox_customer_signs_up_with_the_gitlab_account_the_case_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path());
+    handlers::save_profile(&state, identity(&state, "Sam", "sam@example.com")).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let new = NewCase { ticket_instance: TicketInstance::Global, ticket_id: 8004, playbook_id: "customersdot-sign-in".into() };
+    let case = runtime.block_on(handlers::open_case(&state, new)).unwrap();
+    let early = runtime.block_on(handlers::simulate_portal_sign_up(&state, case.id)).unwrap_err();
+    assert!(early.message.contains("no GitLab account to sign up with"), "{}", early.message);
+
+    let current = case.current.unwrap();
+    let requester = current.fields.iter().find(|f| f.id == "requester_email").unwrap().value.clone();
+    let fields = [("requester_email".to_owned(), requester), ("other_emails".to_owned(), String::new())].into();
+    let input = StepInput::Checklist { ticked: vec!["console-needed".into()], fields };
+    let case = runtime.block_on(handlers::submit_step(&state, case.id, current.id, input)).unwrap();
+    let step = case.current.unwrap().id;
+    runtime.block_on(handlers::submit_step(&state, case.id, step, StepInput::RunLookup)).unwrap();
+    // The diagnosis recorded GitLab user 111, still linked to its portal account.
+    let linked = runtime.block_on(handlers::simulate_portal_sign_up(&state, case.id)).unwrap_err();
+    assert!(linked.message.contains("lena.gitlab@example.com already has a portal account"), "{}", linked.message);
 }

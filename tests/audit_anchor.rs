@@ -10,7 +10,7 @@
 mod anchor;
 mod support;
 
-use casekit::app::{handlers, AppState};
+use casekit::api::{handlers, AppState};
 use casekit::connectors::zendesk::{NewComment, TicketUpdate};
 use casekit::connectors::Service;
 use casekit::paths::AppPaths;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use casekit::app::bindings::{typescript, BINDINGS_PATH};
+use casekit::api::bindings::{typescript, BINDINGS_PATH};
 
 #[test]
 fn the_typescript_bindings_match_the_rust_types() {
@@ -23,7 +23,7 @@ fn the_typescript_bindings_match_the_rust_types() {
 #[test]
 fn every_command_has_a_typed_function_and_its_reply_type_is_declared() {
     let ts = typescript();
-    for sig in casekit::app::signatures() {
+    for sig in casekit::api::signatures() {
         assert!(ts.contains(&format!("call<{}>('{}'", sig.reply, sig.name)), "{}", sig.name);
         assert!(ts.contains(&format!("}}, '{}');", sig.wait)), "{}: every call has a bounded wait", sig.name);
         let base = sig.reply.trim_start_matches("Array<").trim_end_matches('>').trim_end_matches(" | null");

@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use casekit::app::{handlers, AppState};
+use casekit::api::{handlers, AppState};
 use casekit::connectors::Service;
 use casekit::paths::AppPaths;
 use casekit::playbook::engine::{NewCase, StepInput, TicketInstance};

@@ -82,8 +82,8 @@ async fn a_switched_case_summary_shows_the_blocking_evidence() {
 async fn posting_twice_leaves_one_internal_note() {
     let h = Harness::new().await;
     let id = released(&h).await;
-    let first = outbox::post_summary(&h.env(), id).await.unwrap();
-    let second = outbox::post_summary(&h.env(), id).await.unwrap();
+    let first = outbox::post_summary(&h.store, &h.conns, id).await.unwrap();
+    let second = outbox::post_summary(&h.store, &h.conns, id).await.unwrap();
     let (Posted::Sent { comment_id: a, already: false }, Posted::Sent { comment_id: b, already: true }) = (first, second) else {
         panic!("expected one post and one recognised repeat");
     };
@@ -99,23 +99,23 @@ async fn with_zendesk_down_the_note_waits_in_the_outbox_and_is_posted_once_it_co
     let h = Harness::new().await;
     let id = released(&h).await;
     zendesk_down(&h);
-    let Posted::Queued { outbox_id, error } = outbox::post_summary(&h.env(), id).await.unwrap() else {
+    let Posted::Queued { outbox_id, error } = outbox::post_summary(&h.store, &h.conns, id).await.unwrap() else {
         panic!("expected queued")
     };
     assert_eq!(error.code, casekit::ErrorCode::Unreachable);
-    let again = outbox::post_summary(&h.env(), id).await.unwrap();
+    let again = outbox::post_summary(&h.store, &h.conns, id).await.unwrap();
     assert!(matches!(again, Posted::Queued { outbox_id: o, .. } if o == outbox_id), "one waiting item per summary");
 
-    let still = outbox::flush(&h.env(), true, None).await.unwrap();
+    let still = outbox::flush(&h.store, &h.conns, true, None).await.unwrap();
     assert_eq!((still.sent, still.waiting), (0, 1));
     let item = &outbox::list(&h.store.conn()).unwrap()[0];
     assert_eq!((item.state.as_str(), item.attempts), ("pending", 2));
     assert!(item.last_error.as_deref().unwrap().contains("Zendesk"));
 
     h.sandbox.clear_faults();
-    assert_eq!(outbox::flush(&h.env(), false, None).await.unwrap().sent, 0, "not due yet: backoff");
-    assert_eq!(outbox::flush(&h.env(), true, None).await.unwrap().sent, 1);
-    assert_eq!(outbox::flush(&h.env(), true, None).await.unwrap().sent, 0, "nothing left");
+    assert_eq!(outbox::flush(&h.store, &h.conns, false, None).await.unwrap().sent, 0, "not due yet: backoff");
+    assert_eq!(outbox::flush(&h.store, &h.conns, true, None).await.unwrap().sent, 1);
+    assert_eq!(outbox::flush(&h.store, &h.conns, true, None).await.unwrap().sent, 0, "nothing left");
     let item = &outbox::list(&h.store.conn()).unwrap()[0];
     assert_eq!(item.state, "sent");
     let comments = h.conns.zendesk(Service::Zendesk).unwrap().comments(8001).await.unwrap();
@@ -129,10 +129,10 @@ async fn a_discarded_item_is_recorded_and_never_sent() {
     let h = Harness::new().await;
     let id = released(&h).await;
     zendesk_down(&h);
-    let Posted::Queued { outbox_id, .. } = outbox::post_summary(&h.env(), id).await.unwrap() else { panic!() };
-    outbox::discard(&h.env(), outbox_id, "posted by hand").unwrap();
+    let Posted::Queued { outbox_id, .. } = outbox::post_summary(&h.store, &h.conns, id).await.unwrap() else { panic!() };
+    outbox::discard(&h.store, &h.conns, outbox_id, "posted by hand").unwrap();
     h.sandbox.clear_faults();
-    assert_eq!(outbox::flush(&h.env(), true, None).await.unwrap().sent, 0);
+    assert_eq!(outbox::flush(&h.store, &h.conns, true, None).await.unwrap().sent, 0);
     let last = audit::for_case(&h.store.conn(), id).unwrap().pop().unwrap();
     assert_eq!((last.kind.as_str(), last.payload["reason"].as_str()), ("summary_discarded", Some("posted by hand")));
 }

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use casekit::app::{handlers, AppState};
+use casekit::api::{handlers, AppState};
 use casekit::connectors::{HttpSettings, Service};
 use casekit::paths::AppPaths;
 use casekit::sandbox::faults::{Fault, FaultRule};

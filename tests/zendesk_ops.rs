@@ -72,7 +72,7 @@ async fn a_malicious_user_is_suspended_noted_blocklisted_signed_out_and_the_tick
         rows.last().unwrap().payload["calls"].as_array().unwrap().iter().map(|c| c["result"].as_str().unwrap()).collect();
     assert_eq!(results, [format!("done: case summary posted as internal note {}", note.id).as_str(), "done: status closed"]);
     // Posting the summary again, from the summary step, finds it: no second note, no refusal.
-    let again = outbox::post_summary(&h.env(), case.id).await.unwrap();
+    let again = outbox::post_summary(&h.store, &h.conns, case.id).await.unwrap();
     assert!(matches!(again, Posted::Sent { comment_id, already: true } if comment_id == note.id), "{again:?}");
     assert_eq!(summary_notes(&h).await.len(), 1);
 

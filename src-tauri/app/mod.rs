@@ -1,27 +1,24 @@
-//! The Tauri shell: builds the window, manages state and translates IPC into domain calls.
-//! The only module (with lib.rs and main.rs) that may use Tauri.
+//! The Tauri shell: builds the window, answers the api layer's `Host` questions with native
+//! dialogs and translates IPC into its handlers. The only module (with lib.rs and main.rs) that
+//! may use Tauri, and only in a build with the `desktop` feature.
 
-pub mod bindings;
 mod commands;
-pub mod handlers;
-mod state;
+mod host;
 
 use std::process::ExitCode;
 
-pub use commands::signatures;
-pub use state::AppState;
-
-include!("command_names.rs");
+use crate::api::{handlers, AppState};
 
 /// Opens the main window on the active profile and runs until it is closed.
 pub fn run() -> ExitCode {
     webkit_workarounds();
-    let state = AppState::start();
+    let desktop = host::Desktop::default();
+    let state = AppState::start(desktop.clone());
     let worker = state.clone();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
-            worker.attach(app.handle().clone());
+            desktop.attach(app.handle().clone());
             tauri::async_runtime::spawn(outbox_worker(worker));
             Ok(())
         })

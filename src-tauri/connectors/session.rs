@@ -12,7 +12,7 @@ use crate::sandbox::SandboxCredentials;
 use std::sync::Arc;
 
 use crate::secrets::{Secret, Tokens};
-use crate::store::profiles::{CustomersDotMode, Profile, ServiceSettings};
+use crate::store::profiles::{CustomersDotMode, Profile};
 use crate::{Error, Result};
 
 /// Where a profile's URLs and tokens come from. Built once per command, so the Sandbox
@@ -44,7 +44,7 @@ impl Connections {
     }
 
     fn url(&self, service: Service) -> Result<String> {
-        let url = service_url(&self.profile.services, service);
+        let url = self.profile.services.url(service);
         if url.is_empty() {
             return Err(Error::NotConfigured(format!(
                 "No {} address is set in the profile \"{}\". Enter it in Settings → Profiles, then test the connection.",
@@ -149,17 +149,6 @@ impl Connections {
             Ok(Client::Customersdot(c)) => check::customersdot(&c).await,
             Ok(Client::Manual(url)) => ConnectionCheck::manual(service, &url),
         }
-    }
-}
-
-/// The address a profile gives for a service ("" when it is not set up).
-pub fn service_url(s: &ServiceSettings, service: Service) -> &str {
-    match service {
-        Service::Gitlab => &s.gitlab_url,
-        Service::Zendesk => &s.zendesk_url,
-        Service::ZendeskUsGov => &s.zendesk_us_gov_url,
-        Service::Mailgun => &s.mailgun_url,
-        Service::Customersdot => &s.customersdot_url,
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use super::effects::{Answerer, CallRecord, Evidence, Fact};
-use crate::connectors::Service;
+use crate::service::Service;
 
 /// The state of one case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -34,7 +34,7 @@ use tower::ServiceExt;
 
 use self::faults::{Fault, FaultRule, Faults};
 use self::world::{CdAuditEvent, Fixture};
-pub use crate::connectors::Service;
+pub use crate::service::Service;
 use crate::{Error, Result};
 
 /// Where to listen and what to serve.

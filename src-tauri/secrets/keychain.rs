@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use keyring_core::{CredentialStore, Entry};
 
 use super::Secret;
-use crate::connectors::Service;
+use crate::service::Service;
 use crate::{Error, Result};
 
 /// The keychain "service" every Casekit entry is filed under.
@@ -201,6 +201,23 @@ fn keychain_failure(why: &str) -> Error {
         "Unlock the system keychain, then try again."
     };
     Error::Keychain(crate::secrets::redact(&format!("Casekit could not use the system keychain: {why}. {fix}")).into_owned())
+}
+
+/// A token as the agent pasted it, trimmed; refused before it reaches the keychain when it is
+/// empty or cannot be one (spaces or line breaks inside: a copy that caught more than the token).
+pub fn pasted_token(service: Service, pasted: &str) -> Result<Secret> {
+    let token = Secret::new(pasted.trim());
+    let value = token.expose();
+    if value.is_empty() {
+        return Err(Error::InvalidInput(format!("Paste the {} token first.", service.label())));
+    }
+    if value.len() > 1024 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::InvalidInput(format!(
+            "That does not look like a {} token: it has spaces or line breaks. Copy the token alone and paste it again.",
+            service.label()
+        )));
+    }
+    Ok(token)
 }
 
 /// A profile's tokens, read from the keychain once per profile activation: the calls a case

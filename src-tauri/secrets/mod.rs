@@ -5,5 +5,5 @@
 mod keychain;
 mod secret;
 
-pub use keychain::{Keychain, Tokens};
+pub use keychain::{pasted_token, Keychain, Tokens};
 pub use secret::{redact, Secret, REDACTED};

@@ -5,6 +5,8 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::secrets::Keychain;
+use crate::service::Service;
 use crate::{validate, Error, Result};
 
 /// Where a profile's services are.
@@ -42,6 +44,19 @@ pub struct ServiceSettings {
     pub mailgun_domain: String,
     pub customersdot_url: String,
     pub customersdot_mode: CustomersDotMode,
+}
+
+impl ServiceSettings {
+    /// The address given for a service ("" when it is not set up).
+    pub fn url(&self, service: Service) -> &str {
+        match service {
+            Service::Gitlab => &self.gitlab_url,
+            Service::Zendesk => &self.zendesk_url,
+            Service::ZendeskUsGov => &self.zendesk_us_gov_url,
+            Service::Mailgun => &self.mailgun_url,
+            Service::Customersdot => &self.customersdot_url,
+        }
+    }
 }
 
 /// A profile as the Settings view shows it.
@@ -212,7 +227,7 @@ pub fn activate(conn: &mut Connection, id: i64) -> Result<Profile> {
     get(conn, id)
 }
 
-/// Deletes a live profile that has no cases; the caller removes its keychain entries.
+/// Deletes a live profile that has no cases (its keychain entries stay: see `delete_with_tokens`).
 pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     let p = get(conn, id)?;
     if p.kind == ProfileKind::Sandbox {
@@ -230,5 +245,46 @@ pub fn delete(conn: &Connection, id: i64) -> Result<()> {
     }
     conn.execute("DELETE FROM profiles WHERE id = ?1", [id])?;
     tracing::info!(profile_id = id, "profile deleted");
+    Ok(())
+}
+
+/// `save`, keeping each live token bound to the address it was saved for: the tokens of the
+/// services whose address changed are deleted from the keychain in the same transaction (never
+/// sent to the new address). Returns the profile and the services whose tokens went.
+pub fn save_unbinding_moved_tokens(
+    conn: &Connection,
+    input: &ProfileInput,
+    keychain: impl FnOnce() -> Result<Keychain>,
+) -> Result<(Profile, Vec<Service>)> {
+    let before = input.id.map(|id| get(conn, id)).transpose()?;
+    let tx = conn.unchecked_transaction()?;
+    let saved = save(&tx, input)?;
+    let moved: Vec<Service> = match before.filter(|b| b.kind == ProfileKind::Live) {
+        Some(before) => Service::ALL.into_iter().filter(|&s| before.services.url(s) != saved.services.url(s)).collect(),
+        None => Vec::new(),
+    };
+    if !moved.is_empty() {
+        let keychain = keychain()?;
+        for &service in &moved {
+            keychain.delete(&saved.keychain_id, service)?;
+        }
+        let keys: Vec<&str> = moved.iter().map(|s| s.key()).collect();
+        tracing::info!(profile_id = saved.id, services = ?keys, "service addresses changed: their tokens were removed");
+    }
+    tx.commit()?;
+    Ok((saved, moved))
+}
+
+/// `delete` and the profile's tokens, in one transaction: a refused deletion (the Sandbox, the
+/// active profile, one with cases) leaves the tokens alone, and a keychain failure keeps the row.
+pub fn delete_with_tokens(conn: &Connection, id: i64, keychain: impl FnOnce() -> Result<Keychain>) -> Result<()> {
+    let profile = get(conn, id)?;
+    let tx = conn.unchecked_transaction()?;
+    delete(&tx, id)?;
+    let keychain = keychain()?;
+    for service in Service::ALL {
+        keychain.delete(&profile.keychain_id, service)?;
+    }
+    tx.commit()?;
     Ok(())
 }

@@ -7,11 +7,12 @@ use serde_json::json;
 use ts_rs::TS;
 
 use super::{render_published, CaseSummary};
+use crate::connectors::session::Connections;
 use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
-use crate::connectors::Service;
-use crate::playbook::engine::Env;
+use crate::service::Service;
 use crate::store::audit::{self, Entry};
 use crate::store::cases::{self, CaseRow};
+use crate::store::Store;
 use crate::{clock, Error, IpcError, Result};
 
 /// One queued write.
@@ -64,12 +65,12 @@ fn instance_service(instance: &str) -> Service {
     }
 }
 
-fn agent(env: &Env<'_>) -> String {
-    let p = env.conns.profile();
+fn agent(conns: &Connections) -> String {
+    let p = conns.profile();
     format!("{} <{}>", p.agent_name, p.agent_email)
 }
 
-fn record(env: &Env<'_>, case: &CaseRow, kind: &str, payload: serde_json::Value) -> Result<()> {
+fn record(store: &Store, conns: &Connections, case: &CaseRow, kind: &str, payload: serde_json::Value) -> Result<()> {
     let entry = Entry {
         case_id: Some(case.id),
         ticket: Some(format!("{}#{}", case.ticket_instance, case.ticket_id)),
@@ -79,9 +80,9 @@ fn record(env: &Env<'_>, case: &CaseRow, kind: &str, payload: serde_json::Value)
         kind: kind.to_owned(),
         payload,
     };
-    let conn = env.store.conn();
+    let conn = store.conn();
     let tx = conn.unchecked_transaction()?;
-    audit::append(&tx, &agent(env), &entry)?;
+    audit::append(&tx, &agent(conns), &entry)?;
     tx.commit()?;
     Ok(())
 }
@@ -89,8 +90,8 @@ fn record(env: &Env<'_>, case: &CaseRow, kind: &str, payload: serde_json::Value)
 /// Refuses a case of another profile than the active one: its ticket number names a ticket on
 /// that profile's Zendesk (a Sandbox case's #8001 is not a live #8001), so nothing of it may be
 /// posted with this profile's clients.
-fn of_active_profile(env: &Env<'_>, case: &CaseRow) -> Result<()> {
-    if case.profile_id != env.conns.profile().id {
+fn of_active_profile(conns: &Connections, case: &CaseRow) -> Result<()> {
+    if case.profile_id != conns.profile().id {
         return Err(Error::NotFound(format!(
             "Case {} belongs to another profile: its ticket #{} is not this profile's ticket #{}, so nothing was posted. \
              Switch to that profile in Settings to post its summary.",
@@ -101,15 +102,14 @@ fn of_active_profile(env: &Env<'_>, case: &CaseRow) -> Result<()> {
 }
 
 /// The case of a waiting outbox item, refused when the item belongs to another profile.
-fn pending_item_case(env: &Env<'_>, id: i64) -> Result<i64> {
-    let (case_id, profile_id): (i64, i64) = env
-        .store
+fn pending_item_case(store: &Store, conns: &Connections, id: i64) -> Result<i64> {
+    let (case_id, profile_id): (i64, i64) = store
         .conn()
         .query_row("SELECT case_id, profile_id FROM outbox WHERE id = ?1 AND state = 'pending'", [id], |r| {
             Ok((r.get("case_id")?, r.get("profile_id")?))
         })
         .map_err(|_| Error::NotFound(format!("Outbox item {id} is not waiting any more. Reload the outbox.")))?;
-    if profile_id != env.conns.profile().id {
+    if profile_id != conns.profile().id {
         return Err(Error::NotFound(format!(
             "Outbox item {id} is a note for another profile's ticket: nothing was changed. Switch to that profile in Settings to retry or discard it."
         )));
@@ -131,34 +131,40 @@ async fn post_once(zd: &Zendesk, ticket: u64, marker: &str, body: &str) -> Resul
 }
 
 /// Posts `body` (the summary's text, perhaps with more) once and records `summary_posted`.
-async fn send(env: &Env<'_>, case: &CaseRow, summary: &CaseSummary, body: &str) -> Result<(u64, bool)> {
-    let zd = env.conns.zendesk(instance_service(&case.ticket_instance))?;
+async fn send(store: &Store, conns: &Connections, case: &CaseRow, summary: &CaseSummary, body: &str) -> Result<(u64, bool)> {
+    let zd = conns.zendesk(instance_service(&case.ticket_instance))?;
     let (comment_id, already) = post_once(&zd, case.ticket_id as u64, &summary.marker, body).await?;
-    record(env, case, "summary_posted", json!({"comment_id": comment_id, "already": already, "marker": summary.marker}))?;
+    record(
+        store,
+        conns,
+        case,
+        "summary_posted",
+        json!({"comment_id": comment_id, "already": already, "marker": summary.marker}),
+    )?;
     Ok((comment_id, already))
 }
 
 /// Posts the case summary now, once, followed by `postscript`, or fails: nothing is queued.
 /// For a step that must not go on without the summary on the ticket (closing it: a closed
 /// ticket takes no more notes). Returns the note's comment id and whether it was there already.
-pub async fn post_now(env: &Env<'_>, case_id: i64, postscript: &str) -> Result<(u64, bool)> {
-    let case = cases::get(&env.store.conn(), case_id)?;
-    of_active_profile(env, &case)?;
-    let summary = render_published(env.store, case_id)?;
-    send(env, &case, &summary, &format!("{}\n{postscript}\n", summary.markdown)).await
+pub async fn post_now(store: &Store, conns: &Connections, case_id: i64, postscript: &str) -> Result<(u64, bool)> {
+    let case = cases::get(&store.conn(), case_id)?;
+    of_active_profile(conns, &case)?;
+    let summary = render_published(store, case_id)?;
+    send(store, conns, &case, &summary, &format!("{}\n{postscript}\n", summary.markdown)).await
 }
 
 /// Posts the case summary to its ticket as an internal note, once; queues it when the network
 /// is away.
-pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
-    let case = cases::get(&env.store.conn(), case_id)?;
-    of_active_profile(env, &case)?;
-    let summary: CaseSummary = render_published(env.store, case_id)?;
-    match send(env, &case, &summary, &summary.markdown).await {
+pub async fn post_summary(store: &Store, conns: &Connections, case_id: i64) -> Result<Posted> {
+    let case = cases::get(&store.conn(), case_id)?;
+    of_active_profile(conns, &case)?;
+    let summary: CaseSummary = render_published(store, case_id)?;
+    match send(store, conns, &case, &summary, &summary.markdown).await {
         Ok((comment_id, already)) => Ok(Posted::Sent { comment_id, already }),
         Err(e) if is_network(&e) => {
             let error = IpcError::from(e);
-            let conn = env.store.conn();
+            let conn = store.conn();
             let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
                 "SELECT id FROM outbox WHERE marker = ?1 AND state = 'pending'",
                 [&summary.marker],
@@ -173,14 +179,14 @@ pub async fn post_summary(env: &Env<'_>, case_id: i64) -> Result<Posted> {
                     conn.execute(
                         "INSERT INTO outbox (profile_id, case_id, ticket_instance, ticket_id, marker, body, state, attempts, last_error, next_attempt_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 1, ?7, ?8)",
-                        rusqlite::params![env.conns.profile().id, case_id, case.ticket_instance, case.ticket_id, summary.marker,
+                        rusqlite::params![conns.profile().id, case_id, case.ticket_instance, case.ticket_id, summary.marker,
                                           summary.markdown, error.message, now_s() + backoff(1) as i64],
                     )?;
                     conn.last_insert_rowid()
                 }
             };
             drop(conn);
-            record(env, &case, "summary_queued", json!({"outbox_id": outbox_id, "code": error.code}))?;
+            record(store, conns, &case, "summary_queued", json!({"outbox_id": outbox_id, "code": error.code}))?;
             Ok(Posted::Queued { outbox_id, error })
         }
         Err(e) => Err(e),
@@ -214,6 +220,15 @@ pub fn list(conn: &rusqlite::Connection) -> Result<Vec<OutboxItem>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// How many writes of the active profile wait to be sent.
+pub fn waiting(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) AS waiting FROM outbox WHERE state = 'pending' AND profile_id = (SELECT id FROM profiles WHERE is_active = 1)",
+        [],
+        |r| r.get("waiting"),
+    )?)
+}
+
 /// What a flush did.
 #[derive(Debug, Clone, Default, Serialize, TS)]
 pub struct Flushed {
@@ -223,17 +238,17 @@ pub struct Flushed {
 
 /// Tries the items of this profile that are due (all pending ones with `force`, or just `only`,
 /// which must be a waiting item of this profile).
-pub async fn flush(env: &Env<'_>, force: bool, only: Option<i64>) -> Result<Flushed> {
+pub async fn flush(store: &Store, conns: &Connections, force: bool, only: Option<i64>) -> Result<Flushed> {
     if let Some(id) = only {
-        pending_item_case(env, id)?;
+        pending_item_case(store, conns, id)?;
     }
     let due: Vec<(i64, i64, String, i64, String, String, i64)> = {
-        let conn = env.store.conn();
+        let conn = store.conn();
         let mut stmt = conn.prepare(
             "SELECT id, case_id, ticket_instance, ticket_id, marker, body, attempts FROM outbox
              WHERE state = 'pending' AND profile_id = ?1 AND (?2 OR next_attempt_at <= ?3) AND (?4 IS NULL OR id = ?4) ORDER BY id",
         )?;
-        let rows = stmt.query_map(rusqlite::params![env.conns.profile().id, force, now_s(), only], |r| {
+        let rows = stmt.query_map(rusqlite::params![conns.profile().id, force, now_s(), only], |r| {
             Ok((
                 r.get("id")?,
                 r.get("case_id")?,
@@ -248,21 +263,27 @@ pub async fn flush(env: &Env<'_>, force: bool, only: Option<i64>) -> Result<Flus
     };
     let mut report = Flushed::default();
     for (id, case_id, instance, ticket, marker, body, attempts) in due {
-        let zd = env.conns.zendesk(instance_service(&instance))?;
+        let zd = conns.zendesk(instance_service(&instance))?;
         match post_once(&zd, ticket as u64, &marker, &body).await {
             Ok((comment_id, already)) => {
-                env.store.conn().execute(
+                store.conn().execute(
                     "UPDATE outbox SET state = 'sent', sent_comment_id = ?2, last_error = NULL, attempts = attempts + 1,
                                        updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
                     rusqlite::params![id, comment_id as i64],
                 )?;
-                let case = cases::get(&env.store.conn(), case_id)?;
-                record(env, &case, "summary_posted", json!({"comment_id": comment_id, "already": already, "outbox_id": id}))?;
+                let case = cases::get(&store.conn(), case_id)?;
+                record(
+                    store,
+                    conns,
+                    &case,
+                    "summary_posted",
+                    json!({"comment_id": comment_id, "already": already, "outbox_id": id}),
+                )?;
                 report.sent += 1;
             }
             Err(e) => {
                 let message = IpcError::from(e).message;
-                env.store.conn().execute(
+                store.conn().execute(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
                                        updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
                     rusqlite::params![id, message, now_s() + backoff(attempts + 1) as i64],
@@ -278,13 +299,13 @@ pub async fn flush(env: &Env<'_>, force: bool, only: Option<i64>) -> Result<Flus
 }
 
 /// Gives up on a queued write (recorded in the case's audit log).
-pub fn discard(env: &Env<'_>, id: i64, reason: &str) -> Result<()> {
+pub fn discard(store: &Store, conns: &Connections, id: i64, reason: &str) -> Result<()> {
     let reason = crate::validate::text("reason for discarding", reason, 500)?;
-    let case_id = pending_item_case(env, id)?;
-    env.store.conn().execute(
+    let case_id = pending_item_case(store, conns, id)?;
+    store.conn().execute(
         "UPDATE outbox SET state = 'discarded', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
         [id],
     )?;
-    let case = cases::get(&env.store.conn(), case_id)?;
-    record(env, &case, "summary_discarded", json!({"outbox_id": id, "reason": reason}))
+    let case = cases::get(&store.conn(), case_id)?;
+    record(store, conns, &case, "summary_discarded", json!({"outbox_id": id, "reason": reason}))
 }

@@ -5,7 +5,7 @@
 //! check itself changed nothing. The requester can write public comments; the webview can call
 //! every IPC handler: neither gets the key nor a head that vouches for a rewritten log.
 
-use casekit::app::handlers;
+use casekit::api::handlers;
 use casekit::connectors::Service;
 use casekit::store::anchor::Head;
 use casekit::store::search::AuditFilter;

@@ -1,5 +1,5 @@
 //! The webview's side of the IPC: an app over a temp data folder on the Sandbox profile, driven
-//! only through `casekit::app::handlers` (what the Tauri commands wrap), and a snapshot of
+//! only through `casekit::api::handlers` (what the Tauri commands wrap), and a snapshot of
 //! everything an attack could change — the sandbox's accounts and tickets, the audit log and
 //! the cases — to show that a refused attempt changed nothing.
 
@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use casekit::app::{handlers, AppState};
+use casekit::api::{handlers, AppState};
 use casekit::connectors::Service;
 use casekit::paths::AppPaths;
 use casekit::playbook::engine::{NewCase, StepInput, TicketComment, TicketInstance};

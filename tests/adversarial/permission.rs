@@ -181,7 +181,7 @@ fn the_sandbox_plays_the_person_who_must_answer_not_the_requester() {
     let wv = Webview::new();
     let case = at_owner_permission(&wv, true);
     let comments =
-        wv.block(casekit::app::handlers::simulate_customer_reply(wv.state(), case.id, "Yes, I give permission.".into())).unwrap();
+        wv.block(casekit::api::handlers::simulate_customer_reply(wv.state(), case.id, "Yes, I give permission.".into())).unwrap();
     let reply = comments.last().unwrap();
     assert_eq!((reply.author_id, reply.acceptable), (MARIO, true), "{reply:?}");
     let case = wv.step(&case, StepInput::ConfirmPermission { comment_id: reply.id });

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use casekit::app::{handlers, AppState};
+use casekit::api::{handlers, AppState};
 use casekit::connectors::Service;
 use casekit::paths::AppPaths;
 use casekit::playbook::engine::{StepInput, TicketInstance};

@@ -4,7 +4,7 @@
 use std::io::ErrorKind;
 use std::net::TcpListener;
 
-use casekit::app::handlers;
+use casekit::api::handlers;
 use casekit::connectors::Service;
 use casekit::store::profiles::{CustomersDotMode, ProfileInput, ServiceSettings};
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use casekit::app::handlers;
+use casekit::api::handlers;
 use casekit::playbook::engine::{ChallengeResult, StepInput};
 use casekit::playbook::view::CaseView;
 use casekit::store::audit;

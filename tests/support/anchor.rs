@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use casekit::app::{handlers, AppState};
+use casekit::api::{handlers, AppState};
 use casekit::connectors::Service;
 use casekit::playbook::engine::{NewCase, StepInput, TicketInstance};
 use casekit::playbook::view::CaseView;

@@ -375,3 +375,9 @@ pub fn abandon(env: &Env<'_>, case_id: i64, reason: &str) -> Result<CaseView> {
     commit(env, &agent, &mut row, &pb, &st, &step, t)?;
     case_view(env, case_id)
 }
+
+/// A fact a step of the case recorded (`None` until one did), read from the case's stored state.
+pub fn case_fact(env: &Env<'_>, case_id: i64, key: &str) -> Result<Option<String>> {
+    let (_, _, st) = load(env, case_id)?;
+    Ok(st.facts.get(key).filter(|v| !v.is_empty()).cloned())
+}

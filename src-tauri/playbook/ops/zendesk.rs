@@ -288,7 +288,7 @@ impl Action for CloseTicket {
                 ),
             }
         } else {
-            let (note, already) = outbox::post_now(env, case_id, CLOSING_NOTE).await?;
+            let (note, already) = outbox::post_now(env.store, env.conns, case_id, CLOSING_NOTE).await?;
             let path = format!("/api/v2/tickets/{ticket_id}");
             if already {
                 calls.record("PUT", path, format!("skipped: the case summary is on the ticket (comment {note})"));

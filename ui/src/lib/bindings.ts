@@ -17,6 +17,15 @@ export type IpcError = { code: ErrorCode, message: string, retryable: boolean, }
  */
 export type Service = "gitlab" | "zendesk" | "zendesk_us_gov" | "mailgun" | "customersdot";
 
+/** Every service, in the order Casekit lists them, with the name an agent knows it by (`Service::label`). */
+export const SERVICE_LABELS: readonly { id: Service; label: string }[] = [
+  { id: "gitlab", label: "GitLab" },
+  { id: "zendesk", label: "Zendesk" },
+  { id: "zendesk_us_gov", label: "Zendesk US Government" },
+  { id: "mailgun", label: "Mailgun" },
+  { id: "customersdot", label: "CustomersDot" },
+];
+
 /**
  * Where a profile's services are.
  */

@@ -1,13 +1,21 @@
-// What the Settings view says about each service. Names match the Rust `Service::label`.
-import type { Profile, Service, ServiceSettings } from './bindings';
+// What the Settings view says about each service. Names and order come from the Rust
+// `Service` (generated into bindings.ts); the token hints are the Settings view's own words.
+import { SERVICE_LABELS, type Profile, type Service, type ServiceSettings } from './bindings';
 
-export const SERVICES: { id: Service; label: string; hint: string }[] = [
-  { id: 'gitlab', label: 'GitLab', hint: 'Personal access token of an administrator, api scope' },
-  { id: 'zendesk', label: 'Zendesk', hint: 'API token; calls are signed with your work email' },
-  { id: 'zendesk_us_gov', label: 'Zendesk US Government', hint: 'API token of the US Government instance' },
-  { id: 'mailgun', label: 'Mailgun', hint: 'API key with access to the sending domain' },
-  { id: 'customersdot', label: 'CustomersDot', hint: 'Admin API token (api mode only)' },
-];
+/** What to paste in each service's token field. */
+const TOKEN_HINTS: Record<Service, string> = {
+  gitlab: 'Personal access token of an administrator, api scope',
+  zendesk: 'API token; calls are signed with your work email',
+  zendesk_us_gov: 'API token of the US Government instance',
+  mailgun: 'API key with access to the sending domain',
+  customersdot: 'Admin API token (api mode only)',
+};
+
+/** Every service, in Casekit's order, with its name and token hint. */
+export const SERVICES: { id: Service; label: string; hint: string }[] = SERVICE_LABELS.map((s) => ({
+  ...s,
+  hint: TOKEN_HINTS[s.id],
+}));
 
 export const MAILGUN_REGIONS = {
   us: 'https://api.mailgun.net',

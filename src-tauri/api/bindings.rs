@@ -1,11 +1,10 @@
-//! Generates `ui/src/lib/bindings.ts`: the TypeScript form of every IPC type and one typed
-//! function per command, from the Rust types. `make bindings` writes it; a test fails when the
+//! Generates `ui/src/lib/bindings.ts`: the TypeScript form of every IPC type, the services'
+//! names, and one typed function per command, from the Rust types. `make bindings` writes it; a test fails when the
 //! committed file differs from what the Rust types produce.
 
 use ts_rs::{Config, TS};
 
 use crate::connectors::check::ConnectionCheck;
-use crate::connectors::Service;
 use crate::error::{ErrorCode, IpcError};
 use crate::playbook::consent::{Answerer, Role};
 use crate::playbook::effects::{CallRecord, PlannedCall};
@@ -16,6 +15,7 @@ use crate::playbook::view::{
     StepLine, StepView,
 };
 use crate::playbook::PlaybookInfo;
+use crate::service::Service;
 use crate::store::audit::{AuditRow, BadRow, Verification};
 use crate::store::cases::CaseListItem;
 use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
@@ -78,6 +78,23 @@ fn camel_case(snake: &str) -> String {
     out
 }
 
+/// Every service in the order Casekit lists them, with the name an agent knows it by.
+fn service_labels() -> String {
+    let rows: Vec<String> = Service::ALL
+        .iter()
+        .map(|&s| {
+            let id = serde_json::to_string(&s).expect("a service serializes");
+            let label = serde_json::to_string(s.label()).expect("a label serializes");
+            format!("  {{ id: {id}, label: {label} }},\n")
+        })
+        .collect();
+    format!(
+        "/** Every service, in the order Casekit lists them, with the name an agent knows it by (`Service::label`). */\n\
+         export const SERVICE_LABELS: readonly {{ id: Service; label: string }}[] = [\n{}];\n",
+        rows.concat()
+    )
+}
+
 /// The whole generated file.
 pub fn typescript() -> String {
     let cfg = config();
@@ -89,6 +106,7 @@ pub fn typescript() -> String {
         declaration::<ErrorCode>(&cfg),
         declaration::<IpcError>(&cfg),
         declaration::<Service>(&cfg),
+        service_labels(),
         declaration::<ProfileKind>(&cfg),
         declaration::<CustomersDotMode>(&cfg),
         declaration::<ServiceSettings>(&cfg),

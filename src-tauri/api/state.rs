@@ -1,12 +1,15 @@
-//! What the shell keeps for the life of the window: the paths, the opened store (or why it
-//! could not be opened, shown to the agent instead of a blank window), the log guard.
+//! What the commands keep for the life of the app: the paths, the opened store (or why it
+//! could not be opened, shown to the agent instead of a blank window), the log guard, and the
+//! host that answers what only the desktop can.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Instant;
 
 use tracing_appender::non_blocking::WorkerGuard;
 
+use super::host::{Headless, Host, SaveFile};
 use crate::connectors::session::{Connections, Credentials};
 use crate::connectors::HttpSettings;
 use crate::paths::AppPaths;
@@ -18,7 +21,10 @@ use crate::{logging, Error, IpcError};
 
 /// Shared, cheaply cloned state behind every command.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct AppState {
+    inner: Arc<Inner>,
+    host: Arc<dyn Host>,
+}
 
 struct Inner {
     paths: AppPaths,
@@ -35,14 +41,12 @@ struct Inner {
     /// The built-in sandbox, started the first time a Sandbox profile needs it.
     sandbox: tokio::sync::OnceCell<Sandbox>,
     http: HttpSettings,
-    /// The running app, once the window exists (native dialogs need it).
-    handle: std::sync::OnceLock<tauri::AppHandle>,
 }
 
 impl AppState {
     /// Resolves the folders, starts logging and opens the store; failures are kept and
     /// reported to the UI through `app_info`, so the agent sees what to do.
-    pub fn start() -> Self {
+    pub fn start(host: impl Host) -> Self {
         let launched = Instant::now();
         let paths = AppPaths::resolve().unwrap_or_else(|e| {
             eprintln!("{e}");
@@ -57,17 +61,23 @@ impl AppState {
             }
         };
         tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %paths.data_dir.display(), "Casekit starting");
-        Self::with_paths(paths, launched, log_guard)
+        Self::with_paths(paths, launched, log_guard).with_host(host)
     }
 
     /// State over an explicit folder with the given keychain, without touching global logging
-    /// (tests; they pass `Keychain::in_memory()` explicitly).
+    /// or a window (tests; they pass `Keychain::in_memory()` explicitly, and `with_host` a fake
+    /// to save files).
     pub fn open(paths: AppPaths, keychain: Keychain, http: HttpSettings) -> Self {
         let state = Self::with_paths(paths, Instant::now(), None);
-        let mut inner = Arc::try_unwrap(state.0).unwrap_or_else(|_| unreachable!("just created"));
+        let mut inner = Arc::try_unwrap(state.inner).unwrap_or_else(|_| unreachable!("just created"));
         *inner.keychain.lock().unwrap_or_else(|p| p.into_inner()) = Some(keychain);
         inner.http = http;
-        AppState(Arc::new(inner))
+        AppState { inner: Arc::new(inner), host: state.host }
+    }
+
+    /// The same state answered by another host.
+    pub fn with_host(self, host: impl Host) -> Self {
+        AppState { host: Arc::new(host), ..self }
     }
 
     fn with_paths(paths: AppPaths, launched: Instant, log_guard: Option<WorkerGuard>) -> Self {
@@ -80,7 +90,7 @@ impl AppState {
             let slot = keychain.clone();
             store.attach_keychain(Box::new(move || reach_keychain(&slot)));
         }
-        AppState(Arc::new(Inner {
+        let inner = Inner {
             paths,
             store,
             launched,
@@ -90,37 +100,24 @@ impl AppState {
             tokens: Mutex::new(HashMap::new()),
             sandbox: tokio::sync::OnceCell::new(),
             http: HttpSettings::default(),
-            handle: std::sync::OnceLock::new(),
-        }))
+        };
+        AppState { inner: Arc::new(inner), host: Arc::new(Headless) }
     }
 
-    /// Remembers the running app (for native dialogs).
-    pub fn attach(&self, handle: tauri::AppHandle) {
-        let _ = self.0.handle.set(handle);
-    }
-
-    /// Asks where to save a file with the native dialog; `None` when the agent cancels.
-    pub fn pick_save_path(
-        &self,
-        default_name: &str,
-        kind: &str,
-        extension: &str,
-    ) -> Result<Option<std::path::PathBuf>, IpcError> {
-        use tauri_plugin_dialog::DialogExt;
-        let handle = self.0.handle.get().ok_or_else(|| IpcError::from(Error::Internal("the window is not ready yet".into())))?;
-        let picked = handle.dialog().file().set_file_name(default_name).add_filter(kind, &[extension]).blocking_save_file();
-        Ok(picked.and_then(|p| p.into_path().ok()))
+    /// Asks the host where to save a file; `None` when the agent cancels. Blocking (a dialog).
+    pub fn pick_save_path(&self, file: SaveFile<'_>) -> Result<Option<PathBuf>, IpcError> {
+        self.host.pick_save_path(file)
     }
 
     /// The OS keychain, or why it cannot be used and how to fix that. Blocking: call it from
     /// a blocking command or `spawn_blocking`, never on an async worker.
-    pub fn keychain(&self) -> Result<Keychain, IpcError> {
-        Ok(reach_keychain(&self.0.keychain)?)
+    pub fn keychain(&self) -> crate::Result<Keychain> {
+        reach_keychain(&self.inner.keychain)
     }
 
     /// The built-in sandbox, started on first use on the current async runtime.
     pub async fn sandbox(&self) -> Result<&Sandbox, IpcError> {
-        Ok(self.0.sandbox.get_or_try_init(|| Sandbox::start(SandboxConfig::default())).await?)
+        Ok(self.inner.sandbox.get_or_try_init(|| Sandbox::start(SandboxConfig::default())).await?)
     }
 
     /// The clients of a profile. Blocking work (SQLite) runs off the async threads.
@@ -141,24 +138,24 @@ impl AppState {
                 )
             }
         };
-        Ok(Connections::new(profile, credentials, self.0.http.clone()))
+        Ok(Connections::new(profile, credentials, self.inner.http.clone()))
     }
 
     /// A live profile's tokens: read from the keychain the first time after activation, then
     /// from memory. Blocking.
     fn tokens(&self, profile_id: i64, keychain_id: &str) -> Result<Arc<Tokens>, IpcError> {
-        if let Some(t) = self.0.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(&profile_id) {
+        if let Some(t) = self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(&profile_id) {
             return Ok(t.clone());
         }
         let read = Arc::new(Tokens::read(&self.keychain()?, keychain_id)?);
-        self.0.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(profile_id, read.clone());
+        self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(profile_id, read.clone());
         Ok(read)
     }
 
     /// Forgets the tokens read for one profile (they changed), or for all (`None`: a profile
     /// was activated, so the next case reads the keychain afresh).
     pub fn forget_tokens(&self, profile_id: Option<i64>) {
-        let mut cache = self.0.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.inner.tokens.lock().unwrap_or_else(|p| p.into_inner());
         match profile_id {
             Some(id) => {
                 cache.remove(&id);
@@ -169,18 +166,18 @@ impl AppState {
 
     /// The folders in use.
     pub fn paths(&self) -> &AppPaths {
-        &self.0.paths
+        &self.inner.paths
     }
 
     /// The store, or the error that kept it from opening.
     pub fn store(&self) -> Result<&Store, IpcError> {
-        self.0.store.as_ref().map_err(Clone::clone)
+        self.inner.store.as_ref().map_err(Clone::clone)
     }
 
     /// Logs, once, how long the UI took to make its first call (read by `make bench`).
     pub fn mark_ipc(&self, command: &str) {
-        self.0.first_ipc.call_once(|| {
-            let ms = self.0.launched.elapsed().as_secs_f64() * 1000.0;
+        self.inner.first_ipc.call_once(|| {
+            let ms = self.inner.launched.elapsed().as_secs_f64() * 1000.0;
             tracing::info!(command, elapsed_ms = format!("{ms:.0}"), "first IPC from the UI");
         });
     }

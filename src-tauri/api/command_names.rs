@@ -1,5 +1,5 @@
-/// Every IPC command the webview may call. Shared by build.rs (app manifest) and the shell
-/// (handler and generated bindings); a test checks all three and the capability agree.
+/// Every IPC command the webview may call. Shared by build.rs (app manifest) and the api
+/// layer (command table and generated bindings); a test checks all three and the capability agree.
 pub const COMMANDS: &[&str] = &[
     "app_info",
     "active_profile",

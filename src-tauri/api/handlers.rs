@@ -1,17 +1,18 @@
-//! What each IPC command does, as plain functions over `AppState`: the commands in
-//! `commands.rs` only move them off the UI thread, so tests call these directly.
+//! What each IPC command does, as plain functions over `AppState`: the desktop's commands
+//! (`app/commands.rs`) only move them off the UI thread, so tests call these directly. Each one
+//! translates its arguments into a domain call; the rules live in the domain.
 
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::host::SaveFile;
 use super::AppState;
 use crate::connectors::check::ConnectionCheck;
-use crate::connectors::session::service_url;
-use crate::connectors::Service;
 use crate::playbook::engine::{self, Env, NewCase, StepInput, TicketComment, TicketInstance, TicketPreview};
 use crate::playbook::view::CaseView;
 use crate::playbook::{Catalog, PlaybookInfo};
-use crate::secrets::{Secret, Tokens};
+use crate::secrets::{self, Tokens};
+use crate::service::Service;
 use crate::store::audit::{self, Verification};
 use crate::store::cases::{self, CaseListItem};
 use crate::store::profiles::{self, Profile, ProfileInput, ProfileKind};
@@ -65,25 +66,10 @@ pub fn list_profiles(state: &AppState) -> Reply<Vec<Profile>> {
 /// service's address changes, its token is deleted in the same transaction (never sent to the
 /// new address).
 pub fn save_profile(state: &AppState, profile: ProfileInput) -> Reply<Profile> {
-    let store = state.store()?;
-    let conn = store.conn();
-    let before = profile.id.map(|id| profiles::get(&conn, id)).transpose()?;
-    let tx = conn.unchecked_transaction().map_err(Error::from)?;
-    let saved = profiles::save(&tx, &profile)?;
-    if let Some(before) = before.filter(|b| b.kind == ProfileKind::Live) {
-        let moved: Vec<Service> =
-            Service::ALL.into_iter().filter(|&s| service_url(&before.services, s) != service_url(&saved.services, s)).collect();
-        if !moved.is_empty() {
-            let keychain = state.keychain()?;
-            for &service in &moved {
-                keychain.delete(&saved.keychain_id, service)?;
-            }
-            state.forget_tokens(Some(saved.id));
-            let moved: Vec<&str> = moved.iter().map(|s| s.key()).collect();
-            tracing::info!(profile_id = saved.id, services = ?moved, "service addresses changed: their tokens were removed");
-        }
+    let (saved, unbound) = profiles::save_unbinding_moved_tokens(&state.store()?.conn(), &profile, || state.keychain())?;
+    if !unbound.is_empty() {
+        state.forget_tokens(Some(saved.id));
     }
-    tx.commit().map_err(Error::from)?;
     Ok(saved)
 }
 
@@ -97,21 +83,8 @@ pub fn activate_profile(state: &AppState, id: i64) -> Reply<Profile> {
 /// Deletes a live profile and its tokens; returns the remaining profiles.
 pub fn delete_profile(state: &AppState, id: i64) -> Reply<Vec<Profile>> {
     let store = state.store()?;
-    let profile = profiles::get(&store.conn(), id)?;
-    if profile.kind == ProfileKind::Live {
-        // Refused deletions (active, has cases) are found before the tokens go.
-        let conn = store.conn();
-        let tx = conn.unchecked_transaction().map_err(Error::from)?;
-        profiles::delete(&tx, id)?;
-        let keychain = state.keychain()?;
-        for service in Service::ALL {
-            keychain.delete(&profile.keychain_id, service)?;
-        }
-        tx.commit().map_err(Error::from)?;
-        state.forget_tokens(Some(id));
-    } else {
-        profiles::delete(&store.conn(), id)?;
-    }
+    profiles::delete_with_tokens(&store.conn(), id, || state.keychain())?;
+    state.forget_tokens(Some(id));
     Ok(profiles::list(&store.conn())?)
 }
 
@@ -126,18 +99,7 @@ pub fn stored_tokens(state: &AppState, profile_id: i64) -> Reply<Vec<Service>> {
 
 /// Puts a token in the keychain (replacing any); the token is never sent back.
 pub fn store_token(state: &AppState, profile_id: i64, service: Service, token: String) -> Reply<Vec<Service>> {
-    let token = Secret::new(token.trim());
-    let value = token.expose();
-    if value.is_empty() {
-        return Err(Error::InvalidInput(format!("Paste the {} token first.", service.label())).into());
-    }
-    if value.len() > 1024 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::InvalidInput(format!(
-            "That does not look like a {} token: it has spaces or line breaks. Copy the token alone and paste it again.",
-            service.label()
-        ))
-        .into());
-    }
+    let token = secrets::pasted_token(service, &token)?;
     let profile = profiles::get(&state.store()?.conn(), profile_id)?;
     if profile.kind == ProfileKind::Sandbox {
         return Err(Error::InvalidInput("The Sandbox profile has its own tokens; nothing to store.".into()).into());
@@ -223,7 +185,15 @@ pub async fn simulate_customer_reply(state: &AppState, case_id: i64, body: Strin
     let body = crate::validate::text("customer's reply", &body, 2000)?;
     let view = case_view(state, case_id).await?;
     let service = if view.ticket_instance == "us_gov" { Service::ZendeskUsGov } else { Service::Zendesk };
-    let author = with_env(state, async |env| engine::current_answerer(env, case_id)).await.ok().flatten().map(|a| a.user_id);
+    // When the case names no one who may answer (or names someone it refuses), the ticket's
+    // requester replies, as a real one would, and the engine judges that reply like any other.
+    let author = match with_env(state, async |env| engine::current_answerer(env, case_id)).await {
+        Ok(answerer) => answerer.map(|a| a.user_id),
+        Err(e) => {
+            tracing::info!(case_id, error = %e.message, "no answerer named: the sandbox's requester replies");
+            None
+        }
+    };
     state.sandbox().await?.comment_from(service, view.ticket_id as u64, author, &body)?;
     ticket_comments(state, case_id).await
 }
@@ -235,13 +205,14 @@ pub fn case_summary(state: &AppState, case_id: i64) -> Reply<CaseSummary> {
 
 /// Posts the summary to the ticket as an internal note (once), or queues it when offline.
 pub async fn post_summary(state: &AppState, case_id: i64) -> Reply<Posted> {
-    with_env(state, async |env| outbox::post_summary(env, case_id).await).await
+    with_env(state, async |env| outbox::post_summary(env.store, env.conns, case_id).await).await
 }
 
 /// Saves the summary as Markdown where the agent chooses; the path, or `None` if cancelled.
 pub fn save_summary(state: &AppState, case_id: i64) -> Reply<Option<String>> {
     let s = summary::render_published(state.store()?, case_id)?;
-    let Some(path) = state.pick_save_path(&format!("casekit-case-{case_id}.md"), "Markdown", "md")? else { return Ok(None) };
+    let file = SaveFile { default_name: &format!("casekit-case-{case_id}.md"), kind: "Markdown", extension: "md" };
+    let Some(path) = state.pick_save_path(file)? else { return Ok(None) };
     std::fs::write(&path, s.markdown).map_err(|e| Error::io(format!("Could not write {}", path.display()), e))?;
     Ok(Some(path.display().to_string()))
 }
@@ -254,19 +225,10 @@ pub fn list_outbox(state: &AppState) -> Reply<Vec<OutboxItem>> {
 /// Tries due outbox items now (all pending with `force`, or only one).
 pub async fn flush_outbox(state: &AppState, force: bool, only: Option<i64>) -> Reply<Flushed> {
     // Nothing waiting: no profile connections (or sandbox start) for an empty outbox.
-    let waiting: i64 = state
-        .store()?
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM outbox WHERE state = 'pending' AND profile_id = (SELECT id FROM profiles WHERE is_active = 1)",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(Error::from)?;
-    if waiting == 0 && only.is_none() {
+    if only.is_none() && outbox::waiting(&state.store()?.conn())? == 0 {
         return Ok(Flushed::default());
     }
-    with_env(state, async |env| outbox::flush(env, force, only).await).await
+    with_env(state, async |env| outbox::flush(env.store, env.conns, force, only).await).await
 }
 
 /// Retries one outbox item now.
@@ -276,7 +238,7 @@ pub async fn retry_outbox(state: &AppState, id: i64) -> Reply<Flushed> {
 
 /// Gives up on an outbox item, with the reason (recorded).
 pub async fn discard_outbox(state: &AppState, id: i64, reason: String) -> Reply<Vec<OutboxItem>> {
-    with_env(state, async |env| outbox::discard(env, id, &reason)).await?;
+    with_env(state, async |env| outbox::discard(env.store, env.conns, id, &reason)).await?;
     list_outbox(state)
 }
 
@@ -292,7 +254,8 @@ pub fn verify_audit(state: &AppState) -> Reply<Verification> {
 
 /// Exports the matching rows as JSON Lines where the agent chooses; the path, or `None`.
 pub fn export_audit(state: &AppState, filter: AuditFilter) -> Reply<Option<String>> {
-    let Some(path) = state.pick_save_path("casekit-audit.jsonl", "JSON Lines", "jsonl")? else { return Ok(None) };
+    let file = SaveFile { default_name: "casekit-audit.jsonl", kind: "JSON Lines", extension: "jsonl" };
+    let Some(path) = state.pick_save_path(file)? else { return Ok(None) };
     let mut file = std::fs::File::create(&path).map_err(|e| Error::io(format!("Could not create {}", path.display()), e))?;
     search::export_jsonl(&state.store()?.conn(), &filter, &mut file)?;
     Ok(Some(path.display().to_string()))
@@ -305,12 +268,15 @@ pub async fn simulate_portal_sign_up(state: &AppState, case_id: i64) -> Reply<St
     if active.kind != ProfileKind::Sandbox {
         return Err(Error::InvalidInput("Only the Sandbox can play the customer.".into()).into());
     }
-    let row = crate::store::cases::get(&state.store()?.conn(), case_id)?;
-    let facts: serde_json::Value = serde_json::from_str(&row.state).unwrap_or_default();
-    let uid = facts["facts"]["gitlab_uid"]
-        .as_str()
-        .and_then(|u| u.parse().ok())
+    let (uid, email) = with_env(state, async |env| {
+        Ok((engine::case_fact(env, case_id, "gitlab_uid")?, engine::case_fact(env, case_id, "gitlab_email")?))
+    })
+    .await?;
+    let uid = uid
         .ok_or_else(|| Error::InvalidInput("This case has no GitLab account to sign up with: run the diagnosis first.".into()))?;
+    let uid: u64 = uid
+        .parse()
+        .map_err(|e| Error::Internal(format!("case {case_id} recorded the GitLab user id {uid:?}, not a number: {e}")))?;
     state.sandbox().await?.portal_sign_up_with_gitlab(uid)?;
-    Ok(facts["facts"]["gitlab_email"].as_str().unwrap_or_default().to_owned())
+    Ok(email.unwrap_or_default())
 }
