@@ -108,7 +108,7 @@ async fn with_zendesk_down_the_note_waits_in_the_outbox_and_is_posted_once_it_co
 
     let still = outbox::flush(&h.store, &h.conns, true, None).await.unwrap();
     assert_eq!((still.sent, still.waiting), (0, 1));
-    let item = &outbox::list(&h.store.conn()).unwrap()[0];
+    let item = &casekit::store::outbox::list(&h.store.conn()).unwrap()[0];
     assert_eq!((item.state.as_str(), item.attempts), ("pending", 2));
     assert!(item.last_error.as_deref().unwrap().contains("Zendesk"));
 
@@ -116,7 +116,7 @@ async fn with_zendesk_down_the_note_waits_in_the_outbox_and_is_posted_once_it_co
     assert_eq!(outbox::flush(&h.store, &h.conns, false, None).await.unwrap().sent, 0, "not due yet: backoff");
     assert_eq!(outbox::flush(&h.store, &h.conns, true, None).await.unwrap().sent, 1);
     assert_eq!(outbox::flush(&h.store, &h.conns, true, None).await.unwrap().sent, 0, "nothing left");
-    let item = &outbox::list(&h.store.conn()).unwrap()[0];
+    let item = &casekit::store::outbox::list(&h.store.conn()).unwrap()[0];
     assert_eq!(item.state, "sent");
     let comments = h.conns.zendesk(Service::Zendesk).unwrap().comments(8001).await.unwrap();
     assert_eq!(comments.iter().filter(|c| c.body.contains("Casekit case summary")).count(), 1);

@@ -18,9 +18,10 @@ use crate::playbook::PlaybookInfo;
 use crate::service::Service;
 use crate::store::audit::{AuditRow, BadRow, Verification};
 use crate::store::cases::CaseListItem;
+use crate::store::outbox::OutboxItem;
 use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
 use crate::store::search::{AuditFilter, AuditPage};
-use crate::summary::outbox::{Flushed, OutboxItem, Posted};
+use crate::summary::outbox::{Flushed, Posted};
 use crate::summary::CaseSummary;
 
 use super::handlers::AppInfo;

@@ -52,11 +52,11 @@ macro_rules! ipc_commands {
             /// Saves the summary as a Markdown file chosen in the native dialog.
             blocking save_summary(case_id: i64) -> Option<String>;
             /// Ticket writes waiting for the network, and recent ones.
-            blocking list_outbox() -> Vec<crate::summary::outbox::OutboxItem>;
+            blocking list_outbox() -> Vec<crate::store::outbox::OutboxItem>;
             /// Tries one waiting ticket write now.
             network retry_outbox(id: i64) -> crate::summary::outbox::Flushed;
             /// Gives up on a waiting ticket write, with the reason.
-            network discard_outbox(id: i64, reason: String) -> Vec<crate::summary::outbox::OutboxItem>;
+            network discard_outbox(id: i64, reason: String) -> Vec<crate::store::outbox::OutboxItem>;
             /// Audit rows matching the filter and search words.
             blocking query_audit(filter: crate::store::search::AuditFilter) -> crate::store::search::AuditPage;
             /// Checks the audit log's hash chain.

@@ -15,9 +15,10 @@ use crate::secrets::{self, Tokens};
 use crate::service::Service;
 use crate::store::audit::{self, Verification};
 use crate::store::cases::{self, CaseListItem};
+use crate::store::outbox::{self as queued, OutboxItem};
 use crate::store::profiles::{self, Profile, ProfileInput, ProfileKind};
 use crate::store::search::{self, AuditFilter, AuditPage};
-use crate::summary::outbox::{self, Flushed, OutboxItem, Posted};
+use crate::summary::outbox::{self, Flushed, Posted};
 use crate::summary::{self, CaseSummary};
 use crate::{Error, IpcError};
 
@@ -219,13 +220,13 @@ pub fn save_summary(state: &AppState, case_id: i64) -> Reply<Option<String>> {
 
 /// The outbox: waiting ticket writes first.
 pub fn list_outbox(state: &AppState) -> Reply<Vec<OutboxItem>> {
-    Ok(outbox::list(&state.store()?.conn())?)
+    Ok(queued::list(&state.store()?.conn())?)
 }
 
 /// Tries due outbox items now (all pending with `force`, or only one).
 pub async fn flush_outbox(state: &AppState, force: bool, only: Option<i64>) -> Reply<Flushed> {
     // Nothing waiting: no profile connections (or sandbox start) for an empty outbox.
-    if only.is_none() && outbox::waiting(&state.store()?.conn())? == 0 {
+    if only.is_none() && queued::waiting(&state.store()?.conn())? == 0 {
         return Ok(Flushed::default());
     }
     with_env(state, async |env| outbox::flush(env.store, env.conns, force, only).await).await

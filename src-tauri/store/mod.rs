@@ -5,6 +5,7 @@ pub mod anchor;
 pub mod audit;
 pub mod cases;
 mod migrations;
+pub mod outbox;
 pub mod profiles;
 pub mod search;
 

@@ -12,27 +12,9 @@ use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
 use crate::service::Service;
 use crate::store::audit::{self, Entry};
 use crate::store::cases::{self, CaseRow};
+use crate::store::outbox;
 use crate::store::Store;
 use crate::{clock, Error, IpcError, Result};
-
-/// One queued write.
-#[derive(Debug, Clone, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxItem {
-    pub id: i64,
-    pub case_id: i64,
-    pub ticket_instance: String,
-    pub ticket_id: i64,
-    /// `pending`, `sent` or `discarded`.
-    pub state: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-    /// RFC 3339: when the next automatic try is due.
-    pub next_attempt_at: String,
-    pub sent_comment_id: Option<i64>,
-    pub created_at: String,
-    pub updated_at: String,
-}
 
 /// What posting a summary did.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -70,7 +52,19 @@ fn agent(conns: &Connections) -> String {
     format!("{} <{}>", p.agent_name, p.agent_email)
 }
 
-fn record(store: &Store, conns: &Connections, case: &CaseRow, kind: &str, payload: serde_json::Value) -> Result<()> {
+/// Records `kind` in the case's audit log in one transaction with `change` (the outbox row it
+/// is about): both are written, or neither.
+fn record<T>(
+    store: &Store,
+    conns: &Connections,
+    case: &CaseRow,
+    kind: &str,
+    change: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    payload: impl FnOnce(&T) -> serde_json::Value,
+) -> Result<T> {
+    let conn = store.conn();
+    let tx = conn.unchecked_transaction()?;
+    let changed = change(&tx)?;
     let entry = Entry {
         case_id: Some(case.id),
         ticket: Some(format!("{}#{}", case.ticket_instance, case.ticket_id)),
@@ -78,13 +72,11 @@ fn record(store: &Store, conns: &Connections, case: &CaseRow, kind: &str, payloa
         playbook_version: Some(case.playbook_version.clone()),
         step: None,
         kind: kind.to_owned(),
-        payload,
+        payload: payload(&changed),
     };
-    let conn = store.conn();
-    let tx = conn.unchecked_transaction()?;
     audit::append(&tx, &agent(conns), &entry)?;
     tx.commit()?;
-    Ok(())
+    Ok(changed)
 }
 
 /// Refuses a case of another profile than the active one: its ticket number names a ticket on
@@ -103,12 +95,8 @@ fn of_active_profile(conns: &Connections, case: &CaseRow) -> Result<()> {
 
 /// The case of a waiting outbox item, refused when the item belongs to another profile.
 fn pending_item_case(store: &Store, conns: &Connections, id: i64) -> Result<i64> {
-    let (case_id, profile_id): (i64, i64) = store
-        .conn()
-        .query_row("SELECT case_id, profile_id FROM outbox WHERE id = ?1 AND state = 'pending'", [id], |r| {
-            Ok((r.get("case_id")?, r.get("profile_id")?))
-        })
-        .map_err(|_| Error::NotFound(format!("Outbox item {id} is not waiting any more. Reload the outbox.")))?;
+    let (case_id, profile_id) = outbox::pending(&store.conn(), id)?
+        .ok_or_else(|| Error::NotFound(format!("Outbox item {id} is not waiting any more. Reload the outbox.")))?;
     if profile_id != conns.profile().id {
         return Err(Error::NotFound(format!(
             "Outbox item {id} is a note for another profile's ticket: nothing was changed. Switch to that profile in Settings to retry or discard it."
@@ -134,13 +122,8 @@ async fn post_once(zd: &Zendesk, ticket: u64, marker: &str, body: &str) -> Resul
 async fn send(store: &Store, conns: &Connections, case: &CaseRow, summary: &CaseSummary, body: &str) -> Result<(u64, bool)> {
     let zd = conns.zendesk(instance_service(&case.ticket_instance))?;
     let (comment_id, already) = post_once(&zd, case.ticket_id as u64, &summary.marker, body).await?;
-    record(
-        store,
-        conns,
-        case,
-        "summary_posted",
-        json!({"comment_id": comment_id, "already": already, "marker": summary.marker}),
-    )?;
+    let payload = json!({"comment_id": comment_id, "already": already, "marker": summary.marker});
+    record(store, conns, case, "summary_posted", |_| Ok(()), |_| payload)?;
     Ok((comment_id, already))
 }
 
@@ -164,69 +147,28 @@ pub async fn post_summary(store: &Store, conns: &Connections, case_id: i64) -> R
         Ok((comment_id, already)) => Ok(Posted::Sent { comment_id, already }),
         Err(e) if is_network(&e) => {
             let error = IpcError::from(e);
-            let conn = store.conn();
-            let existing: Option<i64> = rusqlite::OptionalExtension::optional(conn.query_row(
-                "SELECT id FROM outbox WHERE marker = ?1 AND state = 'pending'",
-                [&summary.marker],
-                |r| r.get("id"),
-            ))?;
-            let outbox_id = match existing {
-                Some(id) => {
-                    conn.execute("UPDATE outbox SET body = ?2, last_error = ?3, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1", rusqlite::params![id, summary.markdown, error.message])?;
-                    id
-                }
-                None => {
-                    conn.execute(
-                        "INSERT INTO outbox (profile_id, case_id, ticket_instance, ticket_id, marker, body, state, attempts, last_error, next_attempt_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 1, ?7, ?8)",
-                        rusqlite::params![conns.profile().id, case_id, case.ticket_instance, case.ticket_id, summary.marker,
-                                          summary.markdown, error.message, now_s() + backoff(1) as i64],
-                    )?;
-                    conn.last_insert_rowid()
-                }
+            let item = outbox::NewItem {
+                profile_id: conns.profile().id,
+                case_id,
+                ticket_instance: &case.ticket_instance,
+                ticket_id: case.ticket_id,
+                marker: &summary.marker,
+                body: &summary.markdown,
+                error: &error.message,
+                next_attempt_at: now_s() + backoff(1) as i64,
             };
-            drop(conn);
-            record(store, conns, &case, "summary_queued", json!({"outbox_id": outbox_id, "code": error.code}))?;
+            let outbox_id = record(
+                store,
+                conns,
+                &case,
+                "summary_queued",
+                |tx| outbox::queue(tx, &item),
+                |id| json!({"outbox_id": id, "code": error.code}),
+            )?;
             Ok(Posted::Queued { outbox_id, error })
         }
         Err(e) => Err(e),
     }
-}
-
-/// The active profile's outbox: waiting items first, then the latest sent or discarded ones.
-pub fn list(conn: &rusqlite::Connection) -> Result<Vec<OutboxItem>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, case_id, ticket_instance, ticket_id, state, attempts, last_error, next_attempt_at, sent_comment_id, created_at, updated_at
-         FROM outbox WHERE profile_id = (SELECT id FROM profiles WHERE is_active = 1)
-         ORDER BY state != 'pending', updated_at DESC LIMIT 100",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(OutboxItem {
-            id: r.get("id")?,
-            case_id: r.get("case_id")?,
-            ticket_instance: r.get("ticket_instance")?,
-            ticket_id: r.get("ticket_id")?,
-            state: r.get("state")?,
-            attempts: r.get("attempts")?,
-            last_error: r.get("last_error")?,
-            next_attempt_at: clock::rfc3339(
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(r.get::<_, i64>("next_attempt_at")?.max(0) as u64),
-            ),
-            sent_comment_id: r.get("sent_comment_id")?,
-            created_at: r.get("created_at")?,
-            updated_at: r.get("updated_at")?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// How many writes of the active profile wait to be sent.
-pub fn waiting(conn: &rusqlite::Connection) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT count(*) AS waiting FROM outbox WHERE state = 'pending' AND profile_id = (SELECT id FROM profiles WHERE is_active = 1)",
-        [],
-        |r| r.get("waiting"),
-    )?)
 }
 
 /// What a flush did.
@@ -242,52 +184,26 @@ pub async fn flush(store: &Store, conns: &Connections, force: bool, only: Option
     if let Some(id) = only {
         pending_item_case(store, conns, id)?;
     }
-    let due: Vec<(i64, i64, String, i64, String, String, i64)> = {
-        let conn = store.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, case_id, ticket_instance, ticket_id, marker, body, attempts FROM outbox
-             WHERE state = 'pending' AND profile_id = ?1 AND (?2 OR next_attempt_at <= ?3) AND (?4 IS NULL OR id = ?4) ORDER BY id",
-        )?;
-        let rows = stmt.query_map(rusqlite::params![conns.profile().id, force, now_s(), only], |r| {
-            Ok((
-                r.get("id")?,
-                r.get("case_id")?,
-                r.get("ticket_instance")?,
-                r.get("ticket_id")?,
-                r.get("marker")?,
-                r.get("body")?,
-                r.get("attempts")?,
-            ))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
+    let due = outbox::due(&store.conn(), conns.profile().id, force, now_s(), only)?;
     let mut report = Flushed::default();
-    for (id, case_id, instance, ticket, marker, body, attempts) in due {
-        let zd = conns.zendesk(instance_service(&instance))?;
-        match post_once(&zd, ticket as u64, &marker, &body).await {
+    for item in due {
+        let zd = conns.zendesk(instance_service(&item.ticket_instance))?;
+        match post_once(&zd, item.ticket_id as u64, &item.marker, &item.body).await {
             Ok((comment_id, already)) => {
-                store.conn().execute(
-                    "UPDATE outbox SET state = 'sent', sent_comment_id = ?2, last_error = NULL, attempts = attempts + 1,
-                                       updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
-                    rusqlite::params![id, comment_id as i64],
-                )?;
-                let case = cases::get(&store.conn(), case_id)?;
+                let case = cases::get(&store.conn(), item.case_id)?;
                 record(
                     store,
                     conns,
                     &case,
                     "summary_posted",
-                    json!({"comment_id": comment_id, "already": already, "outbox_id": id}),
+                    |tx| outbox::mark_sent(tx, item.id, comment_id),
+                    |_| json!({"comment_id": comment_id, "already": already, "outbox_id": item.id}),
                 )?;
                 report.sent += 1;
             }
             Err(e) => {
                 let message = IpcError::from(e).message;
-                store.conn().execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
-                                       updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
-                    rusqlite::params![id, message, now_s() + backoff(attempts + 1) as i64],
-                )?;
+                outbox::mark_failed(&store.conn(), item.id, &message, now_s() + backoff(item.attempts + 1) as i64)?;
                 report.waiting += 1;
             }
         }
@@ -302,10 +218,13 @@ pub async fn flush(store: &Store, conns: &Connections, force: bool, only: Option
 pub fn discard(store: &Store, conns: &Connections, id: i64, reason: &str) -> Result<()> {
     let reason = crate::validate::text("reason for discarding", reason, 500)?;
     let case_id = pending_item_case(store, conns, id)?;
-    store.conn().execute(
-        "UPDATE outbox SET state = 'discarded', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
-        [id],
-    )?;
     let case = cases::get(&store.conn(), case_id)?;
-    record(store, conns, &case, "summary_discarded", json!({"outbox_id": id, "reason": reason}))
+    record(
+        store,
+        conns,
+        &case,
+        "summary_discarded",
+        |tx| outbox::mark_discarded(tx, id),
+        |_| json!({"outbox_id": id, "reason": reason}),
+    )
 }
