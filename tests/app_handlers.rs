@@ -37,6 +37,7 @@ fn a_bad_email_is_refused_with_a_stable_code_and_a_good_one_is_kept() {
     assert_eq!(err.code, ErrorCode::InvalidInput);
     assert!(!err.retryable);
     assert!(err.message.contains("not an email address"), "{}", err.message);
+    assert_eq!(err.field.as_deref(), Some("agentEmail"), "the form can mark the field");
 
     handlers::save_profile(&state, identity(&state, "Sam", "sam@example.com")).unwrap();
     drop(state);

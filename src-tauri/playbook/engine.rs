@@ -11,7 +11,7 @@ use ts_rs::TS;
 
 use super::model::{OnFail, Playbook, StepKind};
 use super::state::{CaseState, StepRecord, StepStatus};
-use super::view::{self, CaseView};
+use super::view::{self, CaseView, StepBody};
 use super::{actions, consent, gates, lookups, review, texts, Catalog};
 use crate::connectors::session::Connections;
 use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
@@ -318,9 +318,11 @@ pub fn case_view(env: &Env<'_>, case_id: i64) -> Result<CaseView> {
     ))?;
     let mut v = view::build(env.catalog, &row, &pb, &st, continued_in);
     // A lookup whose source has no API in this profile asks the agent for what the tool shows.
-    if let (Some(current), Some((_, step))) = (v.current.as_mut(), pb.step(&st.cursor)) {
+    if let (Some(StepBody::Lookup { fields, link }), Some((_, step))) =
+        (v.current.as_mut().map(|c| &mut c.body), pb.step(&st.cursor))
+    {
         if let StepKind::Lookup { lookup } = &step.kind {
-            (current.fields, current.link) = lookups::form(lookup, env.conns, &st);
+            (*fields, *link) = lookups::form(lookup, env.conns, &st);
         }
     }
     Ok(v)

@@ -9,6 +9,11 @@ describe('toIpcError', () => {
     expect(toIpcError(e)).toEqual(e);
   });
 
+  it('keeps the form field an error is about', () => {
+    const e = { code: 'invalid_input', message: 'The work email "sam@" is not an email address.', retryable: false, field: 'agentEmail' };
+    expect(toIpcError(e)).toEqual(e);
+  });
+
   it('turns anything else into an internal error that says what to do', () => {
     const e = toIpcError('Command app_info not allowed by ACL');
     expect(e.code).toBe('internal');

@@ -13,8 +13,10 @@ export const WAIT_MS: Record<Wait, number> = { blocking: 15_000, network: 90_000
 
 export function toIpcError(e: unknown): IpcError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
-    const { code, message, retryable } = e as IpcError;
-    return { code, message, retryable: Boolean(retryable) };
+    const { code, message, retryable, field } = e as IpcError;
+    const error: IpcError = { code, message, retryable: Boolean(retryable) };
+    if (field) error.field = field;
+    return error;
   }
   return {
     code: 'internal',
