@@ -17,6 +17,10 @@ pub enum Error {
     /// Input the agent can correct; the message says how.
     #[error("{0}")]
     InvalidInput(String),
+    /// Input the agent can correct in one field of a form: `field` is its path in the command's
+    /// input (`agentEmail`, `services.gitlabUrl`), so the UI can mark it. The message says how.
+    #[error("{message}")]
+    InvalidField { field: &'static str, message: String },
     /// A thing the agent asked for does not exist (any more).
     #[error("{0}")]
     NotFound(String),
@@ -94,10 +98,18 @@ impl Error {
         Error::Io { context: context.into(), source }
     }
 
+    /// Ties invalid input to the form field it came from; any other error passes unchanged.
+    pub fn in_field(self, field: &'static str) -> Self {
+        match self {
+            Error::InvalidInput(message) => Error::InvalidField { field, message },
+            other => other,
+        }
+    }
+
     /// The stable code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidInput(_) => ErrorCode::InvalidInput,
+            Error::InvalidInput(_) | Error::InvalidField { .. } => ErrorCode::InvalidInput,
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::SchemaTooNew { .. } => ErrorCode::SchemaTooNew,
             Error::Storage(e) if is_busy(e) => ErrorCode::StorageBusy,
@@ -180,6 +192,11 @@ pub struct IpcError {
     pub code: ErrorCode,
     pub message: String,
     pub retryable: bool,
+    /// The form field the agent must correct (its path in the command's input), when the error
+    /// is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub field: Option<String>,
 }
 
 impl From<Error> for IpcError {
@@ -187,7 +204,11 @@ impl From<Error> for IpcError {
         if matches!(e.code(), ErrorCode::Internal | ErrorCode::Storage | ErrorCode::Io) {
             tracing::error!(code = ?e.code(), error = %e, "request failed");
         }
-        IpcError { code: e.code(), message: e.to_string(), retryable: e.retryable() }
+        let field = match &e {
+            Error::InvalidField { field, .. } => Some((*field).to_owned()),
+            _ => None,
+        };
+        IpcError { code: e.code(), message: e.to_string(), retryable: e.retryable(), field }
     }
 }
 
@@ -206,6 +227,18 @@ mod tests {
         let e = IpcError::from(Error::InvalidInput("Enter an email address.".into()));
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json, serde_json::json!({"code": "invalid_input", "message": "Enter an email address.", "retryable": false}));
+    }
+
+    #[test]
+    fn an_error_about_a_form_field_names_it_for_the_ui() {
+        let e = IpcError::from(Error::InvalidInput("Enter the work email.".into()).in_field("agentEmail"));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "invalid_input", "message": "Enter the work email.", "retryable": false, "field": "agentEmail"})
+        );
+        let other = Error::NotFound("No such profile.".into()).in_field("agentEmail");
+        assert!(matches!(other, Error::NotFound(_)), "only invalid input is tied to a field: {other:?}");
     }
 
     #[test]

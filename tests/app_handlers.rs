@@ -7,6 +7,7 @@ use casekit::api::{handlers, AppState, Host, SaveFile};
 use casekit::connectors::{HttpSettings, Service};
 use casekit::paths::AppPaths;
 use casekit::playbook::engine::{NewCase, StepInput, TicketInstance};
+use casekit::playbook::view::StepBody;
 use casekit::secrets::Keychain;
 use casekit::store::profiles::{CustomersDotMode, ProfileInput, ServiceSettings};
 use casekit::store::search::AuditFilter;
@@ -42,6 +43,7 @@ fn a_bad_email_is_refused_with_a_stable_code_and_a_good_one_is_kept() {
     assert_eq!(err.code, ErrorCode::InvalidInput);
     assert!(!err.retryable);
     assert!(err.message.contains("not an email address"), "{}", err.message);
+    assert_eq!(err.field.as_deref(), Some("agentEmail"), "the form can mark the field");
 
     handlers::save_profile(&state, identity(&state, "Sam", "sam@example.com")).unwrap();
     drop(state);
@@ -209,7 +211,8 @@ fn the_sandbox_customer_signs_up_with_the_gitlab_account_the_case_recorded() {
     assert!(early.message.contains("no GitLab account to sign up with"), "{}", early.message);
 
     let current = case.current.unwrap();
-    let requester = current.fields.iter().find(|f| f.id == "requester_email").unwrap().value.clone();
+    let StepBody::Checklist { fields, .. } = &current.body else { panic!("the case opens on a checklist") };
+    let requester = fields.iter().find(|f| f.id == "requester_email").unwrap().value.clone();
     let fields = [("requester_email".to_owned(), requester), ("other_emails".to_owned(), String::new())].into();
     let input = StepInput::Checklist { ticked: vec!["console-needed".into()], fields };
     let case = runtime.block_on(handlers::submit_step(&state, case.id, current.id, input)).unwrap();

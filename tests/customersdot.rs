@@ -10,13 +10,13 @@ use casekit::connectors::customersdot::CustomerQuery;
 use casekit::connectors::session::{Connections, Credentials};
 use casekit::connectors::{HttpSettings, Service};
 use casekit::playbook::engine::{self, Env, NewCase, StepInput, TicketInstance};
-use casekit::playbook::view::CaseView;
+use casekit::playbook::view::{CaseView, StepBody};
 use casekit::playbook::Catalog;
 use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::secrets::{Keychain, Secret, Tokens};
 use casekit::store::profiles::{self, CustomersDotMode, ProfileInput, ServiceSettings};
 use casekit::ErrorCode;
-use support::{fields, Harness};
+use support::{body, calls, fields, form, last_attempt, options, Harness};
 
 const PLAYBOOK: &str = "customersdot-sign-in";
 const ENTERED: &str = "entered by the agent from the admin screen";
@@ -86,8 +86,7 @@ impl Bench {
     async fn open(&self, ticket: u64, others: &str) -> CaseView {
         let new = NewCase { ticket_instance: TicketInstance::Global, ticket_id: ticket, playbook_id: PLAYBOOK.into() };
         let case = engine::open_case(&self.env(), &new).await.unwrap();
-        let current = case.current.clone().unwrap();
-        let requester = current.fields.iter().find(|f| f.id == "requester_email").unwrap().value.clone();
+        let requester = form(&case).iter().find(|f| f.id == "requester_email").unwrap().value.clone();
         assert!(!requester.is_empty(), "prefilled from the ticket's requester");
         let f = fields(&[("requester_email", &requester), ("other_emails", others)]);
         self.step(&case, StepInput::Checklist { ticked: vec!["console-needed".into()], fields: f }).await
@@ -102,8 +101,7 @@ impl Bench {
     /// Manual mode: opens the case and enters what the admin screens show.
     async fn enter(&self, ticket: u64, others: &str, entries: &[(&str, &str)]) -> CaseView {
         let case = self.open(ticket, others).await;
-        let form = &case.current.as_ref().unwrap().fields;
-        assert!(!form.is_empty(), "manual mode asks for what the admin screen shows");
+        assert!(!form(&case).is_empty(), "manual mode asks for what the admin screen shows");
         self.step(&case, StepInput::EnterEvidence { fields: fields(entries) }).await
     }
 
@@ -160,8 +158,7 @@ fn current(case: &CaseView) -> String {
 }
 
 fn proposed(case: &CaseView) -> String {
-    let step = case.current.as_ref().unwrap();
-    step.options.iter().filter(|o| o.proposed).map(|o| o.id.clone()).collect::<Vec<_>>().join(",")
+    options(case).iter().filter(|o| o.proposed).map(|o| o.id.clone()).collect::<Vec<_>>().join(",")
 }
 
 fn rows(case: &CaseView) -> String {
@@ -187,7 +184,7 @@ async fn each_persona_is_diagnosed_as_its_scenario() {
     ] {
         let case = b.diagnose(ticket, others).await;
         assert_eq!(proposed(&case), scenario, "ticket {ticket}: {:?}", case.evidence[0].rows);
-        assert!(case.current.as_ref().unwrap().text.is_some(), "the reason is shown");
+        assert!(!text(&case).is_empty(), "the reason is shown");
         assert!(rows(&case).contains("read from the CustomersDot admin API"));
         engine::abandon(&b.env(), case.id, "diagnosis only").unwrap();
     }
@@ -243,7 +240,7 @@ async fn api_scenarios_4_and_5_email_the_sign_in_link_to_the_account_and_nowhere
         let case = b.diagnose(ticket, "").await;
         let case = b.confirm(&case, scenario).await;
         assert_eq!(current(&case), "sign-in-link");
-        let preview = &case.current.as_ref().unwrap().calls[0];
+        let preview = &calls(&case)[0];
         assert!(preview.path.ends_with("/send_one_time_sign_in_link"), "{preview:?}");
         assert!(preview.change.contains(&format!("emails a new one-time sign-in link to {email}")), "{preview:?}");
         assert!(preview.change.contains("earlier link stops working"), "the preview says a new link replaces the old one");
@@ -291,7 +288,7 @@ async fn a_retried_sign_in_link_never_replaces_the_one_already_emailed() {
     });
     let failed = b.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert_eq!(current(&failed), "sign-in-link", "the step stays current after a failure");
-    assert!(failed.current.as_ref().unwrap().last_attempt.as_ref().unwrap().error.is_some());
+    assert!(last_attempt(&failed).unwrap().error.is_some());
     // As if the failed request had reached CustomersDot after all.
     let cd = b.conns.customersdot().unwrap().unwrap();
     cd.send_one_time_sign_in_link(2).await.unwrap();
@@ -315,7 +312,7 @@ async fn a_retried_sign_in_link_never_replaces_the_one_already_emailed() {
     let again = b.diagnose(8014, "").await;
     assert!(rows(&again).contains("Last one-time sign-in link emailed"), "{}", rows(&again));
     let again = b.confirm(&again, "scenario-4").await;
-    let change = again.current.unwrap().calls[0].change.clone();
+    let change = calls(&again)[0].change.clone();
     assert!(
         change.contains("; the link emailed 20") && change.contains(") stops working"),
         "names the link it replaces: {change}"
@@ -340,10 +337,15 @@ async fn api_scenario_6_unlinks_adds_the_new_account_to_the_billing_account_and_
     assert_eq!(events[0].ticket_url.as_deref().map(|u| u.ends_with("/agent/tickets/8004")), Some(true));
 
     // Before the customer creates the new account, adding it is refused with what to do.
+    assert_eq!(current(&case), "new-account");
+    assert!(
+        matches!(body(&case), StepBody::Checklist { awaits_portal_sign_up: true, .. }),
+        "the step says it waits for the customer's portal sign-up (the Sandbox can play it)"
+    );
     let f = fields(&[("new_customer_email", "lena.gitlab@example.com")]);
     let case = b.step(&case, StepInput::Checklist { ticked: vec!["created".into()], fields: f }).await;
     let early = b.step(&case, StepInput::RunAction { confirmation: "lena.billing@example.com".into() }).await;
-    let error = early.current.as_ref().unwrap().last_attempt.clone().unwrap().error.unwrap();
+    let error = last_attempt(&early).cloned().unwrap().error.unwrap();
     assert!(error.message.contains("must first create it"), "{}", error.message);
     b.h.sandbox.portal_sign_up_with_gitlab(111).unwrap();
     let case = b.step(&early, StepInput::RunAction { confirmation: "lena.billing@example.com".into() }).await;
@@ -400,9 +402,8 @@ fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
 async fn manual_diagnosis_asks_for_the_admin_screen_and_checks_what_is_entered() {
     let b = Bench::manual(true).await;
     let case = b.open(8012, "").await;
-    let step = case.current.clone().unwrap();
-    assert_eq!(step.kind, "lookup");
-    let labels: Vec<&str> = step.fields.iter().map(|f| f.label.as_str()).collect();
+    assert!(matches!(body(&case), StepBody::Lookup { .. }), "{:?}", case.current);
+    let labels: Vec<&str> = form(&case).iter().map(|f| f.label.as_str()).collect();
     assert!(labels.iter().any(|l| l.starts_with("casey.portal@example.com: Confirmed at")), "{labels:?}");
     assert!(!labels.iter().any(|l| l.contains("Mailgun")), "Mailgun is read through its API when the profile has it");
 
@@ -441,7 +442,7 @@ async fn manual_diagnosis_asks_for_the_admin_screen_and_checks_what_is_entered()
 async fn manual_scenario_1_from_the_mailgun_logs_and_the_admin_screen() {
     let b = Bench::manual(false).await;
     let case = b.open(8011, "").await;
-    let labels: Vec<String> = case.current.as_ref().unwrap().fields.iter().map(|f| f.label.clone()).collect();
+    let labels: Vec<String> = form(&case).iter().map(|f| f.label.clone()).collect();
     assert!(labels.iter().any(|l| l.contains("“Reset password” mail in the Mailgun logs")), "{labels:?}");
     let entries = account(
         0,
@@ -495,11 +496,11 @@ async fn manual_scenario_2_resends_the_confirmation_in_the_admin_screen_and_repl
         .iter()
         .any(|l| l.url.starts_with("https://customers.gitlab.com/admin/customers?search=casey.portal")));
     let case = b.confirm(&case, "scenario-2").await;
-    let step = case.current.clone().unwrap();
-    assert_eq!(step.calls[0].method, "MANUAL");
-    assert!(step.calls[0].change.contains("confirmation email sent again to casey.portal@example.com"), "{:?}", step.calls);
+    let planned = calls(&case);
+    assert_eq!(planned[0].method, "MANUAL");
+    assert!(planned[0].change.contains("confirmation email sent again to casey.portal@example.com"), "{planned:?}");
     let missing = b.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
-    assert!(missing.current.unwrap().last_attempt.unwrap().error.unwrap().message.contains("paste what it shows"));
+    assert!(last_attempt(&missing).cloned().unwrap().error.unwrap().message.contains("paste what it shows"));
     let case = b.step(&case, StepInput::RunAction { confirmation: "Resend confirmation: sent 10:02".into() }).await;
     let (case, posted) = b.reply(&case, "reply-unconfirmed", 8012).await;
     assert!(posted.contains("Your customers portal account casey.portal@example.com had not been confirmed"), "{posted}");
@@ -598,7 +599,7 @@ async fn manual_scenarios_4_and_5_have_the_admin_screen_email_the_link() {
             assert!(text(&case).contains("from the Sold To contact of billing account 1"), "{}", text(&case));
         }
         let case = b.confirm(&case, scenario).await;
-        let change = case.current.as_ref().unwrap().calls[0].change.clone();
+        let change = calls(&case)[0].change.clone();
         assert!(
             change.contains(&format!("emails a new one-time sign-in link to {email}"))
                 && change.contains("never the link itself"),
@@ -606,7 +607,7 @@ async fn manual_scenarios_4_and_5_have_the_admin_screen_email_the_link() {
         );
         let link = format!("https://customers.gitlab.com/customers/sign_in_once/AbCdEfGh{ticket}");
         let pasted = b.step(&case, StepInput::RunAction { confirmation: link.clone() }).await;
-        let error = pasted.current.unwrap().last_attempt.unwrap().error.unwrap();
+        let error = last_attempt(&pasted).cloned().unwrap().error.unwrap();
         assert!(error.message.contains("Do not paste the sign-in link"), "{}", error.message);
         let evidence = format!("One-time sign-in link sent to {email} at 10:02");
         let case = b.step(&case, StepInput::RunAction { confirmation: evidence.clone() }).await;
@@ -649,7 +650,7 @@ async fn manual_scenario_6_unlinks_and_adds_the_new_account_in_the_admin_screen(
     );
     let case = b.get_permission(&case, 8004).await;
     assert_eq!(current(&case), "unlink");
-    assert!(case.current.as_ref().unwrap().calls[0].change.contains("linked GitLab user (Lena.Gitlab@example.com) → none"));
+    assert!(calls(&case)[0].change.contains("linked GitLab user (Lena.Gitlab@example.com) → none"));
     let case = b
         .step(
             &case,
@@ -659,7 +660,7 @@ async fn manual_scenario_6_unlinks_and_adds_the_new_account_in_the_admin_screen(
     let f = fields(&[("new_customer_email", "lena.gitlab@example.com")]);
     let case = b.step(&case, StepInput::Checklist { ticked: vec!["created".into()], fields: f }).await;
     assert_eq!(current(&case), "add-membership");
-    let change = case.current.as_ref().unwrap().calls[0].change.clone();
+    let change = calls(&case)[0].change.clone();
     assert!(change.contains("billing account 2: + lena.gitlab@example.com"), "{change}");
     let case = b
         .step(&case, StepInput::RunAction { confirmation: "Billing account 2 (Hooli): lena.gitlab@example.com added".into() })

@@ -10,7 +10,7 @@ use casekit::playbook::engine::{self, ChallengeResult, StepInput};
 use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::store::audit;
 use casekit::ErrorCode;
-use support::{statuses, text, ticks, Harness};
+use support::{calls, form, gates, last_attempt, permission, statuses, text, ticks, Harness};
 
 fn gl_fault(method: &str, path: &str, fault: Fault, times: u32) -> FaultRule {
     FaultRule { service: Some(Service::Gitlab), method: Some(method.into()), path: path.into(), fault, times: Some(times) }
@@ -35,8 +35,7 @@ async fn an_inactive_account_gets_its_email_released_with_permission_and_a_note(
     assert!(case.requester.contains("quinn@example.com"));
     let case = h.identify(&case, "quiet-quinn", "quinn@example.com").await;
     let case = h.step(&case, StepInput::RunLookup).await;
-    let gate = case.current.clone().unwrap();
-    assert!(gate.gates.iter().all(|g| g.passed), "{:?}", gate.gates);
+    assert!(gates(&case).iter().all(|g| g.passed), "{:?}", gates(&case));
     assert!(case.evidence[0].rows.iter().any(|r| r.label == "Sign-ins" && r.value.starts_with("0")));
     // GitLab's search ranks the account *named* quinn@example.com first; the lookup still finds
     // the one account that holds the address.
@@ -48,19 +47,17 @@ async fn an_inactive_account_gets_its_email_released_with_permission_and_a_note(
     assert_eq!(early.unwrap_err().code(), ErrorCode::OutOfOrder);
 
     let case = h.step(&case, StepInput::Continue).await;
-    let text = case.current.as_ref().unwrap().text.clone().unwrap();
-    assert!(text.contains("`quinn+release@example.com`") && text.starts_with("Could you please confirm"), "{text}");
+    let request = text(&case);
+    assert!(request.contains("`quinn+release@example.com`") && request.starts_with("Could you please confirm"), "{request}");
     let case = h.get_permission(&case, 8001).await;
 
-    let action = case.current.clone().unwrap();
-    assert_eq!(action.calls.len(), 3);
-    assert!(action.calls[1].change.contains("quinn@example.com → quinn+release@example.com"));
+    assert_eq!(calls(&case).len(), 3);
+    assert!(calls(&case)[1].change.contains("quinn@example.com → quinn+release@example.com"));
     let wrong = h.submit(&case, StepInput::RunAction { confirmation: "quinn".into() }).await.unwrap_err();
     assert_eq!(wrong.code(), ErrorCode::InvalidInput);
     let case = h.step(&case, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
-    let note = case.current.clone().unwrap();
-    assert_eq!(note.id, "admin-note");
-    let line = note.text.unwrap();
+    assert_eq!(case.current.as_ref().unwrap().id, "admin-note");
+    let line = text(&case);
     assert!(line.contains("| email released (+release) |") && line.ends_with("/agent/tickets/8001"), "{line}");
     let case = h.step(&case, StepInput::WriteNote).await;
     let case = h.step(&case, StepInput::Finish).await;
@@ -113,8 +110,7 @@ async fn any_activity_switches_to_ownership_verification_carrying_the_evidence()
         (8007, "two-emails-tess", "tess@example.com", "never_signed_in"),
     ] {
         let case = release_until_gate(&h, ticket, username, email).await;
-        let gates = case.current.clone().unwrap().gates;
-        let first_blocked = gates.iter().find(|g| !g.passed).unwrap();
+        let first_blocked = gates(&case).iter().find(|g| !g.passed).unwrap();
         assert_eq!(first_blocked.gate, blocked, "{username}");
         assert!(first_blocked.on_fail.contains("Account ownership verification"));
         assert_eq!(h.submit(&case, StepInput::Continue).await.unwrap_err().code(), ErrorCode::OutOfOrder);
@@ -123,8 +119,7 @@ async fn any_activity_switches_to_ownership_verification_carrying_the_evidence()
         assert_eq!(next.playbook_id, "account-ownership-verification");
         assert_eq!(next.origin_case_id, Some(case.id));
         assert_eq!(next.evidence[0].title, "GitLab account", "the evidence came along");
-        let first = next.current.clone().unwrap();
-        assert_eq!(first.fields.iter().find(|f| f.id == "username").unwrap().value, username, "facts prefilled");
+        assert_eq!(form(&next).iter().find(|f| f.id == "username").unwrap().value, username, "facts prefilled");
         let old = engine::case_view(&h.env(), case.id).unwrap();
         assert_eq!((old.outcome.as_deref(), old.continued_in), (Some("switched"), Some(next.id)));
     }
@@ -134,7 +129,7 @@ async fn any_activity_switches_to_ownership_verification_carrying_the_evidence()
 async fn a_wrong_username_stops_the_case_and_an_unconfirmed_account_goes_to_the_confirmation_path() {
     let h = Harness::new().await;
     let case = release_until_gate(&h, 8001, "someone-else", "quinn@example.com").await;
-    let gate = &case.current.as_ref().unwrap().gates[0];
+    let gate = &gates(&case)[0];
     assert!(!gate.passed && gate.detail.contains("@quiet-quinn"), "{gate:?}");
     let stopped = h.step(&case, StepInput::FollowBlock).await;
     assert_eq!(stopped.outcome.as_deref(), Some("blocked"));
@@ -196,7 +191,7 @@ async fn ownership_verification_judges_answers_and_a_free_user_may_not_ask_for_o
     fields.insert("reviewer_name".to_owned(), "Riley Reviewer".to_owned());
     fields.insert("reviewer_email".to_owned(), "riley@support.example".to_owned());
     let case = h.step(&case, StepInput::Checklist { ticked: vec!["reviewed".into()], fields }).await;
-    let reply = case.current.as_ref().unwrap().text.clone().unwrap();
+    let reply = text(&case);
     assert!(reply.contains("failed") && !reply.contains("support-pin") && !reply.contains("PIN"), "never says which: {reply}");
 }
 
@@ -259,7 +254,7 @@ async fn a_failed_write_keeps_the_draft_and_the_retry_never_repeats_what_happene
     // The secondary email is added, then the primary change loses its connection.
     h.sandbox.arm_fault(gl_fault("PUT", "/api/v4/users/101", Fault::Drop, 1));
     let failed = h.step(&case, confirm()).await;
-    let attempt = failed.current.as_ref().unwrap().last_attempt.clone().unwrap();
+    let attempt = last_attempt(&failed).cloned().unwrap();
     assert_eq!(attempt.error.unwrap().code, ErrorCode::Unreachable);
     assert_eq!(attempt.calls[0].result.split(':').next(), Some("done"));
     assert_eq!(failed.current.as_ref().unwrap().id, "release", "still the current step");
@@ -272,7 +267,7 @@ async fn a_failed_write_keeps_the_draft_and_the_retry_never_repeats_what_happene
     // A 503 on the re-read: nothing written, still retryable.
     h.sandbox.arm_fault(gl_fault("GET", "/api/v4/users/101", Fault::Status { status: 500 }, 1));
     let again = h.step(&resumed, confirm()).await;
-    assert_eq!(again.current.as_ref().unwrap().last_attempt.clone().unwrap().error.unwrap().code, ErrorCode::ServiceError);
+    assert_eq!(last_attempt(&again).cloned().unwrap().error.unwrap().code, ErrorCode::ServiceError);
 
     let done = h.step(&again, confirm()).await;
     assert_eq!(done.current.as_ref().unwrap().id, "admin-note");
@@ -287,7 +282,7 @@ async fn a_failed_write_keeps_the_draft_and_the_retry_never_repeats_what_happene
     // The note: the write is dropped once; the retry appends the line once.
     h.sandbox.arm_fault(gl_fault("PUT", "/api/v4/users/101", Fault::Drop, 1));
     let failed = h.step(&done, StepInput::WriteNote).await;
-    assert!(failed.current.as_ref().unwrap().last_attempt.is_some());
+    assert!(last_attempt(&failed).is_some());
     let noted = h.step(&failed, StepInput::WriteNote).await;
     assert_eq!(noted.current.as_ref().unwrap().id, "summary");
     let note = gl.user(101).await.unwrap().note.unwrap();
@@ -312,7 +307,7 @@ async fn an_account_changed_after_the_lookup_is_not_written_to() {
         .await
         .unwrap();
     let stale = h.step(&case, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
-    let attempt = stale.current.as_ref().unwrap().last_attempt.clone().unwrap();
+    let attempt = last_attempt(&stale).cloned().unwrap();
     assert_eq!(attempt.error.unwrap().code, ErrorCode::StaleEvidence);
     assert!(attempt.calls.is_empty(), "nothing was written");
     assert!(gl.emails(101).await.unwrap().iter().all(|e| !e.email.contains("+release")));
@@ -332,9 +327,8 @@ async fn a_case_resumes_at_the_same_step_after_the_process_dies_mid_action() {
     assert!(killed.is_err(), "the attempt was cut off");
     h.restart();
     let resumed = engine::case_view(&h.env(), case.id).unwrap();
-    let current = resumed.current.clone().unwrap();
-    assert_eq!(current.id, "release");
-    assert!(current.last_attempt.unwrap().error.unwrap().message.contains("stopped before its outcome was recorded"));
+    assert_eq!(resumed.current.as_ref().unwrap().id, "release");
+    assert!(last_attempt(&resumed).cloned().unwrap().error.unwrap().message.contains("stopped before its outcome was recorded"));
     assert_eq!(resumed.steps.iter().filter(|s| s.status == "done").count(), 4);
     let done = h.step(&resumed, StepInput::RunAction { confirmation: "quiet-quinn".into() }).await;
     assert_eq!(done.current.unwrap().id, "admin-note");
@@ -376,11 +370,11 @@ async fn account_access_disables_2fa_for_a_paid_seat_after_verification_and_perm
     let case = h.get_permission(&case, 8002).await;
     assert_eq!(case.current.as_ref().unwrap().id, "2fa-eligibility");
     assert!(statuses(&case).contains(&"make-primary:skipped".to_owned()));
-    let gate = &case.current.as_ref().unwrap().gates[0];
+    let gate = &gates(&case)[0];
     assert!(gate.passed && gate.detail.contains("acme-corp"), "{gate:?}");
     let case = h.step(&case, StepInput::Continue).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: "paid-pat".into() }).await;
-    let line = case.current.as_ref().unwrap().text.clone().unwrap();
+    let line = text(&case);
     assert!(line.contains("| disable two-factor authentication after ownership verification |"), "{line}");
     let case = h.step(&case, StepInput::WriteNote).await;
     assert_eq!(case.current.as_ref().unwrap().id, "summary", "the not-verified reply is not on the passing path");
@@ -397,16 +391,15 @@ async fn account_access_refuses_a_free_user_2fa_reset_and_a_failed_verification(
     let case = h.step(&case, StepInput::Continue).await;
     let case = h.step(&case, StepInput::Decide { option: "disable-2fa".into(), reason: "lost device and codes".into() }).await;
     let case = h.get_permission(&case, 8002).await;
-    let gate = &case.current.as_ref().unwrap().gates[0];
+    let gate = &gates(&case)[0];
     assert!(!gate.passed && gate.detail.contains("never reset for free users"), "{gate:?}");
     assert_eq!(h.step(&case, StepInput::FollowBlock).await.outcome.as_deref(), Some("blocked"));
     assert_eq!(h.conns.gitlab().unwrap().user(110).await.unwrap().two_factor_enabled, Some(true));
 
     let case = access_until_change(&h, "paid-pat", "pat@acme.example", "", false).await;
     let case = h.step(&case, StepInput::FollowBlock).await;
-    let reply = case.current.clone().unwrap();
-    assert_eq!(reply.id, "not-verified-reply");
-    assert!(reply.text.unwrap().contains("cannot share which answers"));
+    assert_eq!(case.current.as_ref().unwrap().id, "not-verified-reply");
+    assert!(text(&case).contains("cannot share which answers"));
     assert!(["change:skipped", "permission:skipped", "disable-2fa:skipped"]
         .iter()
         .all(|s| statuses(&case).contains(&s.to_string())));
@@ -430,7 +423,7 @@ async fn account_access_makes_only_a_verified_secondary_email_primary() {
             assert_eq!(after.current.as_ref().unwrap().id, "admin-note");
             assert_eq!(h.conns.gitlab().unwrap().user(105).await.unwrap().email.as_deref(), Some(address));
         } else {
-            let error = after.current.unwrap().last_attempt.unwrap().error.unwrap();
+            let error = last_attempt(&after).cloned().unwrap().error.unwrap();
             assert!(error.message.contains("not a verified secondary email"), "{}", error.message);
             engine::abandon(&h.env(), after.id, "unverified address").unwrap();
         }
@@ -456,9 +449,9 @@ async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     // A maintainer of the project, and an owner of the parent group (inherited), pass; each
     // account is the requester's own (it holds the address the ticket came from).
     let case = project_change(&h, 8017, "maint-mario", "project", "acme-corp/api").await;
-    let gates = &case.current.as_ref().unwrap().gates;
-    assert!(gates.iter().all(|g| g.passed), "{gates:?}");
-    assert!(gates[0].detail.contains("@maint-mario holds the requester's email mario@acme.example (primary)"), "{gates:?}");
+    let mario = gates(&case);
+    assert!(mario.iter().all(|g| g.passed), "{mario:?}");
+    assert!(mario[0].detail.contains("@maint-mario holds the requester's email mario@acme.example (primary)"), "{mario:?}");
     let case = h.step(&case, StepInput::Continue).await;
     assert!(text(&case).contains("re-run the failed pipeline in the project `acme-corp/api`"));
     let early = h.submit(&case, StepInput::ManualDone { evidence: String::new() }).await.unwrap_err();
@@ -468,15 +461,15 @@ async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     let case = h.step(&case, StepInput::ManualDone { evidence: "pipeline 42 re-run, passed".into() }).await;
     assert_eq!(h.step(&case, StepInput::Finish).await.outcome.as_deref(), Some("completed"));
     let olga = project_change(&h, 8019, "owner-olga", "project", "acme-corp/api").await;
-    let gate = &olga.current.as_ref().unwrap().gates[1];
+    let gate = &gates(&olga)[1];
     assert!(gate.passed && gate.detail.contains("level 50"), "an Owner of the parent group inherits: {gate:?}");
     engine::abandon(&h.env(), olga.id, "only checking inherited access").unwrap();
 
     // A developer is blocked, asks for an owner; the maintainer's permission lets the case go on.
     let case = project_change(&h, 8018, "dev-dana", "project", "acme-corp/api").await;
-    let gates = case.current.clone().unwrap().gates;
-    assert!(gates[0].passed, "Dana's account is hers: {gates:?}");
-    assert!(!gates[1].passed && gates[1].detail.contains("level 30"), "{gates:?}");
+    let dana = gates(&case);
+    assert!(dana[0].passed, "Dana's account is hers: {dana:?}");
+    assert!(!dana[1].passed && dana[1].detail.contains("level 30"), "{dana:?}");
     let case = h.step(&case, StepInput::FollowBlock).await;
     assert_eq!(case.current.as_ref().unwrap().id, "ask-owner");
     let case = h.step(&case, StepInput::SendReply { post: true }).await;
@@ -484,7 +477,7 @@ async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     owner.insert("owner_username".to_owned(), "dev-dana".to_owned());
     let not_owner = h.step(&case, StepInput::Checklist { ticked: vec!["cc".into()], fields: owner.clone() }).await;
     let not_owner = h.step(&not_owner, StepInput::RunLookup).await;
-    assert!(!not_owner.current.as_ref().unwrap().gates[0].passed, "a developer cannot give the permission either");
+    assert!(!gates(&not_owner)[0].passed, "a developer cannot give the permission either");
     engine::abandon(&h.env(), not_owner.id, "wrong permission giver").unwrap();
 
     let case = project_change(&h, 8018, "dev-dana", "project", "acme-corp/api").await;
@@ -493,11 +486,11 @@ async fn a_project_change_needs_an_owner_or_maintainer_and_their_permission() {
     owner.insert("owner_username".to_owned(), "maint-mario".to_owned());
     let case = h.step(&case, StepInput::Checklist { ticked: vec!["cc".into()], fields: owner }).await;
     let case = h.step(&case, StepInput::RunLookup).await;
-    let gate = &case.current.as_ref().unwrap().gates[0];
+    let gate = &gates(&case)[0];
     assert!(gate.passed && gate.detail.contains("Only Mario Maintainer <mario@acme.example> (Zendesk user 6015)"), "{gate:?}");
     let case = h.step(&case, StepInput::Continue).await;
     // The back end names who must answer before the request goes out.
-    let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().unwrap();
+    let who = permission(&case).answerer.clone().unwrap();
     assert_eq!((who.role, who.user_id, who.email.as_str()), (Role::PermissionGiver, 6015, "mario@acme.example"));
     assert!(who.why.contains("mario@acme.example is a verified email of @maint-mario"), "{}", who.why);
     let case = h.step(&case, StepInput::RequestPermission { post: true }).await;

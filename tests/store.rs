@@ -85,7 +85,7 @@ fn the_agent_identity_is_validated_and_survives_a_reopen() {
         let store = Store::open(&path).unwrap();
         let sandbox = profiles::active(&store.conn()).unwrap();
         let err = profiles::save(&store.conn(), &sandbox_input(&sandbox, "Ada", "ada at example")).unwrap_err();
-        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert!(matches!(err, Error::InvalidField { field: "agentEmail", .. }), "{err:?}");
         assert_eq!(profiles::active(&store.conn()).unwrap().agent_email, "");
         profiles::save(&store.conn(), &sandbox_input(&sandbox, "  Ada Lovelace ", "ada@Example.com")).unwrap();
     }

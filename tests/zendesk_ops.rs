@@ -11,7 +11,7 @@ use casekit::playbook::engine::{self, NewCase, StepInput, TicketInstance};
 use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::store::audit;
 use casekit::summary::outbox::{self, Posted};
-use support::{fields, ticks, Harness};
+use support::{calls, fields, gates, last_attempt, permission, text, ticks, Harness};
 
 /// The case summaries posted on ticket 8009.
 async fn summary_notes(h: &Harness) -> Vec<casekit::connectors::zendesk::Comment> {
@@ -48,16 +48,15 @@ async fn a_malicious_user_is_suspended_noted_blocklisted_signed_out_and_the_tick
         times: Some(1),
     });
     let failed = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
-    assert!(failed.current.as_ref().unwrap().last_attempt.is_some());
+    assert!(last_attempt(&failed).is_some());
     let case = h.step(&failed, StepInput::RunAction { confirmation: String::new() }).await;
 
-    let blocklist = case.current.clone().unwrap();
-    assert!(blocklist.text.unwrap().contains("reject:mallory@spam.example"));
+    assert!(text(&case).contains("reject:mallory@spam.example"));
     let case = h.step(&case, StepInput::ManualDone { evidence: "reject:mallory@spam.example".into() }).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: "mallory@spam.example".into() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "close");
-    let calls = &case.current.as_ref().unwrap().calls;
-    assert!(calls[0].change.contains("case summary") && calls[1].change.contains("status → closed"), "{calls:?}");
+    let planned = calls(&case);
+    assert!(planned[0].change.contains("case summary") && planned[1].change.contains("status → closed"), "{planned:?}");
     let case = h.step(&case, StepInput::RunAction { confirmation: "mallory@spam.example".into() }).await;
     assert_eq!(case.current.as_ref().unwrap().id, "summary");
 
@@ -110,9 +109,8 @@ async fn a_close_lost_after_the_summary_is_retried_without_a_second_summary() {
     };
     h.sandbox.arm_fault_after(1, rule);
     let failed = h.step(&case, confirm()).await;
-    let step = failed.current.clone().unwrap();
-    assert_eq!(step.id, "close", "the step stays current");
-    let attempt = step.last_attempt.unwrap();
+    assert_eq!(failed.current.as_ref().unwrap().id, "close", "the step stays current");
+    let attempt = last_attempt(&failed).cloned().unwrap();
     assert_eq!(attempt.error.unwrap().code, casekit::ErrorCode::Unreachable);
     assert_eq!(attempt.calls.len(), 1, "the summary was posted: {:?}", attempt.calls);
     assert!(h.sandbox.armed_faults().is_empty(), "the fault hit the close");
@@ -153,9 +151,8 @@ async fn in_doubt_the_case_escalates_and_nothing_changes() {
     let case = investigated(&h).await;
     let case =
         h.step(&case, StepInput::Decide { option: "escalate".into(), reason: "could be a compromised account".into() }).await;
-    let step = case.current.clone().unwrap();
-    assert_eq!(step.id, "escalate");
-    assert!(step.text.unwrap().contains("Findings: phishing links"));
+    assert_eq!(case.current.as_ref().unwrap().id, "escalate");
+    assert!(text(&case).contains("Findings: phishing links"));
     let case = h.step(&case, StepInput::ManualDone { evidence: "sent to #security".into() }).await;
     assert_eq!(case.current.unwrap().id, "summary");
     assert!(!h.conns.zendesk(Service::Zendesk).unwrap().user(6003).await.unwrap().suspended);
@@ -179,15 +176,14 @@ async fn association_requests_on_each_instance_and_the_contact_limit() {
     assert!(zd.organization_memberships(7001).await.unwrap().iter().any(|m| m.user_id == 6014));
 
     let full = association(&h, TicketInstance::Global, 8016, "7002").await;
-    let gate = &full.current.as_ref().unwrap().gates[0];
+    let gate = &gates(&full)[0];
     assert!(!gate.passed && gate.detail.contains("30 of 30"), "{gate:?}");
     let reply = h.step(&full, StepInput::FollowBlock).await;
     assert_eq!(reply.current.as_ref().unwrap().id, "limit-reply");
 
     let gov = association(&h, TicketInstance::UsGov, 9001, "7101").await;
-    let step = gov.current.clone().unwrap();
-    assert_eq!(step.id, "us-gov-reply");
-    assert!(step.text.unwrap().contains("am.federal@gitlab.example"));
+    assert_eq!(gov.current.as_ref().unwrap().id, "us-gov-reply");
+    assert!(text(&gov).contains("am.federal@gitlab.example"));
     let gov = h.step(&gov, StepInput::SendReply { post: true }).await;
     let gov = h.step(&gov, StepInput::RunAction { confirmation: String::new() }).await;
     assert_eq!(gov.current.unwrap().id, "summary");
@@ -201,11 +197,10 @@ async fn portal_troubleshooting_asks_only_for_what_is_missing() {
     let case = h
         .step(&case, StepInput::Checklist { ticked: vec!["cookies".into(), "browser-type".into()], fields: BTreeMap::new() })
         .await;
-    let reply = case.current.clone().unwrap();
-    assert_eq!(reply.id, "reply-missing");
-    let text = reply.text.unwrap();
-    assert!(text.contains("- All plugins, extensions and add-ons disabled") && text.contains("JavaScript console"), "{text}");
-    assert!(!text.contains("Third-party cookies") && !text.contains("Browser type sent"), "{text}");
+    assert_eq!(case.current.as_ref().unwrap().id, "reply-missing");
+    let reply = text(&case);
+    assert!(reply.contains("- All plugins, extensions and add-ons disabled") && reply.contains("JavaScript console"), "{reply}");
+    assert!(!reply.contains("Third-party cookies") && !reply.contains("Browser type sent"), "{reply}");
 
     let all: Vec<String> =
         ["cookies", "plugins", "themes", "cache", "retried", "browser-version", "browser-type", "os", "other-info", "console"]
@@ -230,15 +225,14 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
         let f = fields(&[("gitlab_username", "two-emails-tess"), ("new_email", address)]);
         let case = h.step(&case, StepInput::Checklist { ticked: ticks(&case), fields: f }).await;
         let case = h.step(&case, StepInput::RunLookup).await;
-        let gates = case.current.clone().unwrap().gates;
-        assert!(gates[0].passed, "the account holds the requester's email: {gates:?}");
-        assert_eq!(gates[1].passed, verified, "{gates:?}");
+        let found = gates(&case);
+        assert!(found[0].passed, "the account holds the requester's email: {found:?}");
+        assert_eq!(found[1].passed, verified, "{found:?}");
         if verified {
             let case = h.step(&case, StepInput::Continue).await;
-            assert!(case.current.as_ref().unwrap().calls[0].change.contains("never primary"));
+            assert!(calls(&case)[0].change.contains("never primary"));
             let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
-            let current = case.current.unwrap();
-            assert_eq!(current.id, "summary", "{:?}", current.last_attempt);
+            assert_eq!(case.current.as_ref().unwrap().id, "summary", "{:?}", case.current);
         } else {
             let case = h.step(&case, StepInput::FollowBlock).await;
             assert_eq!(case.current.as_ref().unwrap().id, "not-verified-reply");
@@ -262,12 +256,12 @@ async fn a_secondary_email_is_added_by_user_type_and_never_made_primary() {
     // 5999) first; the profile found is the one that holds the address itself.
     let profile = case.evidence.iter().flat_map(|e| &e.rows).find(|r| r.label == "Support-portal profile").unwrap();
     assert!(profile.value.ends_with("id 6002"), "{profile:?}");
-    let gate = &case.current.as_ref().unwrap().gates[0];
+    let gate = &gates(&case)[0];
     assert!(gate.passed && gate.detail.contains("Olga Owner <olga@acme.example> must confirm"), "{gate:?}");
     let case = h.step(&case, StepInput::Continue).await;
     let early = h.submit(&case, StepInput::RunAction { confirmation: String::new() }).await.unwrap_err();
     assert_eq!(early.code(), casekit::ErrorCode::OutOfOrder);
-    let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().unwrap();
+    let who = permission(&case).answerer.clone().unwrap();
     assert_eq!((who.role, who.user_id), (Role::PrimaryAddress, 6002));
     let case = h.step(&case, StepInput::RequestPermission { post: true }).await;
     let confirm = h.sandbox.comment_from(Service::Zendesk, 8020, Some(6002), "I confirm, please add it.").unwrap();
@@ -345,13 +339,13 @@ async fn an_incorrect_form_is_moved_with_all_its_fields_and_the_stage_in_one_upd
     // version shown only for the runner component. Only its required custom field,
     // GitLab version (1006), is still empty: the gate asks for that and nothing else.
     let case = h.step(&case, choose("")).await;
-    let gate = case.current.clone().unwrap().gates.remove(0);
+    let gate = &gates(&case)[0];
     assert!(!gate.passed, "{gate:?}");
     assert_eq!(gate.detail, "The chosen form still needs GitLab version (1006): fill them in the previous step (id=value).");
     let case = h.step(&case, StepInput::FollowBlock).await;
     assert_eq!(case.current.as_ref().unwrap().id, "correct");
     let case = h.step(&case, choose("1006=17.5.1")).await;
-    let gate = case.current.clone().unwrap().gates.remove(0);
+    let gate = &gates(&case)[0];
     assert!(gate.passed, "system fields and a hidden conditional field need no value: {gate:?}");
     let case = h.step(&case, StepInput::Continue).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
@@ -371,11 +365,11 @@ async fn a_conditional_field_is_demanded_once_its_condition_holds() {
     // Component (1007) "runner" shows "Runner version" (1008), required by the form's condition
     // although the field itself is not.
     let case = h.step(&case, choose("1006=17.5.1, 1007=runner, 1010=yes")).await;
-    let gate = case.current.clone().unwrap().gates.remove(0);
+    let gate = &gates(&case)[0];
     assert!(!gate.passed && gate.detail.contains("Runner version (1008)") && !gate.detail.contains("1006"), "{gate:?}");
     let case = h.step(&case, StepInput::FollowBlock).await;
     let case = h.step(&case, choose("1006=17.5.1, 1007=runner, 1010=yes, 1008=17.5.0")).await;
-    assert!(case.current.as_ref().unwrap().gates[0].passed);
+    assert!(gates(&case)[0].passed);
     let case = h.step(&case, StepInput::Continue).await;
     let case = h.step(&case, StepInput::RunAction { confirmation: String::new() }).await;
     assert_eq!(case.current.unwrap().id, "summary");

@@ -8,7 +8,7 @@ use ts_rs::TS;
 
 use super::consent::{self, Answerer};
 use super::effects::{CallRecord, Fact, Link, PlannedCall};
-use super::model::{OnFail, Playbook, StepKind};
+use super::model::{Field, OnFail, Playbook, Step, StepKind};
 use super::state::{CaseState, StepStatus};
 use super::{registry, texts, Catalog};
 use crate::store::cases::CaseRow;
@@ -62,31 +62,76 @@ pub struct EvidenceView {
 }
 
 /// The current step and what the agent may do there.
-#[derive(Debug, Clone, Default, Serialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct StepView {
     pub id: String,
     pub title: String,
     pub help: String,
-    pub kind: String,
-    pub items: Vec<ItemView>,
-    pub fields: Vec<FieldView>,
-    pub gates: Vec<GateView>,
-    /// The text to send or write (permission request, reply, admin note line, instructions).
-    pub text: Option<String>,
-    /// A deep link (manual steps).
-    pub link: Option<String>,
-    pub permission: Option<PermissionView>,
-    pub calls: Vec<PlannedCall>,
-    pub destructive: bool,
-    /// What to type to confirm a destructive action.
-    pub confirm_text: Option<String>,
-    pub challenges: Vec<ChallengeView>,
-    pub risk_levels: Vec<RiskLevel>,
-    pub options: Vec<OptionView>,
-    pub last_attempt: Option<AttemptView>,
-    /// Text from an earlier problem the agent must see (e.g. why a gate reopened).
-    pub notice: Option<String>,
+    /// What this kind of step shows; flattened, so the UI sees one object tagged by `kind`.
+    #[serde(flatten)]
+    pub body: StepBody,
+}
+
+/// Each step kind with only what it shows: TypeScript gets a union discriminated by `kind`,
+/// so a component cannot read a field its kind does not have.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum StepBody {
+    Checklist {
+        items: Vec<ItemView>,
+        fields: Vec<FieldView>,
+        /// The step waits for the customer to create a portal account by signing in with their
+        /// GitLab account (the Sandbox can play the customer's side).
+        awaits_portal_sign_up: bool,
+    },
+    Lookup {
+        /// What the agent enters where the profile has no API for the source; empty when the
+        /// lookup fetches everything itself.
+        fields: Vec<FieldView>,
+        /// Where to read what the fields ask for.
+        link: Option<String>,
+    },
+    Gate {
+        gates: Vec<GateView>,
+        /// Why the gate is current again (the refreshed evidence no longer passes it).
+        notice: Option<String>,
+    },
+    Verify {
+        challenges: Vec<ChallengeView>,
+        risk_levels: Vec<RiskLevel>,
+    },
+    Permission {
+        /// The request to send.
+        text: Option<String>,
+        permission: PermissionView,
+    },
+    Decision {
+        options: Vec<OptionView>,
+        /// Why the evidence points to the proposed option.
+        text: Option<String>,
+    },
+    Action {
+        calls: Vec<PlannedCall>,
+        destructive: bool,
+        /// What to type to confirm a destructive action.
+        confirm_text: Option<String>,
+        last_attempt: Option<AttemptView>,
+    },
+    Manual {
+        /// A deep link into the other tool.
+        link: Option<String>,
+        /// What to do there.
+        text: Option<String>,
+    },
+    Note {
+        /// The admin note line to append.
+        text: String,
+        last_attempt: Option<AttemptView>,
+    },
+    Reply {
+        text: Option<String>,
+    },
+    Summary,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -188,6 +233,127 @@ const FACT_LABELS: &[(&str, &str)] = &[
     ("reviewer_name", "Peer reviewer"),
 ];
 
+/// The fact a checklist records once the customer has created their portal account by signing
+/// in with their GitLab account (the unlink → new account → billing account sequence).
+const NEW_PORTAL_ACCOUNT: &str = "new_customer_email";
+
+/// Whether a checklist waits for the customer to sign up in the portal: it asks for the new
+/// portal account.
+fn awaits_portal_sign_up(fields: &[Field]) -> bool {
+    fields.iter().any(|f| f.id == NEW_PORTAL_ACCOUNT)
+}
+
+/// The last run of an action or note, as recorded in the step's progress.
+fn last_attempt(progress: &Value) -> Option<AttemptView> {
+    progress.get("attempt").map(|attempt| AttemptView {
+        calls: serde_json::from_value(attempt["calls"].clone()).unwrap_or_default(),
+        error: serde_json::from_value(attempt["error"].clone()).ok(),
+    })
+}
+
+/// What the current step of kind `s.kind` shows.
+fn body(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, s: &Step) -> StepBody {
+    let progress = st.progress.get(&s.id).cloned().unwrap_or(Value::Null);
+    match &s.kind {
+        StepKind::Checklist { items, fields } => StepBody::Checklist {
+            items: items
+                .iter()
+                .map(|i| ItemView { id: i.id.clone(), label: i.label.clone(), reason: i.reason.clone(), required: i.required })
+                .collect(),
+            fields: fields
+                .iter()
+                .map(|f| FieldView {
+                    id: f.id.clone(),
+                    label: f.label.clone(),
+                    kind: f.kind.name().to_owned(),
+                    options: f.options.clone(),
+                    required: f.required,
+                    value: st.facts.get(&f.id).cloned().unwrap_or_default(),
+                })
+                .collect(),
+            awaits_portal_sign_up: awaits_portal_sign_up(fields),
+        },
+        // The form for what this profile has no API for needs the connections: the engine adds it.
+        StepKind::Lookup { .. } => StepBody::Lookup { fields: Vec::new(), link: None },
+        StepKind::Gate { gates: specs } => StepBody::Gate {
+            gates: specs
+                .iter()
+                .map(|g| {
+                    let verdict = registry::evaluate(&g.gate, st);
+                    GateView {
+                        gate: g.gate.clone(),
+                        reason: g.reason.clone(),
+                        passed: verdict.passed,
+                        detail: verdict.detail,
+                        on_fail: on_fail_words(catalog, &g.on_fail, pb),
+                    }
+                })
+                .collect(),
+            notice: progress.get("notice").and_then(Value::as_str).map(str::to_owned),
+        },
+        StepKind::Permission { request, from } => {
+            let (answerer, answerer_problem) = match consent::recorded(&progress) {
+                Some((who, _)) => (Some(who), None),
+                None => match consent::answerer(*from, st) {
+                    Ok(who) => (Some(who), None),
+                    Err(e) => (None, Some(e.to_string())),
+                },
+            };
+            StepBody::Permission {
+                text: texts::render(request, &st.facts).ok(),
+                permission: PermissionView {
+                    requested_at: progress.get("requested_at").and_then(Value::as_str).map(str::to_owned),
+                    posted_comment_id: progress.get("posted_comment_id").and_then(Value::as_u64),
+                    answerer,
+                    answerer_problem,
+                    after_comment_id: progress.get("after_comment_id").and_then(Value::as_u64),
+                },
+            }
+        }
+        StepKind::Reply { template } => StepBody::Reply { text: texts::render(template, &st.facts).ok() },
+        StepKind::Note { what } => {
+            StepBody::Note { text: texts::admin_note_line(what, row, &st.facts), last_attempt: last_attempt(&progress) }
+        }
+        StepKind::Manual { link, instructions } => {
+            StepBody::Manual { link: texts::render(link, &st.facts).ok(), text: texts::render(instructions, &st.facts).ok() }
+        }
+        StepKind::Action { action, destructive } => {
+            let op = registry::action_named(action);
+            StepBody::Action {
+                // Before the facts it needs are recorded, the preview is empty.
+                calls: op.as_ref().map_or_else(|_| Vec::new(), |a| a.plan(st).unwrap_or_default()),
+                destructive: *destructive,
+                confirm_text: op.ok().filter(|_| *destructive).and_then(|a| a.confirmation(st)),
+                last_attempt: last_attempt(&progress),
+            }
+        }
+        StepKind::Verify { challenges, required_passes } => StepBody::Verify {
+            challenges: challenges
+                .iter()
+                .map(|c| ChallengeView { id: c.id.clone(), label: c.label.clone(), hint: c.hint.clone() })
+                .collect(),
+            risk_levels: required_passes.iter().map(|(l, n)| RiskLevel { level: l.clone(), required: *n }).collect(),
+        },
+        StepKind::Decision { options, propose_from } => {
+            let proposed = propose_from.as_ref().and_then(|f| st.facts.get(f));
+            StepBody::Decision {
+                options: options
+                    .iter()
+                    .map(|o| OptionView {
+                        id: o.id.clone(),
+                        label: o.label.clone(),
+                        reason: o.reason.clone(),
+                        blocks: o.blocks.clone(),
+                        proposed: proposed == Some(&o.id),
+                    })
+                    .collect(),
+                text: propose_from.as_ref().and_then(|f| st.facts.get(&format!("{f}_reason"))).cloned(),
+            }
+        }
+        StepKind::Summary => StepBody::Summary,
+    }
+}
+
 /// Builds the view of a case.
 pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, continued_in: Option<i64>) -> CaseView {
     let steps = pb
@@ -206,114 +372,11 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
             StepLine { id: s.id.clone(), title: s.title.clone(), kind: s.kind.name().into(), status: status.into(), detail }
         })
         .collect();
-    let current = (row.status == "open").then(|| pb.step(&st.cursor)).flatten().map(|(_, s)| {
-        let mut v = StepView {
-            id: s.id.clone(),
-            title: s.title.clone(),
-            help: s.help.clone(),
-            kind: s.kind.name().into(),
-            ..Default::default()
-        };
-        let progress = st.progress.get(&s.id).cloned().unwrap_or(Value::Null);
-        v.notice = progress.get("notice").and_then(Value::as_str).map(str::to_owned);
-        match &s.kind {
-            StepKind::Checklist { items, fields } => {
-                v.items = items
-                    .iter()
-                    .map(|i| ItemView {
-                        id: i.id.clone(),
-                        label: i.label.clone(),
-                        reason: i.reason.clone(),
-                        required: i.required,
-                    })
-                    .collect();
-                v.fields = fields
-                    .iter()
-                    .map(|f| FieldView {
-                        id: f.id.clone(),
-                        label: f.label.clone(),
-                        kind: f.kind.name().to_owned(),
-                        options: f.options.clone(),
-                        required: f.required,
-                        value: st.facts.get(&f.id).cloned().unwrap_or_default(),
-                    })
-                    .collect();
-            }
-            StepKind::Gate { gates: specs } => {
-                v.gates = specs
-                    .iter()
-                    .map(|g| {
-                        let verdict = registry::evaluate(&g.gate, st);
-                        GateView {
-                            gate: g.gate.clone(),
-                            reason: g.reason.clone(),
-                            passed: verdict.passed,
-                            detail: verdict.detail,
-                            on_fail: on_fail_words(catalog, &g.on_fail, pb),
-                        }
-                    })
-                    .collect();
-            }
-            StepKind::Permission { request, from } => {
-                v.text = texts::render(request, &st.facts).ok();
-                let (answerer, answerer_problem) = match consent::recorded(&progress) {
-                    Some((who, _)) => (Some(who), None),
-                    None => match consent::answerer(*from, st) {
-                        Ok(who) => (Some(who), None),
-                        Err(e) => (None, Some(e.to_string())),
-                    },
-                };
-                v.permission = Some(PermissionView {
-                    requested_at: progress.get("requested_at").and_then(Value::as_str).map(str::to_owned),
-                    posted_comment_id: progress.get("posted_comment_id").and_then(Value::as_u64),
-                    answerer,
-                    answerer_problem,
-                    after_comment_id: progress.get("after_comment_id").and_then(Value::as_u64),
-                });
-            }
-            StepKind::Reply { template } => v.text = texts::render(template, &st.facts).ok(),
-            StepKind::Note { what } => v.text = Some(texts::admin_note_line(what, row, &st.facts)),
-            StepKind::Manual { link, instructions } => {
-                v.link = texts::render(link, &st.facts).ok();
-                v.text = texts::render(instructions, &st.facts).ok();
-            }
-            StepKind::Action { action, destructive } => {
-                let op = registry::action_named(action);
-                // Before the facts it needs are recorded, the preview is empty.
-                v.calls = op.as_ref().map_or_else(|_| Vec::new(), |a| a.plan(st).unwrap_or_default());
-                v.destructive = *destructive;
-                v.confirm_text = op.ok().filter(|_| *destructive).and_then(|a| a.confirmation(st));
-            }
-            StepKind::Verify { challenges, required_passes } => {
-                v.challenges = challenges
-                    .iter()
-                    .map(|c| ChallengeView { id: c.id.clone(), label: c.label.clone(), hint: c.hint.clone() })
-                    .collect();
-                v.risk_levels = required_passes.iter().map(|(l, n)| RiskLevel { level: l.clone(), required: *n }).collect();
-            }
-            StepKind::Decision { options, propose_from } => {
-                let proposed = propose_from.as_ref().and_then(|f| st.facts.get(f));
-                v.options = options
-                    .iter()
-                    .map(|o| OptionView {
-                        id: o.id.clone(),
-                        label: o.label.clone(),
-                        reason: o.reason.clone(),
-                        blocks: o.blocks.clone(),
-                        proposed: proposed == Some(&o.id),
-                    })
-                    .collect();
-                v.text = propose_from.as_ref().and_then(|f| st.facts.get(&format!("{f}_reason"))).cloned();
-            }
-            StepKind::Lookup { .. } | StepKind::Summary => {}
-        }
-        if let Some(attempt) = progress.get("attempt") {
-            v.last_attempt = Some(AttemptView {
-                calls: serde_json::from_value(attempt["calls"].clone()).unwrap_or_default(),
-                error: serde_json::from_value(attempt["error"].clone()).ok(),
-            });
-        }
-        v
+    let current = (row.status == "open").then(|| pb.step(&st.cursor)).flatten().map(|(_, s)| StepView {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        help: s.help.clone(),
+        body: body(catalog, row, pb, st, s),
     });
     let facts = FACT_LABELS
         .iter()
@@ -342,5 +405,37 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
         facts,
         evidence,
         updated_at: row.updated_at.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_is_one_object_tagged_by_its_kind_with_only_its_own_fields() {
+        let step = |body| StepView { id: "s".into(), title: "T".into(), help: String::new(), body };
+        let reply = serde_json::to_value(step(StepBody::Reply { text: Some("Hello".into()) })).unwrap();
+        assert_eq!(reply, serde_json::json!({"id": "s", "title": "T", "help": "", "kind": "reply", "text": "Hello"}));
+        let summary = serde_json::to_value(step(StepBody::Summary)).unwrap();
+        assert_eq!(summary, serde_json::json!({"id": "s", "title": "T", "help": "", "kind": "summary"}));
+        let gate = serde_json::to_value(step(StepBody::Gate { gates: Vec::new(), notice: None })).unwrap();
+        assert_eq!(gate, serde_json::json!({"id": "s", "title": "T", "help": "", "kind": "gate", "gates": [], "notice": null}));
+    }
+
+    #[test]
+    fn only_the_step_after_the_unlink_waits_for_the_customer_to_sign_up_in_the_portal() {
+        let catalog = Catalog::builtin();
+        let mut waiting = Vec::new();
+        for info in catalog.list() {
+            for s in &catalog.get(&info.id).unwrap().steps {
+                if let StepKind::Checklist { fields, .. } = &s.kind {
+                    if awaits_portal_sign_up(fields) {
+                        waiting.push(format!("{}/{}", info.id, s.id));
+                    }
+                }
+            }
+        }
+        assert_eq!(waiting, ["customersdot-sign-in/new-account"]);
     }
 }

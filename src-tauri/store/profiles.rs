@@ -142,12 +142,16 @@ pub fn list(conn: &Connection) -> Result<Vec<Profile>> {
 /// Validated service settings (Zendesk subdomains become URLs; https only, except loopback).
 fn clean_services(s: &ServiceSettings) -> Result<ServiceSettings> {
     Ok(ServiceSettings {
-        gitlab_url: validate::service_url("GitLab URL", &s.gitlab_url)?,
-        zendesk_url: validate::zendesk_url("Zendesk (global) subdomain or URL", &s.zendesk_url)?,
-        zendesk_us_gov_url: validate::zendesk_url("Zendesk US Government subdomain or URL", &s.zendesk_us_gov_url)?,
-        mailgun_url: validate::service_url("Mailgun API URL", &s.mailgun_url)?,
-        mailgun_domain: validate::domain("Mailgun domain", &s.mailgun_domain)?,
-        customersdot_url: validate::service_url("CustomersDot URL", &s.customersdot_url)?,
+        gitlab_url: validate::service_url("GitLab URL", &s.gitlab_url).map_err(|e| e.in_field("services.gitlabUrl"))?,
+        zendesk_url: validate::zendesk_url("Zendesk (global) subdomain or URL", &s.zendesk_url)
+            .map_err(|e| e.in_field("services.zendeskUrl"))?,
+        zendesk_us_gov_url: validate::zendesk_url("Zendesk US Government subdomain or URL", &s.zendesk_us_gov_url)
+            .map_err(|e| e.in_field("services.zendeskUsGovUrl"))?,
+        mailgun_url: validate::service_url("Mailgun API URL", &s.mailgun_url).map_err(|e| e.in_field("services.mailgunUrl"))?,
+        mailgun_domain: validate::domain("Mailgun domain", &s.mailgun_domain)
+            .map_err(|e| e.in_field("services.mailgunDomain"))?,
+        customersdot_url: validate::service_url("CustomersDot URL", &s.customersdot_url)
+            .map_err(|e| e.in_field("services.customersdotUrl"))?,
         customersdot_mode: s.customersdot_mode,
     })
 }
@@ -155,8 +159,8 @@ fn clean_services(s: &ServiceSettings) -> Result<ServiceSettings> {
 /// Creates or updates a profile. The Sandbox profile keeps its name and services; only the
 /// agent's identity changes there.
 pub fn save(conn: &Connection, input: &ProfileInput) -> Result<Profile> {
-    let agent_name = validate::text("your name", &input.agent_name, 100)?;
-    let agent_email = validate::email("work email", &input.agent_email)?;
+    let agent_name = validate::text("your name", &input.agent_name, 100).map_err(|e| e.in_field("agentName"))?;
+    let agent_email = validate::email("work email", &input.agent_email).map_err(|e| e.in_field("agentEmail"))?;
     let existing = input.id.map(|id| get(conn, id)).transpose()?;
     let id = match existing {
         Some(p) if p.kind == ProfileKind::Sandbox => {
@@ -167,7 +171,7 @@ pub fn save(conn: &Connection, input: &ProfileInput) -> Result<Profile> {
             p.id
         }
         existing => {
-            let name = validate::text("profile name", &input.name, 60)?;
+            let name = validate::text("profile name", &input.name, 60).map_err(|e| e.in_field("name"))?;
             let s = clean_services(&input.services)?;
             let mode = if s.customersdot_mode == CustomersDotMode::Manual { "manual" } else { "api" };
             let taken: Option<i64> = conn
@@ -176,7 +180,10 @@ pub fn save(conn: &Connection, input: &ProfileInput) -> Result<Profile> {
                 })
                 .optional()?;
             if taken.is_some() {
-                return Err(Error::InvalidInput(format!("A profile named \"{name}\" exists already: choose another name.")));
+                return Err(Error::InvalidField {
+                    field: "name",
+                    message: format!("A profile named \"{name}\" exists already: choose another name."),
+                });
             }
             let values = (
                 &name,

@@ -7,6 +7,7 @@ use casekit::playbook::view::CaseView;
 use casekit::ErrorCode;
 
 use crate::harness::{refused, Webview};
+use crate::support::{form, gates};
 
 const ATTACKER_TICKET: u64 = 8016; // from Gus <gus@globex.example>, Zendesk user 6013
 const GUS: u64 = 6013;
@@ -17,7 +18,7 @@ fn current(case: &CaseView) -> &str {
 
 /// The gate of the current step named `gate`.
 fn gate<'a>(case: &'a CaseView, gate: &str) -> &'a casekit::playbook::view::GateView {
-    case.current.as_ref().unwrap().gates.iter().find(|g| g.gate == gate).unwrap_or_else(|| panic!("no gate {gate}"))
+    gates(case).iter().find(|g| g.gate == gate).unwrap_or_else(|| panic!("no gate {gate}"))
 }
 
 #[test]
@@ -97,7 +98,7 @@ fn attack_the_new_address_is_not_the_one_that_wrote_in() {
 /// account linked to lena.billing@… (user 111) is unlinked with her permission.
 fn unlinked(wv: &Webview, new_account: &str) -> CaseView {
     let case = wv.open(8004, "customersdot-sign-in");
-    let requester = case.current.as_ref().unwrap().fields.iter().find(|f| f.id == "requester_email").unwrap().value.clone();
+    let requester = form(&case).iter().find(|f| f.id == "requester_email").unwrap().value.clone();
     let case = wv.checklist(&case, &[("requester_email", &requester), ("other_emails", "")]);
     let case = wv.step(&case, StepInput::RunLookup);
     let case =

@@ -107,8 +107,7 @@ impl Webview {
 
     /// Ticks every item of the current checklist and fills in its fields from `values`.
     pub fn checklist(&self, case: &CaseView, values: &[(&str, &str)]) -> CaseView {
-        let current = case.current.as_ref().expect("a current step");
-        let ticked = current.items.iter().map(|i| i.id.clone()).collect();
+        let ticked = crate::support::ticks(case);
         let fields: BTreeMap<String, String> = values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.step(case, StepInput::Checklist { ticked, fields })
     }

@@ -9,6 +9,7 @@ use casekit::playbook::view::CaseView;
 use casekit::ErrorCode;
 
 use crate::harness::{refused, Webview};
+use crate::support::permission;
 
 const TICKET: u64 = 8018; // from Dana (developer of acme-corp/api, Zendesk user 6016)
 const DANA: u64 = 6016;
@@ -44,8 +45,7 @@ fn continue_to_owner_permission(wv: &Webview, case: &CaseView, post: bool) -> Ca
     let case = wv.step(&case, StepInput::RunLookup);
     let case = wv.step(&case, StepInput::Continue);
     assert_eq!(current(&case), "owner-permission");
-    let who =
-        case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().expect("the back end names who answers");
+    let who = permission(&case).answerer.clone().expect("the back end names who answers");
     assert_eq!((who.user_id, who.name.as_str(), who.email.as_str()), (MARIO, "Mario Maintainer", "mario@acme.example"));
     wv.step(&case, StepInput::RequestPermission { post })
 }
@@ -118,7 +118,7 @@ fn attack_a_reply_written_before_the_request() {
     let err = refused(&wv, || wv.submit(&case, StepInput::ConfirmPermission { comment_id: early }));
     assert!(err.message.contains("not after the permission request"), "{}", err.message);
     // The request itself is not the answer either.
-    let request = case.current.as_ref().unwrap().permission.as_ref().unwrap().posted_comment_id.unwrap();
+    let request = permission(&case).posted_comment_id.unwrap();
     let err = refused(&wv, || wv.submit(&case, StepInput::ConfirmPermission { comment_id: request }));
     assert_eq!(err.code, ErrorCode::InvalidInput);
 
@@ -126,7 +126,7 @@ fn attack_a_reply_written_before_the_request() {
     let wv = Webview::new();
     let before = wv.comment_as(TICKET, Some(MARIO), "Sure, whatever you need.");
     let case = at_owner_permission(&wv, false);
-    let after = case.current.as_ref().unwrap().permission.as_ref().unwrap().after_comment_id.unwrap();
+    let after = permission(&case).after_comment_id.unwrap();
     assert!(after >= before, "the last comment when sending was recorded: {after} < {before}");
     let err = refused(&wv, || wv.submit(&case, StepInput::ConfirmPermission { comment_id: before }));
     assert!(err.message.contains("not after the permission request"), "{}", err.message);
@@ -165,7 +165,7 @@ fn identities(wv: &Webview, user: u64) -> Vec<String> {
 fn attack_the_new_address_confirms_its_own_addition() {
     let wv = Webview::new();
     let case = at_primary_confirmation(&wv);
-    let who = case.current.as_ref().unwrap().permission.as_ref().unwrap().answerer.clone().unwrap();
+    let who = permission(&case).answerer.clone().unwrap();
     assert_eq!((who.role, who.user_id), (Role::PrimaryAddress, OLGA));
     let own = wv.comment_as(NEW_ADDRESS_TICKET, Some(NEW_ADDRESS), "I confirm, please add me to that account.");
     let err = refused(&wv, || wv.submit(&case, StepInput::ConfirmPermission { comment_id: own }));

@@ -21,6 +21,7 @@ use casekit::{ErrorCode, IpcError};
 use serde_json::Value;
 
 use crate::harness::{refused, Webview};
+use crate::support::text;
 
 fn current(case: &CaseView) -> &str {
     case.current.as_ref().map_or("", |c| c.id.as_str())
@@ -127,7 +128,7 @@ fn attack_two_submits_of_one_action_run_it_once() {
     assert_eq!((count(&log, "action_started"), count(&log, "action_result")), (1, 1));
 
     // The admin note the same way: the line once on the account, one result in the log.
-    let line = done.current.as_ref().unwrap().text.clone().unwrap();
+    let line = text(&done);
     let (done, refused) = one_ran(twice(&wv, case.id, "admin-note", StepInput::WriteNote));
     assert_eq!((current(&done), refused.code), ("summary", ErrorCode::Conflict));
     let note = gitlab_user(&wv, 101)["note"].as_str().unwrap().to_owned();

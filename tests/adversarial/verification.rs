@@ -15,6 +15,7 @@ use casekit::ErrorCode;
 use serde_json::Value;
 
 use crate::harness::{refused, Webview};
+use crate::support::{form, gates, options};
 
 /// A GitLab user of the sandbox as it is now.
 fn gitlab_user(wv: &Webview, id: u64) -> Value {
@@ -121,7 +122,7 @@ fn attack_the_agent_as_their_own_peer_reviewer() {
 
     // A colleague reviews: recorded on the case and in the audit row, and the gate names them.
     let case = review(&wv, &case, "Riley Reviewer", "riley@support.example").unwrap();
-    let gate = &case.current.as_ref().unwrap().gates[0];
+    let gate = &gates(&case)[0];
     assert!(gate.passed && gate.detail.contains("peer-reviewed by Riley Reviewer <riley@support.example>"), "{gate:?}");
     let rows = audit::for_case(&wv.state().store().unwrap().conn(), case.id).unwrap();
     let reviewed = rows.iter().find(|r| r.step.as_deref() == Some("peer-review")).unwrap();
@@ -193,12 +194,12 @@ fn attack_a_branch_chosen_without_a_reason() {
 fn attack_overriding_the_customersdot_scenario_without_a_reason() {
     let wv = Webview::new();
     let case = wv.open(8012, "customersdot-sign-in");
-    let requester = case.current.as_ref().unwrap().fields.iter().find(|f| f.id == "requester_email").unwrap().value.clone();
+    let requester = form(&case).iter().find(|f| f.id == "requester_email").unwrap().value.clone();
     let fields: BTreeMap<String, String> =
         [("requester_email".to_owned(), requester), ("other_emails".to_owned(), String::new())].into();
     let case = wv.step(&case, StepInput::Checklist { ticked: vec!["console-needed".into()], fields });
     let case = wv.step(&case, StepInput::RunLookup);
-    let proposed = case.current.as_ref().unwrap().options.iter().find(|o| o.proposed).unwrap().id.clone();
+    let proposed = options(&case).iter().find(|o| o.proposed).unwrap().id.clone();
     assert_eq!(proposed, "scenario-2");
 
     for reason in ["", "  "] {

@@ -98,10 +98,9 @@ pub fn hash_of(db: &Path, row: i64) -> String {
 pub async fn honest_case(state: &AppState) -> CaseView {
     let new = NewCase { ticket_instance: TicketInstance::Global, ticket_id: 8001, playbook_id: "release-email".into() };
     let case = handlers::open_case(state, new).await.unwrap();
-    let current = case.current.as_ref().unwrap();
-    let ticked = current.items.iter().map(|i| i.id.clone()).collect();
-    let fields = current
-        .fields
+    let (items, form) = crate::support::checklist(&case);
+    let ticked = items.iter().map(|i| i.id.clone()).collect();
+    let fields = form
         .iter()
         .map(|f| {
             let v = match f.id.as_str() {
@@ -113,7 +112,7 @@ pub async fn honest_case(state: &AppState) -> CaseView {
             (f.id.clone(), v)
         })
         .collect();
-    let step = current.id.clone();
+    let step = case.current.as_ref().unwrap().id.clone();
     let case = handlers::submit_step(state, case.id, step, StepInput::Checklist { ticked, fields }).await.unwrap();
     post_summary(state, case.id).await;
     case

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use casekit::connectors::session::{Connections, Credentials};
 use casekit::connectors::{HttpSettings, Service};
+use casekit::playbook::effects::PlannedCall;
 use casekit::playbook::engine::{self, Env, NewCase, StepInput, TicketInstance};
-use casekit::playbook::view::CaseView;
+use casekit::playbook::view::{AttemptView, CaseView, FieldView, GateView, ItemView, OptionView, PermissionView, StepBody};
 use casekit::playbook::Catalog;
 use casekit::sandbox::world::Fixture;
 use casekit::sandbox::SandboxCredentials;
@@ -94,10 +95,10 @@ impl Harness {
 
     /// The first checklist step: who the requester says they are.
     pub async fn identify(&self, case: &CaseView, username: &str, email: &str) -> CaseView {
-        let current = case.current.as_ref().unwrap();
-        let ticked = current.items.iter().map(|i| i.id.clone()).collect();
+        let (items, form) = checklist(case);
+        let ticked = items.iter().map(|i| i.id.clone()).collect();
         let mut fields = std::collections::BTreeMap::new();
-        for f in &current.fields {
+        for f in form {
             let value = match f.id.as_str() {
                 "username" => username.to_owned(),
                 "email" => email.to_owned(),
@@ -125,7 +126,7 @@ pub fn statuses(case: &CaseView) -> Vec<String> {
 
 /// Every item of the current checklist step.
 pub fn ticks(case: &CaseView) -> Vec<String> {
-    case.current.as_ref().expect("a current step").items.iter().map(|i| i.id.clone()).collect()
+    checklist(case).0.iter().map(|i| i.id.clone()).collect()
 }
 
 /// Checklist field values from pairs.
@@ -133,9 +134,31 @@ pub fn fields(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, Stri
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// The text the current step shows (request, reply, note line).
+/// The text the current step shows (request, reply, note line, instructions, why the evidence
+/// proposes an option).
 pub fn text(case: &CaseView) -> String {
-    case.current.as_ref().and_then(|c| c.text.clone()).unwrap_or_default()
+    let text = match body(case) {
+        StepBody::Permission { text, .. }
+        | StepBody::Reply { text }
+        | StepBody::Manual { text, .. }
+        | StepBody::Decision { text, .. } => text.as_ref(),
+        StepBody::Note { text, .. } => Some(text),
+        other => panic!("a step that shows no text: {other:?}"),
+    };
+    text.expect("the step's text is rendered").clone()
+}
+
+/// What the current step shows.
+pub fn body(case: &CaseView) -> &StepBody {
+    &case.current.as_ref().expect("a current step").body
+}
+
+/// The items and fields of the current checklist step.
+pub fn checklist(case: &CaseView) -> (&[ItemView], &[FieldView]) {
+    match body(case) {
+        StepBody::Checklist { items, fields, .. } => (items, fields),
+        other => panic!("not a checklist: {other:?}"),
+    }
 }
 
 /// A new live profile whose services are those of a sandbox the test runs apart (standing in
@@ -155,5 +178,53 @@ pub fn live_profile_on(c: &SandboxCredentials, name: &str, agent_name: &str) -> 
             customersdot_url: c.customersdot.url.clone(),
             customersdot_mode: CustomersDotMode::Api,
         },
+    }
+}
+
+/// The fields of the current checklist, or the form of the current lookup.
+pub fn form(case: &CaseView) -> &[FieldView] {
+    match body(case) {
+        StepBody::Checklist { fields, .. } | StepBody::Lookup { fields, .. } => fields,
+        other => panic!("a step without fields: {other:?}"),
+    }
+}
+
+/// The gates of the current gate step.
+pub fn gates(case: &CaseView) -> &[GateView] {
+    match body(case) {
+        StepBody::Gate { gates, .. } => gates,
+        other => panic!("not a gate: {other:?}"),
+    }
+}
+
+/// The calls the current action step plans.
+pub fn calls(case: &CaseView) -> &[PlannedCall] {
+    match body(case) {
+        StepBody::Action { calls, .. } => calls,
+        other => panic!("not an action: {other:?}"),
+    }
+}
+
+/// The last run of the current action or note step.
+pub fn last_attempt(case: &CaseView) -> Option<&AttemptView> {
+    match body(case) {
+        StepBody::Action { last_attempt, .. } | StepBody::Note { last_attempt, .. } => last_attempt.as_ref(),
+        other => panic!("neither an action nor a note: {other:?}"),
+    }
+}
+
+/// The options of the current decision step.
+pub fn options(case: &CaseView) -> &[OptionView] {
+    match body(case) {
+        StepBody::Decision { options, .. } => options,
+        other => panic!("not a decision: {other:?}"),
+    }
+}
+
+/// Where the current permission step's request stands.
+pub fn permission(case: &CaseView) -> &PermissionView {
+    match body(case) {
+        StepBody::Permission { permission, .. } => permission,
+        other => panic!("not a permission step: {other:?}"),
     }
 }

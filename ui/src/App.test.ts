@@ -33,7 +33,7 @@ function backend(overrides: Partial<Record<string, (args: any) => unknown>> = {}
       case 'save_profile': {
         const { profile: input } = args as { profile: ProfileInput };
         if (!input.agentEmail.includes('@')) {
-          throw { code: 'invalid_input', message: `The work email "${input.agentEmail}" is not an email address: it has no @.`, retryable: false };
+          throw { code: 'invalid_input', message: `The work email "${input.agentEmail}" is not an email address: it has no @.`, retryable: false, field: 'agentEmail' };
         }
         profile = { ...profile, agentName: input.agentName, agentEmail: input.agentEmail, updatedAt: '2026-11-22T10:00:00Z' };
         return profile;

@@ -24,7 +24,7 @@ use super::model::{Playbook, Step, StepKind};
 pub use super::ops::Env;
 use super::state::CaseState;
 pub use super::state::TicketInstance;
-use super::view::{self, CaseView};
+use super::view::{self, CaseView, StepBody};
 use super::{consent, registry};
 use crate::connectors::session::Connections;
 use crate::connectors::zendesk::Zendesk;
@@ -233,9 +233,11 @@ pub fn case_view(env: &Env<'_>, case_id: i64) -> Result<CaseView> {
     let continued_in = cases::continued_in(&env.store.conn(), case_id)?;
     let mut v = view::build(env.catalog, &row, &pb, &st, continued_in);
     // A lookup whose source has no API in this profile asks the agent for what the tool shows.
-    if let (Some(current), Some((_, step))) = (v.current.as_mut(), pb.step(&st.cursor)) {
+    if let (Some(StepBody::Lookup { fields, link }), Some((_, step))) =
+        (v.current.as_mut().map(|c| &mut c.body), pb.step(&st.cursor))
+    {
         if let StepKind::Lookup { lookup } = &step.kind {
-            (current.fields, current.link) = registry::lookup_named(lookup)?.form(env.conns, &st);
+            (*fields, *link) = registry::lookup_named(lookup)?.form(env.conns, &st);
         }
     }
     Ok(v)

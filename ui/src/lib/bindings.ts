@@ -10,7 +10,12 @@ export type ErrorCode = "invalid_input" | "not_found" | "schema_too_new" | "stor
 /**
  * The only error that crosses IPC.
  */
-export type IpcError = { code: ErrorCode, message: string, retryable: boolean, };
+export type IpcError = { code: ErrorCode, message: string, retryable: boolean, 
+/**
+ * The form field the agent must correct (its path in the command's input), when the error
+ * is about one.
+ */
+field?: string, };
 
 /**
  * The services (the two Zendesk instances are separate services).
@@ -245,23 +250,49 @@ export type AttemptView = { calls: Array<CallRecord>, error: IpcError | null, };
 /**
  * The current step and what the agent may do there.
  */
-export type StepView = { id: string, title: string, help: string, kind: string, items: Array<ItemView>, fields: Array<FieldView>, gates: Array<GateView>, 
+export type StepView = { id: string, title: string, help: string, } & ({ "kind": "checklist", items: Array<ItemView>, fields: Array<FieldView>, 
 /**
- * The text to send or write (permission request, reply, admin note line, instructions).
+ * The step waits for the customer to create a portal account by signing in with their
+ * GitLab account (the Sandbox can play the customer's side).
  */
-text: string | null, 
+awaitsPortalSignUp: boolean, } | { "kind": "lookup", 
 /**
- * A deep link (manual steps).
+ * What the agent enters where the profile has no API for the source; empty when the
+ * lookup fetches everything itself.
  */
-link: string | null, permission: PermissionView | null, calls: Array<PlannedCall>, destructive: boolean, 
+fields: Array<FieldView>, 
+/**
+ * Where to read what the fields ask for.
+ */
+link: string | null, } | { "kind": "gate", gates: Array<GateView>, 
+/**
+ * Why the gate is current again (the refreshed evidence no longer passes it).
+ */
+notice: string | null, } | { "kind": "verify", challenges: Array<ChallengeView>, riskLevels: Array<RiskLevel>, } | { "kind": "permission", 
+/**
+ * The request to send.
+ */
+text: string | null, permission: PermissionView, } | { "kind": "decision", options: Array<OptionView>, 
+/**
+ * Why the evidence points to the proposed option.
+ */
+text: string | null, } | { "kind": "action", calls: Array<PlannedCall>, destructive: boolean, 
 /**
  * What to type to confirm a destructive action.
  */
-confirmText: string | null, challenges: Array<ChallengeView>, riskLevels: Array<RiskLevel>, options: Array<OptionView>, lastAttempt: AttemptView | null, 
+confirmText: string | null, lastAttempt: AttemptView | null, } | { "kind": "manual", 
 /**
- * Text from an earlier problem the agent must see (e.g. why a gate reopened).
+ * A deep link into the other tool.
  */
-notice: string | null, };
+link: string | null, 
+/**
+ * What to do there.
+ */
+text: string | null, } | { "kind": "note", 
+/**
+ * The admin note line to append.
+ */
+text: string, lastAttempt: AttemptView | null, } | { "kind": "reply", text: string | null, } | { "kind": "summary" });
 
 /**
  * A case, for the wizard.

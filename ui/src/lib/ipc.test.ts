@@ -1,11 +1,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { call, toIpcError, WAIT_MS } from './ipc';
+import { call, run, toIpcError, WAIT_MS, type BusyCallState, type CallState } from './ipc';
 import type { IpcError } from './bindings';
 
 describe('toIpcError', () => {
   it('keeps an error from the back end as it is', () => {
     const e = { code: 'storage_busy', message: 'The local database is busy.', retryable: true };
+    expect(toIpcError(e)).toEqual(e);
+  });
+
+  it('keeps the form field an error is about', () => {
+    const e = { code: 'invalid_input', message: 'The work email "sam@" is not an email address.', retryable: false, field: 'agentEmail' };
     expect(toIpcError(e)).toEqual(e);
   });
 
@@ -48,5 +53,51 @@ describe('call', () => {
     });
     expect(await call<number>('answers', {}, 'blocking')).toBe(42);
     await expect(call('fails', {}, 'blocking')).rejects.toEqual({ code: 'not_found', message: 'No such case.', retryable: false });
+  });
+});
+
+describe('run', () => {
+  const refused: IpcError = { code: 'invalid_input', message: 'Enter the ticket number.', retryable: false };
+
+  it('is busy until the call settles and clears the error shown before', async () => {
+    const state: BusyCallState<'fetch' | 'open'> = { busy: false, error: refused };
+    let answer!: () => void;
+    const pending = run(state, () => new Promise<void>((resolve) => (answer = resolve)), 'fetch');
+    expect(state).toEqual({ busy: 'fetch', error: null });
+    answer();
+    await pending;
+    expect(state).toEqual({ busy: false, error: null });
+  });
+
+  it('keeps a failure to show instead of throwing, and is no longer busy', async () => {
+    const state: BusyCallState = { busy: false, error: null };
+    await run(state, () => Promise.reject(refused), true);
+    expect(state).toEqual({ busy: false, error: refused });
+  });
+
+  it('shows what is not an IpcError as an internal error', async () => {
+    const state: CallState = { error: null };
+    await run(state, async () => {
+      throw new TypeError('view is null');
+    });
+    expect(state.error?.code).toBe('internal');
+    expect(state.error?.message).toContain('view is null');
+  });
+
+  it('leaves busy alone when the call is not marked busy', async () => {
+    const state: BusyCallState<number> = { busy: 7, error: refused };
+    await run(state, () => Promise.resolve());
+    expect(state).toEqual({ busy: 7, error: null });
+  });
+
+  it('runs the work after clearing the error, so a failure inside it is the one shown', async () => {
+    const state: CallState = { error: refused };
+    const seen: (IpcError | null)[] = [];
+    await run(state, async () => {
+      seen.push(state.error);
+      throw { code: 'conflict', message: 'Reload the case.', retryable: false };
+    });
+    expect(seen).toEqual([null]);
+    expect(state.error).toEqual({ code: 'conflict', message: 'Reload the case.', retryable: false });
   });
 });

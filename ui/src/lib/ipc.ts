@@ -13,8 +13,10 @@ export const WAIT_MS: Record<Wait, number> = { blocking: 15_000, network: 90_000
 
 export function toIpcError(e: unknown): IpcError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
-    const { code, message, retryable } = e as IpcError;
-    return { code, message, retryable: Boolean(retryable) };
+    const { code, message, retryable, field } = e as IpcError;
+    const error: IpcError = { code, message, retryable: Boolean(retryable) };
+    if (field) error.field = field;
+    return error;
   }
   return {
     code: 'internal',
@@ -45,5 +47,33 @@ export async function call<T>(command: string, args: Record<string, unknown>, wa
     throw toIpcError(e);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** What a component shows about its calls to the back end: the last failure. */
+export interface CallState {
+  error: IpcError | null;
+}
+
+/** The same, and which call is running: `true`, or the name or id of the one that is (so its
+ * button can say so); `false` when none is. */
+export interface BusyCallState<B = true> extends CallState {
+  busy: B | false;
+}
+
+/** Runs one call for a component: clears the error it shows, marks the call `busy` until it
+ * settles (when a `busy` value is given), and keeps a failure as the error to show instead of
+ * throwing it. */
+export async function run(state: CallState, work: () => Promise<unknown>): Promise<void>;
+export async function run<B>(state: BusyCallState<B>, work: () => Promise<unknown>, busy: B): Promise<void>;
+export async function run<B>(state: CallState & Partial<BusyCallState<B>>, work: () => Promise<unknown>, busy?: B): Promise<void> {
+  state.error = null;
+  if (busy !== undefined) state.busy = busy;
+  try {
+    await work();
+  } catch (e) {
+    state.error = toIpcError(e);
+  } finally {
+    if (busy !== undefined) state.busy = false;
   }
 }

@@ -5,19 +5,16 @@ import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import CaseWizard from './CaseWizard.svelte';
 import type { Answerer, CaseView, StepView } from '../lib/bindings';
 
-const blank: StepView = {
-  id: '', title: '', help: '', kind: '', items: [], fields: [], gates: [], text: null, link: null, permission: null,
-  calls: [], destructive: false, confirmText: null, challenges: [], riskLevels: [], options: [], lastAttempt: null,
-  notice: null,
-};
+// Where a case goes after the step under test.
+const reply: StepView = { id: 'reply-done', title: 'Reply: done', help: '', kind: 'reply', text: 'Done.' };
 
-function caseAt(current: Partial<StepView>, id = 1): CaseView {
+function caseAt(current: StepView, id = 1): CaseView {
   return {
     id, ticketInstance: 'global', ticketId: 8001, ticketSubject: 'Please release my email address', requester: 'Quinn <quinn@example.com>',
     playbookId: 'release-email', playbookTitle: 'Release an email address', playbookVersion: 'abc123def456', status: 'open',
     outcome: null, originCaseId: null, continuedIn: null,
     steps: [{ id: 'confirm-identity', title: 'Requester confirms username and email', kind: 'checklist', status: 'current', detail: null }],
-    current: { ...blank, ...current }, facts: [], evidence: [], updatedAt: '2026-11-22T10:00:00Z',
+    current, facts: [], evidence: [], updatedAt: '2026-11-22T10:00:00Z',
   };
 }
 
@@ -32,7 +29,7 @@ describe('the wizard', () => {
     mockIPC((cmd, args) => {
       if (cmd === 'case_view') {
         return caseAt({
-          id: 'confirm-identity', title: 'Requester confirms username and email', kind: 'checklist',
+          id: 'confirm-identity', title: 'Requester confirms username and email', help: '', kind: 'checklist', awaitsPortalSignUp: false,
           items: [{ id: 'both-stated', label: 'Both stated', reason: 'why', required: true }],
           fields: [{ id: 'username', label: 'Username', kind: 'username', options: [], required: true, value: '' }],
         });
@@ -58,18 +55,44 @@ describe('the wizard', () => {
     expect((await screen.findByTestId('step-error')).textContent).toContain('Enter “Username”.');
   });
 
+  it('lets the Sandbox play the customer where the step waits for their portal sign-up', async () => {
+    const newAccount = (awaitsPortalSignUp: boolean): StepView => ({
+      id: 'new-account', title: 'The customer creates a portal account', help: '', kind: 'checklist', awaitsPortalSignUp,
+      items: [{ id: 'created', label: 'The new portal account exists', reason: '', required: true }], fields: [],
+    });
+    mockIPC((cmd) => {
+      if (cmd === 'case_view') return caseAt(newAccount(true));
+      throw new Error(cmd);
+    });
+    render(CaseWizard, { caseId: 1, sandbox: true, onopen: vi.fn(), onclose: vi.fn() });
+    expect((await screen.findByTestId('sandbox-portal')).textContent).toContain('play the customer');
+    cleanup();
+    render(CaseWizard, { caseId: 1, sandbox: false, onopen: vi.fn(), onclose: vi.fn() });
+    await screen.findByTestId('current-step');
+    expect(screen.queryByTestId('sandbox-portal')).toBeNull();
+    cleanup();
+    clearMocks();
+    mockIPC((cmd) => {
+      if (cmd === 'case_view') return caseAt(newAccount(false));
+      throw new Error(cmd);
+    });
+    render(CaseWizard, { caseId: 1, sandbox: true, onopen: vi.fn(), onclose: vi.fn() });
+    await screen.findByTestId('current-step');
+    expect(screen.queryByTestId('sandbox-portal')).toBeNull();
+  });
+
   it('shows a blocked gate with where it leads, and follows a switch to the new case', async () => {
     const onopen = vi.fn();
     mockIPC((cmd) => {
       if (cmd === 'case_view') {
         return caseAt({
-          id: 'no-activity', kind: 'gate', title: 'The account shows no activity',
+          id: 'no-activity', kind: 'gate', title: 'The account shows no activity', help: '', notice: null,
           gates: [
             { gate: 'never_signed_in', reason: 'Never signed in', passed: false, detail: 'Signed in 1 time(s).', onFail: 'switch to “Account ownership verification”' },
           ],
         });
       }
-      if (cmd === 'submit_step') return { ...caseAt({}, 2), playbookTitle: 'Account ownership verification' };
+      if (cmd === 'submit_step') return { ...caseAt(reply, 2), playbookTitle: 'Account ownership verification' };
       throw new Error(cmd);
     });
     const user = userEvent.setup();
@@ -85,7 +108,7 @@ describe('the wizard', () => {
     mockIPC((cmd, args) => {
       if (cmd === 'case_view') {
         return caseAt({
-          id: 'diagnosis', title: 'Diagnose: portal accounts, links, mail', kind: 'lookup', link: 'https://customers.gitlab.com/admin/customers',
+          id: 'diagnosis', title: 'Diagnose: portal accounts, links, mail', help: '', kind: 'lookup', link: 'https://customers.gitlab.com/admin/customers',
           fields: [
             { id: '0.account', label: 'casey@example.com: portal account', kind: 'choice', options: ['Found', 'No portal account with this email'], required: true, value: '' },
             { id: '0.confirmed_at', label: 'casey@example.com: Confirmed at', kind: 'text', options: [], required: false, value: '' },
@@ -116,13 +139,13 @@ describe('the wizard', () => {
     mockIPC((cmd, args) => {
       if (cmd === 'case_view') {
         return caseAt({
-          id: 'unlink', title: 'Unlink the GitLab account', kind: 'action', destructive: true, confirmText: null,
+          id: 'unlink', title: 'Unlink the GitLab account', help: '', kind: 'action', destructive: true, confirmText: null, lastAttempt: null,
           calls: [{ method: 'MANUAL', path: 'CustomersDot admin screen', change: 'linked GitLab user → none; paste what the screen shows to confirm' }],
         });
       }
       if (cmd === 'submit_step') {
         submitted.push(args);
-        return caseAt({});
+        return caseAt(reply);
       }
       throw new Error(cmd);
     });
@@ -141,7 +164,7 @@ describe('the wizard', () => {
     mockIPC((cmd, args) => {
       if (cmd === 'case_view') {
         return caseAt({
-          id: 'owner-permission', title: "Owner's or maintainer's permission", kind: 'permission', text: 'Could you please provide permission?',
+          id: 'owner-permission', title: "Owner's or maintainer's permission", help: '', kind: 'permission', text: 'Could you please provide permission?',
           permission: { requestedAt: '2026-11-22T10:00:00Z', postedCommentId: 900100, answerer: mario, answererProblem: null, afterCommentId: 900100 },
         });
       }
@@ -153,7 +176,7 @@ describe('the wizard', () => {
       }
       if (cmd === 'submit_step') {
         submitted.push(args);
-        return caseAt({});
+        return caseAt(reply);
       }
       throw new Error(cmd);
     });
@@ -175,9 +198,9 @@ describe('the wizard', () => {
     mockIPC((cmd, args) => {
       if (cmd === 'case_view') {
         views += 1;
-        if (views > 1) return caseAt({ id: 'suspend', title: 'Suspend the user', kind: 'action' });
+        if (views > 1) return caseAt({ id: 'suspend', title: 'Suspend the user', help: '', kind: 'action', calls: [], destructive: false, confirmText: null, lastAttempt: null });
         return caseAt({
-          id: 'judgement', title: 'Malicious, or escalate', kind: 'decision',
+          id: 'judgement', title: 'Malicious, or escalate', help: '', kind: 'decision', text: null,
           options: [
             { id: 'malicious', label: 'It is malicious: ban the user', reason: '', blocks: null, proposed: false },
             { id: 'escalate', label: 'In doubt: escalate instead', reason: '', blocks: null, proposed: false },
