@@ -4,6 +4,47 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// Which Zendesk instance a ticket lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketInstance {
+    Global,
+    UsGov,
+}
+
+impl TicketInstance {
+    pub const ALL: [TicketInstance; 2] = [TicketInstance::Global, TicketInstance::UsGov];
+
+    /// How cases, facts and the CLI say it.
+    pub fn key(self) -> &'static str {
+        match self {
+            TicketInstance::Global => "global",
+            TicketInstance::UsGov => "us_gov",
+        }
+    }
+
+    /// The instance a key names.
+    pub fn from_key(key: &str) -> Option<TicketInstance> {
+        TicketInstance::ALL.into_iter().find(|i| i.key() == key)
+    }
+
+    /// The profile's service for it.
+    pub fn service(self) -> Service {
+        match self {
+            TicketInstance::Global => Service::Zendesk,
+            TicketInstance::UsGov => Service::ZendeskUsGov,
+        }
+    }
+
+    /// The name an agent knows it by.
+    pub fn label(self) -> &'static str {
+        match self {
+            TicketInstance::Global => "global",
+            TicketInstance::UsGov => "US Government",
+        }
+    }
+}
+
 /// The services (the two Zendesk instances are separate services).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]

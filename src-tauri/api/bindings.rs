@@ -18,6 +18,7 @@ use crate::playbook::PlaybookInfo;
 use crate::service::Service;
 use crate::store::audit::{AuditRow, BadRow, Verification};
 use crate::store::cases::CaseListItem;
+use crate::store::columns::{CaseOutcome, CaseStatus, OutboxState};
 use crate::store::outbox::OutboxItem;
 use crate::store::profiles::{CustomersDotMode, Profile, ProfileInput, ProfileKind, ServiceSettings};
 use crate::store::search::{AuditFilter, AuditPage};
@@ -116,6 +117,9 @@ pub fn typescript() -> String {
         declaration::<ConnectionCheck>(&cfg),
         declaration::<PlaybookInfo>(&cfg),
         declaration::<TicketInstance>(&cfg),
+        declaration::<CaseStatus>(&cfg),
+        declaration::<CaseOutcome>(&cfg),
+        declaration::<OutboxState>(&cfg),
         declaration::<TicketPreview>(&cfg),
         declaration::<NewCase>(&cfg),
         declaration::<TicketComment>(&cfg),

@@ -185,7 +185,7 @@ pub async fn simulate_customer_reply(state: &AppState, case_id: i64, body: Strin
     }
     let body = crate::validate::text("customer's reply", &body, 2000)?;
     let view = case_view(state, case_id).await?;
-    let service = if view.ticket_instance == "us_gov" { Service::ZendeskUsGov } else { Service::Zendesk };
+    let service = view.ticket_instance.service();
     // When the case names no one who may answer (or names someone it refuses), the ticket's
     // requester replies, as a real one would, and the engine judges that reply like any other.
     let author = match with_env(state, async |env| engine::current_answerer(env, case_id)).await {

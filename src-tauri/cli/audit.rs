@@ -14,7 +14,8 @@ use clap::{Args, Subcommand};
 
 use super::DataDir;
 use crate::connectors::session::{Connections, Credentials};
-use crate::connectors::{HttpSettings, Service};
+use crate::connectors::HttpSettings;
+use crate::service::TicketInstance;
 use crate::secrets::{Keychain, Tokens};
 use crate::store::anchor::{self, AnchorReport, AuditKey, Found, Outcome};
 use crate::store::profiles::{self, ProfileKind};
@@ -60,11 +61,16 @@ pub(super) struct VerifyArgs {
     #[arg(long, value_name = "T", value_parser = ticket_number)]
     against_ticket: Option<u64>,
     /// The Zendesk instance of the ticket [default: global]
-    #[arg(long, requires = "against_ticket", value_parser = ["global", "us_gov"])]
-    instance: Option<String>,
+    #[arg(long, requires = "against_ticket", value_parser = instance_key)]
+    instance: Option<TicketInstance>,
     /// Also check against a head file written by `casekit audit head` (repeatable)
     #[arg(long = "against", value_name = "FILE")]
     files: Vec<PathBuf>,
+}
+
+/// A Zendesk instance by its key.
+fn instance_key(key: &str) -> std::result::Result<TicketInstance, String> {
+    TicketInstance::from_key(key).ok_or_else(|| format!("“{key}” is not an instance: use global or us_gov"))
 }
 
 /// A ticket number: a whole number above 0.
@@ -194,12 +200,12 @@ fn anchored(store: &Store, o: &VerifyArgs, keychain: KeychainSource<'_>, out: &m
         heads.push(Found { head: anchor::parse_head_file(&text)?, source: file.display().to_string() });
     }
     if let Some(ticket) = o.against_ticket {
-        let instance = o.instance.as_deref().unwrap_or("global");
+        let instance = o.instance.unwrap_or(TicketInstance::Global);
         let keychain = reached?;
         match ticket_heads(store, &keychain, instance, ticket) {
             Ok(found) => {
                 if found.is_empty() {
-                    let _ = writeln!(out, "note no audit head in the internal notes of ticket {instance}#{ticket}");
+                    let _ = writeln!(out, "note no audit head in the internal notes of ticket {}#{ticket}", instance.key());
                 }
                 heads.extend(found);
             }
@@ -225,20 +231,19 @@ enum TicketError {
 }
 
 /// The heads in the ticket's internal notes, read with the active (live) profile's Zendesk token.
-fn ticket_heads(store: &Store, keychain: &Keychain, instance: &str, ticket: u64) -> std::result::Result<Vec<Found>, TicketError> {
+fn ticket_heads(store: &Store, keychain: &Keychain, instance: TicketInstance, ticket: u64) -> std::result::Result<Vec<Found>, TicketError> {
     let profile = profiles::active(&store.conn()).map_err(TicketError::Failed)?;
     if profile.kind == ProfileKind::Sandbox {
         return Err(TicketError::Sandbox);
     }
     let tokens = Tokens::read(keychain, &profile.keychain_id).map_err(TicketError::Failed)?;
     let conns = Connections::new(profile, Credentials::Live(Arc::new(tokens)), HttpSettings::default());
-    let service = if instance == "us_gov" { Service::ZendeskUsGov } else { Service::Zendesk };
-    let zd = conns.zendesk(service).map_err(TicketError::Failed)?;
+    let zd = conns.zendesk(instance.service()).map_err(TicketError::Failed)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| TicketError::Failed(crate::Error::Internal(format!("could not start the network runtime: {e}"))))?;
-    rt.block_on(crate::summary::anchor::heads_on_ticket(&zd, instance, ticket)).map_err(TicketError::Failed)
+    rt.block_on(crate::summary::anchor::heads_on_ticket(&zd, instance.key(), ticket)).map_err(TicketError::Failed)
 }
 
 fn print_report(report: &AnchorReport, out: &mut dyn Write) {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use ts_rs::TS;
 
 use super::effects::{Answerer, CallRecord, Evidence, Fact};
-use crate::service::Service;
+pub use crate::service::TicketInstance;
 
 /// The state of one case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -38,44 +38,11 @@ impl CaseState {
     }
 }
 
-/// Which Zendesk instance a ticket lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum TicketInstance {
-    Global,
-    UsGov,
-}
-
-impl TicketInstance {
-    /// How the case row and the facts say it.
-    pub fn key(self) -> &'static str {
-        match self {
-            TicketInstance::Global => "global",
-            TicketInstance::UsGov => "us_gov",
-        }
-    }
-
-    /// The profile's service for it.
-    pub fn service(self) -> Service {
-        match self {
-            TicketInstance::Global => Service::Zendesk,
-            TicketInstance::UsGov => Service::ZendeskUsGov,
-        }
-    }
-
-    /// The instance a stored key names (`us_gov`, else the global one).
-    pub fn parse(s: &str) -> TicketInstance {
-        if s == "us_gov" {
-            TicketInstance::UsGov
-        } else {
-            TicketInstance::Global
-        }
-    }
-
-    /// The instance of the case's ticket, as recorded when it opened.
-    pub fn of(state: &CaseState) -> TicketInstance {
-        TicketInstance::parse(state.facts.get("ticket_instance").map_or("", String::as_str))
-    }
+/// The instance of the case's ticket, as recorded when it opened.
+pub fn ticket_instance(state: &CaseState) -> crate::Result<TicketInstance> {
+    let key = state.fact("ticket_instance", "This step")?;
+    TicketInstance::from_key(key)
+        .ok_or_else(|| crate::Error::Internal(format!("the case's ticket is on an instance Casekit does not know (“{key}”)")))
 }
 
 /// How a step ended (or where it is).

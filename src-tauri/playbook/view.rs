@@ -11,7 +11,9 @@ use super::effects::{CallRecord, Fact, Link, PlannedCall};
 use super::model::{Field, OnFail, Playbook, Step, StepKind};
 use super::state::{CaseState, StepStatus};
 use super::{registry, texts, Catalog};
+use crate::service::TicketInstance;
 use crate::store::cases::CaseRow;
+use crate::store::columns::{CaseOutcome, CaseStatus};
 use crate::IpcError;
 
 /// A case, for the wizard.
@@ -19,17 +21,16 @@ use crate::IpcError;
 #[serde(rename_all = "camelCase")]
 pub struct CaseView {
     pub id: i64,
-    pub ticket_instance: String,
+    pub ticket_instance: TicketInstance,
     pub ticket_id: i64,
     pub ticket_subject: String,
     pub requester: String,
     pub playbook_id: String,
     pub playbook_title: String,
     pub playbook_version: String,
-    /// `open`, `finished` or `abandoned`.
-    pub status: String,
-    /// `completed`, `blocked`, `switched`, `abandoned` once finished.
-    pub outcome: Option<String>,
+    pub status: CaseStatus,
+    /// Set once the case is finished.
+    pub outcome: Option<CaseOutcome>,
     pub origin_case_id: Option<i64>,
     /// When this case was switched, the case that carries on.
     pub continued_in: Option<i64>,
@@ -361,7 +362,7 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
         .iter()
         .map(|s| {
             let status = match st.records.get(&s.id).map(|r| r.status) {
-                _ if row.status == "open" && s.id == st.cursor => "current",
+                _ if row.status == CaseStatus::Open && s.id == st.cursor => "current",
                 Some(StepStatus::Done) => "done",
                 Some(StepStatus::Skipped) => "skipped",
                 Some(StepStatus::Blocked) => "blocked",
@@ -372,7 +373,7 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
             StepLine { id: s.id.clone(), title: s.title.clone(), kind: s.kind.name().into(), status: status.into(), detail }
         })
         .collect();
-    let current = (row.status == "open").then(|| pb.step(&st.cursor)).flatten().map(|(_, s)| StepView {
+    let current = (row.status == CaseStatus::Open).then(|| pb.step(&st.cursor)).flatten().map(|(_, s)| StepView {
         id: s.id.clone(),
         title: s.title.clone(),
         help: s.help.clone(),
@@ -389,15 +390,15 @@ pub fn build(catalog: &Catalog, row: &CaseRow, pb: &Playbook, st: &CaseState, co
         .collect();
     CaseView {
         id: row.id,
-        ticket_instance: row.ticket_instance.clone(),
+        ticket_instance: row.ticket_instance,
         ticket_id: row.ticket_id,
         ticket_subject: row.ticket_subject.clone(),
         requester: row.requester.clone(),
         playbook_id: row.playbook_id.clone(),
         playbook_title: row.playbook_title.clone(),
         playbook_version: row.playbook_version.clone(),
-        status: row.status.clone(),
-        outcome: row.outcome.clone(),
+        status: row.status,
+        outcome: row.outcome,
         origin_case_id: row.origin_case_id,
         continued_in,
         steps,

@@ -7,6 +7,8 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::columns::{CaseOutcome, CaseStatus};
+use crate::service::TicketInstance;
 use crate::Result;
 
 /// One row of the Cases view.
@@ -14,8 +16,8 @@ use crate::Result;
 #[serde(rename_all = "camelCase")]
 pub struct CaseListItem {
     pub id: i64,
-    /// `global` or `us_gov`: the Zendesk instance the ticket lives on.
-    pub ticket_instance: String,
+    /// The Zendesk instance the ticket lives on.
+    pub ticket_instance: TicketInstance,
     pub ticket_id: i64,
     pub playbook_title: String,
     pub current_step: String,
@@ -48,7 +50,7 @@ pub fn list_open(conn: &Connection) -> Result<Vec<CaseListItem>> {
 pub struct CaseRow {
     pub id: i64,
     pub profile_id: i64,
-    pub ticket_instance: String,
+    pub ticket_instance: TicketInstance,
     pub ticket_id: i64,
     pub ticket_subject: String,
     pub requester: String,
@@ -56,9 +58,8 @@ pub struct CaseRow {
     pub playbook_version: String,
     pub playbook_title: String,
     pub current_step: String,
-    /// `open`, `finished` or `abandoned`.
-    pub status: String,
-    pub outcome: Option<String>,
+    pub status: CaseStatus,
+    pub outcome: Option<CaseOutcome>,
     pub origin_case_id: Option<i64>,
     /// The engine's state (JSON).
     pub state: String,
@@ -72,7 +73,7 @@ pub struct CaseRow {
 #[derive(Debug, Clone)]
 pub struct NewCaseRow<'a> {
     pub profile_id: i64,
-    pub ticket_instance: &'a str,
+    pub ticket_instance: TicketInstance,
     pub ticket_id: i64,
     pub ticket_subject: &'a str,
     pub requester: &'a str,
@@ -145,7 +146,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<CaseRow> {
 pub fn open_on_ticket(
     conn: &Connection,
     profile_id: i64,
-    instance: &str,
+    instance: TicketInstance,
     ticket_id: i64,
     playbook_id: &str,
 ) -> Result<Option<i64>> {
@@ -176,9 +177,10 @@ pub fn save(
     revision: i64,
     current_step: &str,
     state: &str,
-    finished: Option<(&str, &str)>,
+    finished: Option<CaseOutcome>,
 ) -> Result<i64> {
-    let (status, outcome) = finished.map_or(("open", None), |(s, o)| (s, Some(o)));
+    let status = if finished.is_some() { CaseStatus::Finished } else { CaseStatus::Open };
+    let outcome = finished;
     let changed = conn.execute(
         "UPDATE cases SET current_step = ?3, state = ?4, status = ?5, outcome = coalesce(?6, outcome), revision = revision + 1,
                           updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1 AND revision = ?2",

@@ -4,6 +4,7 @@
 pub mod anchor;
 pub mod audit;
 pub mod cases;
+pub mod columns;
 mod migrations;
 pub mod outbox;
 pub mod profiles;

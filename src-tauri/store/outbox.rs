@@ -5,6 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use ts_rs::TS;
 
+use super::columns::OutboxState;
+use crate::service::TicketInstance;
 use crate::{clock, Result};
 
 /// One queued write.
@@ -13,10 +15,9 @@ use crate::{clock, Result};
 pub struct OutboxItem {
     pub id: i64,
     pub case_id: i64,
-    pub ticket_instance: String,
+    pub ticket_instance: TicketInstance,
     pub ticket_id: i64,
-    /// `pending`, `sent` or `discarded`.
-    pub state: String,
+    pub state: OutboxState,
     pub attempts: i64,
     pub last_error: Option<String>,
     /// RFC 3339: when the next automatic try is due.
@@ -30,7 +31,7 @@ pub struct OutboxItem {
 pub struct Due {
     pub id: i64,
     pub case_id: i64,
-    pub ticket_instance: String,
+    pub ticket_instance: TicketInstance,
     pub ticket_id: i64,
     pub marker: String,
     pub body: String,
@@ -41,7 +42,7 @@ pub struct Due {
 pub struct NewItem<'a> {
     pub profile_id: i64,
     pub case_id: i64,
-    pub ticket_instance: &'a str,
+    pub ticket_instance: TicketInstance,
     pub ticket_id: i64,
     pub marker: &'a str,
     pub body: &'a str,

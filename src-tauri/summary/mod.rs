@@ -79,7 +79,7 @@ pub fn render(conn: &rusqlite::Connection, case_id: i64) -> Result<CaseSummary> 
 fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
     let opened = rows.iter().find(|r| r.kind == "case_opened").map(|r| &r.payload);
     let ticket_url = opened.map(|p| s(p, "ticket_url")).filter(|u| !u.is_empty());
-    let instance = if case.ticket_instance == "us_gov" { "US Government" } else { "global" };
+    let instance = case.ticket_instance.label();
     let mut out = format!("**Casekit case summary** {marker}\n\n");
     out.push_str(&format!(
         "- **Ticket:** #{} ({instance}){} — {}\n",

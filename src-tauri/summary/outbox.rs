@@ -9,7 +9,6 @@ use ts_rs::TS;
 use super::{render_published, CaseSummary};
 use crate::connectors::session::Connections;
 use crate::connectors::zendesk::{NewComment, TicketUpdate, Zendesk};
-use crate::service::Service;
 use crate::store::audit::{self, Entry};
 use crate::store::cases::{self, CaseRow};
 use crate::store::outbox;
@@ -39,13 +38,6 @@ fn is_network(e: &Error) -> bool {
     matches!(e, Error::Unreachable(_) | Error::Timeout(_) | Error::ServiceFailed(_) | Error::RateLimited(_))
 }
 
-fn instance_service(instance: &str) -> Service {
-    if instance == "us_gov" {
-        Service::ZendeskUsGov
-    } else {
-        Service::Zendesk
-    }
-}
 
 fn agent(conns: &Connections) -> String {
     let p = conns.profile();
@@ -67,7 +59,7 @@ fn record<T>(
     let changed = change(&tx)?;
     let entry = Entry {
         case_id: Some(case.id),
-        ticket: Some(format!("{}#{}", case.ticket_instance, case.ticket_id)),
+        ticket: Some(format!("{}#{}", case.ticket_instance.key(), case.ticket_id)),
         playbook_id: Some(case.playbook_id.clone()),
         playbook_version: Some(case.playbook_version.clone()),
         step: None,
@@ -120,7 +112,7 @@ async fn post_once(zd: &Zendesk, ticket: u64, marker: &str, body: &str) -> Resul
 
 /// Posts `body` (the summary's text, perhaps with more) once and records `summary_posted`.
 async fn send(store: &Store, conns: &Connections, case: &CaseRow, summary: &CaseSummary, body: &str) -> Result<(u64, bool)> {
-    let zd = conns.zendesk(instance_service(&case.ticket_instance))?;
+    let zd = conns.zendesk(case.ticket_instance.service())?;
     let (comment_id, already) = post_once(&zd, case.ticket_id as u64, &summary.marker, body).await?;
     let payload = json!({"comment_id": comment_id, "already": already, "marker": summary.marker});
     record(store, conns, case, "summary_posted", |_| Ok(()), |_| payload)?;
@@ -150,7 +142,7 @@ pub async fn post_summary(store: &Store, conns: &Connections, case_id: i64) -> R
             let item = outbox::NewItem {
                 profile_id: conns.profile().id,
                 case_id,
-                ticket_instance: &case.ticket_instance,
+                ticket_instance: case.ticket_instance,
                 ticket_id: case.ticket_id,
                 marker: &summary.marker,
                 body: &summary.markdown,
@@ -187,7 +179,7 @@ pub async fn flush(store: &Store, conns: &Connections, force: bool, only: Option
     let due = outbox::due(&store.conn(), conns.profile().id, force, now_s(), only)?;
     let mut report = Flushed::default();
     for item in due {
-        let zd = conns.zendesk(instance_service(&item.ticket_instance))?;
+        let zd = conns.zendesk(item.ticket_instance.service())?;
         match post_once(&zd, item.ticket_id as u64, &item.marker, &item.body).await {
             Ok((comment_id, already)) => {
                 let case = cases::get(&store.conn(), item.case_id)?;

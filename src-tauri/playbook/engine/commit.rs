@@ -10,10 +10,11 @@ use super::transition::Transition;
 use super::Env;
 use crate::store::audit::{self, Entry};
 use crate::store::cases::{self, CaseRow, NewCaseRow};
+use crate::store::columns::CaseStatus;
 use crate::{Error, Result};
 
 fn ticket_label(row: &CaseRow) -> String {
-    format!("{}#{}", row.ticket_instance, row.ticket_id)
+    format!("{}#{}", row.ticket_instance.key(), row.ticket_id)
 }
 
 pub fn entry(row: &CaseRow, pb: &Playbook, step: Option<&str>, kind: &str, payload: Value) -> Entry {
@@ -45,7 +46,7 @@ pub fn insert_case(
         conn,
         &NewCaseRow {
             profile_id: env.conns.profile().id,
-            ticket_instance: instance.key(),
+            ticket_instance: instance,
             ticket_id: ticket_id as i64,
             ticket_subject: subject,
             requester,
@@ -82,7 +83,7 @@ pub fn commit(
     let mut shown = row.id;
     let revision = match (t.finish, &t.switch_to) {
         (Some(outcome), Some(target)) => {
-            let revision = cases::save(&tx, row.id, row.revision, title, &state_json, Some(("finished", outcome)))?;
+            let revision = cases::save(&tx, row.id, row.revision, title, &state_json, Some(outcome))?;
             let next = env.catalog.get(target)?;
             let carried = CaseState {
                 cursor: next.steps[0].id.clone(),
@@ -91,7 +92,7 @@ pub fn commit(
                 definition: serde_json::to_value(next).unwrap_or_default(),
                 ..Default::default()
             };
-            let instance = TicketInstance::parse(&row.ticket_instance);
+            let instance = row.ticket_instance;
             let id = insert_case(
                 &tx,
                 env,
@@ -123,7 +124,7 @@ pub fn commit(
             shown = id;
             revision
         }
-        (Some(outcome), None) => cases::save(&tx, row.id, row.revision, title, &state_json, Some(("finished", outcome)))?,
+        (Some(outcome), None) => cases::save(&tx, row.id, row.revision, title, &state_json, Some(outcome))?,
         (None, _) => cases::save(&tx, row.id, row.revision, title, &state_json, None)?,
     };
     tx.commit()?;

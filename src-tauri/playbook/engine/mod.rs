@@ -30,6 +30,7 @@ use crate::connectors::session::Connections;
 use crate::connectors::zendesk::Zendesk;
 use crate::store::audit;
 use crate::store::cases::{self, CaseRow};
+use crate::store::columns::{CaseOutcome, CaseStatus};
 use crate::{validate, Error, Result};
 
 /// A ticket as the New case form shows it before the case opens.
@@ -163,7 +164,7 @@ pub async fn open_case(env: &Env<'_>, new: &NewCase) -> Result<CaseView> {
     }
     let conn = env.store.conn();
     let profile = env.conns.profile().id;
-    if let Some(id) = cases::open_on_ticket(&conn, profile, new.ticket_instance.key(), new.ticket_id as i64, &pb.id)? {
+    if let Some(id) = cases::open_on_ticket(&conn, profile, new.ticket_instance, new.ticket_id as i64, &pb.id)? {
         return Err(Error::InvalidInput(format!(
             "Case {id} for ticket #{} with “{}” is open already: resume it from Cases.",
             new.ticket_id, pb.title
@@ -246,9 +247,9 @@ pub fn case_view(env: &Env<'_>, case_id: i64) -> Result<CaseView> {
 /// The comments of the case's ticket, newest last, for picking the customer's confirmation.
 pub async fn ticket_comments(env: &Env<'_>, case_id: i64) -> Result<Vec<TicketComment>> {
     let (row, _, st) = load(env, case_id)?;
-    let zd = zendesk(env, TicketInstance::parse(&row.ticket_instance))?;
+    let zd = zendesk(env, row.ticket_instance)?;
     let requester: u64 = st.facts.get("requester_id").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let request = (row.status == "open").then(|| st.progress.get(&st.cursor)).flatten().and_then(consent::recorded);
+    let request = (row.status == CaseStatus::Open).then(|| st.progress.get(&st.cursor)).flatten().and_then(consent::recorded);
     Ok(zd
         .comments(row.ticket_id as u64)
         .await?
@@ -275,7 +276,7 @@ pub async fn ticket_comments(env: &Env<'_>, case_id: i64) -> Result<Vec<TicketCo
 /// the evidence names now.
 pub fn current_answerer(env: &Env<'_>, case_id: i64) -> Result<Option<consent::Answerer>> {
     let (row, pb, st) = load(env, case_id)?;
-    if row.status != "open" {
+    if row.status != CaseStatus::Open {
         return Ok(None);
     }
     match pb.step(&st.cursor).map(|(_, s)| &s.kind) {
@@ -335,7 +336,7 @@ pub async fn submit(env: &Env<'_>, case_id: i64, step_id: &str, input: StepInput
 /// The step `step_id` when it is the open case's current one; why not otherwise.
 fn current(row: &CaseRow, pb: &Playbook, st: &CaseState, step_id: &str) -> Result<(usize, Step)> {
     let case_id = row.id;
-    if row.status != "open" {
+    if row.status != CaseStatus::Open {
         return Err(Error::CaseClosed(format!(
             "Case {case_id} is {} ({}): nothing more can be recorded on it. Open a new case if more work is needed.",
             row.status,
@@ -366,14 +367,14 @@ pub fn abandon(env: &Env<'_>, case_id: i64, reason: &str) -> Result<CaseView> {
     let agent = agent(env)?;
     let _writer = claim(env, case_id)?;
     let (mut row, pb, mut st) = load(env, case_id)?;
-    if row.status != "open" {
+    if row.status != CaseStatus::Open {
         return Err(Error::CaseClosed(format!("Case {case_id} is already {}.", row.status)));
     }
     let reason = validate::text("reason for abandoning the case", reason, 500)?;
     let step = st.cursor.clone();
     st.cursor.clear();
     let mut t = Transition::new("case_abandoned", json!({"reason": reason}));
-    t.finish = Some("abandoned");
+    t.finish = Some(CaseOutcome::Abandoned);
     commit(env, &agent, &mut row, &pb, &st, &step, t)?;
     case_view(env, case_id)
 }

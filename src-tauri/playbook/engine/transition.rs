@@ -6,13 +6,14 @@ use serde_json::Value;
 use super::super::model::{Playbook, StepKind};
 use super::super::registry;
 use super::super::state::{CaseState, StepData, StepRecord, StepStatus};
+use crate::store::columns::CaseOutcome;
 use crate::{clock, Error, Result};
 
 /// What a transition writes.
 #[derive(Clone)]
 pub struct Transition {
     pub audit: Vec<(String, Value)>,
-    pub finish: Option<&'static str>,
+    pub finish: Option<CaseOutcome>,
     pub switch_to: Option<String>,
 }
 

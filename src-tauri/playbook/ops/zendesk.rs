@@ -16,7 +16,7 @@ use crate::connectors::zendesk::{
 };
 use crate::playbook::consent::{self, Answerer, Role};
 use crate::playbook::effects::{Calls, Fact, Found, Link, PlannedCall, Verdict};
-use crate::playbook::state::{CaseState, TicketInstance};
+use crate::playbook::state::{ticket_instance, CaseState};
 use crate::summary::{self, outbox};
 use crate::{Error, Result};
 
@@ -25,7 +25,7 @@ pub const CONTACT_LIMIT: usize = 30;
 
 /// The Zendesk instance of the case's ticket.
 pub fn client(conns: &Connections, state: &CaseState) -> Result<Zendesk> {
-    conns.zendesk(TicketInstance::of(state).service())
+    conns.zendesk(ticket_instance(state)?.service())
 }
 
 /// The agent web address of the case's Zendesk (from its ticket link).

@@ -53,7 +53,7 @@ pub(super) fn run(
         done(st, step_id, agent, StepStatus::Blocked, data);
         st.cursor.clear();
         t.audit.push(("case_blocked".into(), json!({"why": why})));
-        t.finish = Some("blocked");
+        t.finish = Some(CaseOutcome::Blocked);
     } else {
         for (k, template) in &o.sets {
             st.facts.insert(k.clone(), texts::render(template, &st.facts)?);

@@ -50,11 +50,11 @@ pub(super) fn follow_block(cx: &mut Cx<'_>, specs: &[GateSpec]) -> Result<Transi
     match &spec.on_fail {
         OnFail::Stop => {
             st.cursor.clear();
-            t.finish = Some("blocked");
+            t.finish = Some(CaseOutcome::Blocked);
         }
         OnFail::Switch(target) => {
             st.cursor.clear();
-            t.finish = Some("switched");
+            t.finish = Some(CaseOutcome::Switched);
             t.switch_to = Some(target.clone());
         }
         OnFail::Branch(to) => advance(pb, st, index, Some(to), agent),

@@ -29,6 +29,7 @@ use super::transition::{advance, done, ensure_ready, Transition};
 use super::{zendesk, ChallengeResult, Env, StepInput};
 use crate::connectors::zendesk::{NewComment, TicketUpdate};
 use crate::store::cases::CaseRow;
+use crate::store::columns::CaseOutcome;
 use crate::{clock, validate, Error, IpcError, Result};
 
 /// The case a step works on, as loaded for this submit.
@@ -80,7 +81,7 @@ pub async fn run(cx: &mut Cx<'_>, step: &Step, input: StepInput) -> Result<Trans
 
 /// Posts a public reply on the case's ticket; returns the new comment's id.
 async fn post_public(env: &Env<'_>, row: &CaseRow, text: &str) -> Result<u64> {
-    let zd = zendesk(env, TicketInstance::parse(&row.ticket_instance))?;
+    let zd = zendesk(env, row.ticket_instance)?;
     let update = TicketUpdate { comment: Some(NewComment { body: text.to_owned(), public: true }), ..Default::default() };
     zd.update_ticket(row.ticket_id as u64, &update).await?;
     let comments = zd.comments(row.ticket_id as u64).await?;

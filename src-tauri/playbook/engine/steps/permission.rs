@@ -12,7 +12,7 @@ pub(super) async fn request(cx: &mut Cx<'_>, request: &str, from: Role, post: bo
         (Some(id), id)
     } else {
         // Copied and sent by the agent: nothing written before now counts as the answer.
-        let zd = zendesk(env, TicketInstance::parse(&row.ticket_instance))?;
+        let zd = zendesk(env, row.ticket_instance)?;
         (None, zd.comments(row.ticket_id as u64).await?.iter().map(|c| c.id).max().unwrap_or(0))
     };
     let requested_at = clock::now();
@@ -41,7 +41,7 @@ pub(super) async fn confirm(cx: &mut Cx<'_>, comment_id: u64) -> Result<Transiti
             "This request was recorded before Casekit kept who must answer it: send the request again.".into(),
         ));
     };
-    let zd = zendesk(env, TicketInstance::parse(&row.ticket_instance))?;
+    let zd = zendesk(env, row.ticket_instance)?;
     let comments = zd.comments(row.ticket_id as u64).await?;
     let Some(c) = comments.iter().find(|c| c.id == comment_id) else {
         return Err(Error::NotFound(format!("Comment {comment_id} is not on ticket #{}. Reload the comments.", row.ticket_id)));

@@ -7,6 +7,6 @@ pub(super) fn run(cx: &mut Cx<'_>) -> Result<Transition> {
     done(st, step_id, agent, StepStatus::Done, StepData::Finished { summary: "case finished".into() });
     st.cursor.clear();
     let mut t = Transition::new("case_finished", json!({"outcome": "completed"}));
-    t.finish = Some("completed");
+    t.finish = Some(CaseOutcome::Completed);
     Ok(t)
 }
