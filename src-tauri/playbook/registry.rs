@@ -72,13 +72,16 @@ pub static ACTIONS: &[ActionEntry] = &[
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
+/// The fields a lookup asks the agent for, and where to read them.
+type Form = (Vec<FieldView>, Option<String>);
+
 /// A lookup, by name, as the engine calls it.
 pub struct LookupEntry {
     pub name: &'static str,
     pub needs: &'static [Need],
     pub produces: &'static [&'static str],
     run: for<'a> fn(&'a Connections, &'a CaseState) -> Boxed<'a, Found>,
-    form: fn(&Connections, &CaseState) -> (Vec<FieldView>, Option<String>),
+    form: fn(&Connections, &CaseState) -> Form,
     enter: for<'a> fn(&'a Connections, &'a CaseState, &'a BTreeMap<String, String>) -> Boxed<'a, Found>,
 }
 
@@ -168,7 +171,7 @@ impl LookupEntry {
     }
 
     /// The fields for what this profile has no API for; none when everything is fetched.
-    pub fn form(&self, conns: &Connections, state: &CaseState) -> (Vec<FieldView>, Option<String>) {
+    pub fn form(&self, conns: &Connections, state: &CaseState) -> Form {
         (self.form)(conns, state)
     }
 

@@ -31,7 +31,7 @@ pub(super) fn run(
         }
         recorded.insert(f.id.clone(), check_field(f.kind, &f.label, value, &f.options)?);
     }
-    let review = review::peer_review(fields, &recorded, env.conns.profile(), &st)?;
+    let review = review::peer_review(fields, &recorded, env.conns.profile(), st)?;
     st.facts.extend(recorded.clone());
     let summary = recorded.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
     let mut payload = json!({"ticked": ticked, "fields": recorded});

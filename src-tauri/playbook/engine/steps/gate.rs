@@ -27,7 +27,7 @@ pub(super) fn pass(cx: &mut Cx<'_>, specs: &[GateSpec]) -> Result<Transition> {
 pub(super) fn follow_block(cx: &mut Cx<'_>, specs: &[GateSpec]) -> Result<Transition> {
     let Cx { agent, pb, st, index, step_id, .. } = cx;
     let (index, step_id): (usize, &str) = (*index, step_id.as_str());
-    let Some((spec, verdict)) = specs.iter().map(|g| (g, registry::evaluate(&g.gate, &st))).find(|(_, v)| !v.passed) else {
+    let Some((spec, verdict)) = specs.iter().map(|g| (g, registry::evaluate(&g.gate, st))).find(|(_, v)| !v.passed) else {
         return Err(Error::OutOfOrder("Every gate passes: continue instead.".into()));
     };
     let follow = match &spec.on_fail {

@@ -5,8 +5,8 @@ pub(super) async fn run(cx: &mut Cx<'_>, lookup: &str, input: StepInput) -> Resu
     let Cx { env, agent, pb, st, index, step_id, .. } = cx;
     let (env, index, step_id): (&Env<'_>, usize, &str) = (*env, *index, step_id.as_str());
     let found = match &input {
-        StepInput::EnterEvidence { fields } => registry::lookup_named(lookup)?.enter(env.conns, &st, fields).await?,
-        _ => registry::lookup_named(lookup)?.run(env.conns, &st).await?,
+        StepInput::EnterEvidence { fields } => registry::lookup_named(lookup)?.enter(env.conns, st, fields).await?,
+        _ => registry::lookup_named(lookup)?.run(env.conns, st).await?,
     };
     // What the agent entered is audited as it was recorded (normalized), marked as theirs.
     let entered = found.evidence.data.get("entered").filter(|v| !v.is_null()).cloned();

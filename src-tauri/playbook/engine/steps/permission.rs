@@ -5,10 +5,10 @@ pub(super) async fn request(cx: &mut Cx<'_>, request: &str, from: Role, post: bo
     let Cx { env, row, st, step_id, .. } = cx;
     let (env, step_id): (&Env<'_>, &str) = (*env, step_id.as_str());
     // Who must answer is decided before anything is sent, and kept with the request.
-    let who = consent::answerer(from, &st)?;
+    let who = consent::answerer(from, st)?;
     let text = texts::render(request, &st.facts)?;
     let (comment_id, after) = if post {
-        let id = post_public(env, &row, &text).await?;
+        let id = post_public(env, row, &text).await?;
         (Some(id), id)
     } else {
         // Copied and sent by the agent: nothing written before now counts as the answer.

@@ -6,18 +6,18 @@ pub(super) async fn action(cx: &mut Cx<'_>, action: &str, destructive: bool, con
     let (env, index, step_id): (&Env<'_>, usize, &str) = (*env, *index, step_id.as_str());
     ensure_ready(pb, st, index)?;
     let op = registry::action_named(action)?;
-    if let Some(expected) = destructive.then(|| op.confirmation(&st)).flatten() {
+    if let Some(expected) = destructive.then(|| op.confirmation(st)).flatten() {
         if !confirmation.trim().eq_ignore_ascii_case(&expected) {
             return Err(Error::InvalidInput(format!("Type {expected} exactly to confirm this change.")));
         }
     }
-    let planned = op.plan(&st)?;
-    op.preflight(env.conns, &st).await?;
+    let planned = op.plan(st)?;
+    op.preflight(env.conns, st).await?;
     // The intent is on disk before the first write, so a crash leaves a visible unknown outcome.
     st.progress.insert(step_id.to_owned(), json!({"attempt": {"calls": [], "error": {"code": "internal", "retryable": true,
         "message": "The last attempt stopped before its outcome was recorded. Running it again re-reads the account first and skips what is already done."}}}));
-    commit(env, agent, row, &pb, &st, step_id, Transition::new("action_started", json!({"action": action, "calls": planned})))?;
-    let outcome = op.run(env, row.id, &st, &confirmation).await;
+    commit(env, agent, row, pb, st, step_id, Transition::new("action_started", json!({"action": action, "calls": planned})))?;
+    let outcome = op.run(env, row.id, st, &confirmation).await;
     finish_write(pb, st, step_id, index, agent, action, outcome)
 }
 
@@ -26,8 +26,8 @@ pub(super) async fn note(cx: &mut Cx<'_>, what: &str) -> Result<Transition> {
     let Cx { env, agent, row, pb, st, index, step_id } = cx;
     let (env, index, step_id): (&Env<'_>, usize, &str) = (*env, *index, step_id.as_str());
     ensure_ready(pb, st, index)?;
-    let line = texts::admin_note_line(what, &row, &st.facts);
-    let outcome = append_admin_note(env.conns, &st, &line).await;
+    let line = texts::admin_note_line(what, row, &st.facts);
+    let outcome = append_admin_note(env.conns, st, &line).await;
     finish_write(pb, st, step_id, index, agent, "admin_note", outcome)
 }
 
