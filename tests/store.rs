@@ -1,6 +1,7 @@
 //! The SQLite file: created and migrated in one go, refused (and untouched) when newer,
 //! rolled back whole when a migration fails, and what the agent saves survives a reopen.
 
+use casekit::service::TicketInstance;
 use casekit::store::{cases, profiles, Migration, Store, LATEST_VERSION};
 use casekit::{Error, ErrorCode};
 use rusqlite::Connection;
@@ -148,5 +149,5 @@ fn open_cases_are_listed_most_recent_first_and_finished_ones_are_not() {
     let open = cases::list_open(&conn).unwrap();
     let tickets: Vec<i64> = open.iter().map(|c| c.ticket_id).collect();
     assert_eq!(tickets, [202, 101]);
-    assert_eq!(open[0].ticket_instance, "us_gov");
+    assert_eq!(open[0].ticket_instance, TicketInstance::UsGov);
 }

@@ -7,6 +7,7 @@ use casekit::connectors::Service;
 use casekit::playbook::engine::StepInput;
 use casekit::sandbox::faults::{Fault, FaultRule};
 use casekit::store::audit;
+use casekit::store::columns::OutboxState;
 use casekit::store::search::{self, AuditFilter};
 use casekit::summary::{self, outbox, outbox::Posted};
 use support::{fields, ticks, Harness};
@@ -109,7 +110,7 @@ async fn with_zendesk_down_the_note_waits_in_the_outbox_and_is_posted_once_it_co
     let still = outbox::flush(&h.store, &h.conns, true, None).await.unwrap();
     assert_eq!((still.sent, still.waiting), (0, 1));
     let item = &casekit::store::outbox::list(&h.store.conn()).unwrap()[0];
-    assert_eq!((item.state.as_str(), item.attempts), ("pending", 2));
+    assert_eq!((item.state, item.attempts), (OutboxState::Pending, 2));
     assert!(item.last_error.as_deref().unwrap().contains("Zendesk"));
 
     h.sandbox.clear_faults();
@@ -117,7 +118,7 @@ async fn with_zendesk_down_the_note_waits_in_the_outbox_and_is_posted_once_it_co
     assert_eq!(outbox::flush(&h.store, &h.conns, true, None).await.unwrap().sent, 1);
     assert_eq!(outbox::flush(&h.store, &h.conns, true, None).await.unwrap().sent, 0, "nothing left");
     let item = &casekit::store::outbox::list(&h.store.conn()).unwrap()[0];
-    assert_eq!(item.state, "sent");
+    assert_eq!(item.state, OutboxState::Sent);
     let comments = h.conns.zendesk(Service::Zendesk).unwrap().comments(8001).await.unwrap();
     assert_eq!(comments.iter().filter(|c| c.body.contains("Casekit case summary")).count(), 1);
     let kinds: Vec<String> = audit::for_case(&h.store.conn(), id).unwrap().into_iter().map(|r| r.kind).collect();

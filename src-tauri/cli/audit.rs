@@ -15,8 +15,8 @@ use clap::{Args, Subcommand};
 use super::DataDir;
 use crate::connectors::session::{Connections, Credentials};
 use crate::connectors::HttpSettings;
-use crate::service::TicketInstance;
 use crate::secrets::{Keychain, Tokens};
+use crate::service::TicketInstance;
 use crate::store::anchor::{self, AnchorReport, AuditKey, Found, Outcome};
 use crate::store::profiles::{self, ProfileKind};
 use crate::store::{audit, Store};
@@ -231,7 +231,12 @@ enum TicketError {
 }
 
 /// The heads in the ticket's internal notes, read with the active (live) profile's Zendesk token.
-fn ticket_heads(store: &Store, keychain: &Keychain, instance: TicketInstance, ticket: u64) -> std::result::Result<Vec<Found>, TicketError> {
+fn ticket_heads(
+    store: &Store,
+    keychain: &Keychain,
+    instance: TicketInstance,
+    ticket: u64,
+) -> std::result::Result<Vec<Found>, TicketError> {
     let profile = profiles::active(&store.conn()).map_err(TicketError::Failed)?;
     if profile.kind == ProfileKind::Sandbox {
         return Err(TicketError::Sandbox);

@@ -34,7 +34,7 @@ pub fn keys(template: &str) -> impl Iterator<Item = &str> {
 
 /// The Zendesk agent link of the case's ticket.
 pub fn ticket_link(facts: &BTreeMap<String, String>, row: &CaseRow) -> String {
-    facts.get("ticket_url").cloned().unwrap_or_else(|| format!("ticket {}#{}", row.ticket_instance, row.ticket_id))
+    facts.get("ticket_url").cloned().unwrap_or_else(|| format!("ticket {}#{}", row.ticket_instance.key(), row.ticket_id))
 }
 
 /// `YYYY-MM-DD | what was done | why / case | ticket link`.

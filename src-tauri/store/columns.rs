@@ -18,9 +18,11 @@ macro_rules! text_column {
         impl rusqlite::types::FromSql for $t {
             fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
                 let text = value.as_str()?;
-                <$t>::ALL.iter().copied().find(|v| v.key() == text).ok_or_else(|| {
-                    rusqlite::types::FromSqlError::Other(format!("“{text}” is not a {}", stringify!($t)).into())
-                })
+                <$t>::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.key() == text)
+                    .ok_or_else(|| rusqlite::types::FromSqlError::Other(format!("“{text}” is not a {}", stringify!($t)).into()))
             }
         }
     };
@@ -109,9 +111,11 @@ mod tests {
     fn enums_round_trip_as_their_keys_and_an_unknown_text_is_an_error() {
         let conn = Connection::open_in_memory().unwrap();
         let back: (String, CaseOutcome, TicketInstance) = conn
-            .query_row("SELECT ?1, ?2, ?3", rusqlite::params![CaseStatus::Open, CaseOutcome::Switched, TicketInstance::UsGov], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT ?1, ?2, ?3",
+                rusqlite::params![CaseStatus::Open, CaseOutcome::Switched, TicketInstance::UsGov],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .unwrap();
         assert_eq!(back, ("open".to_owned(), CaseOutcome::Switched, TicketInstance::UsGov));
         let unknown = conn.query_row("SELECT 'gov_us'", [], |r| r.get::<_, TicketInstance>(0)).unwrap_err();

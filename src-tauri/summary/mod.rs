@@ -14,6 +14,7 @@ use ts_rs::TS;
 use crate::store::anchor::{self as chain_anchor, Head};
 use crate::store::audit::{self, AuditRow};
 use crate::store::cases::{self, CaseRow};
+use crate::store::columns::CaseOutcome;
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -109,7 +110,7 @@ fn markdown(case: &CaseRow, rows: &[AuditRow], marker: &str) -> String {
         if end.is_some() { "Ended" } else { "Last step" },
         when(&end.unwrap_or(&rows[rows.len() - 1]).at)
     ));
-    out.push_str(&format!("- **Outcome:** {}\n", case.outcome.as_deref().unwrap_or("open (in progress)")));
+    out.push_str(&format!("- **Outcome:** {}\n", case.outcome.map_or("open (in progress)", CaseOutcome::key)));
     if let Some(origin) = case.origin_case_id {
         out.push_str(&format!("- **Continues:** case {origin}, whose evidence it carried over\n"));
     }

@@ -38,7 +38,6 @@ fn is_network(e: &Error) -> bool {
     matches!(e, Error::Unreachable(_) | Error::Timeout(_) | Error::ServiceFailed(_) | Error::RateLimited(_))
 }
 
-
 fn agent(conns: &Connections) -> String {
     let p = conns.profile();
     format!("{} <{}>", p.agent_name, p.agent_email)

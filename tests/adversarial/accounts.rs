@@ -53,7 +53,7 @@ fn attack_a_victims_username_on_the_attackers_ticket_for_a_project_change() {
 
     // Following the block ends the case: the attacker is not asked for an owner instead.
     let ended = wv.step(&case, StepInput::FollowBlock);
-    assert_eq!((ended.status.as_str(), ended.outcome.as_deref()), ("finished", Some("blocked")));
+    assert_eq!((ended.status.key(), ended.outcome.map(|o| o.key())), ("finished", Some("blocked")));
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn attack_a_victims_username_and_verified_address_on_the_gitlab_com_secondary_em
     let err = refused(&wv, || wv.submit_at(case.id, "add-identity", StepInput::RunAction { confirmation: String::new() }));
     assert_eq!(err.code, ErrorCode::OutOfOrder);
     let ended = wv.step(&case, StepInput::FollowBlock);
-    assert_eq!(ended.outcome.as_deref(), Some("blocked"), "the tie gate stops the case");
+    assert_eq!(ended.outcome.map(|o| o.key()), Some("blocked"), "the tie gate stops the case");
     let world = wv.sandbox().snapshot();
     let gus = world["zendesk"]["users"].as_array().unwrap().iter().find(|u| u["id"] == GUS).unwrap().clone();
     assert!(!gus.to_string().contains("tess.work@example.com"), "the attacker's profile did not gain the address");
@@ -156,5 +156,5 @@ fn attack_an_inactive_victims_address_released_on_the_attackers_ticket() {
     let err = refused(&wv, || wv.submit_at(case.id, "release", StepInput::RunAction { confirmation: "quiet-quinn".into() }));
     assert_eq!(err.code, ErrorCode::OutOfOrder);
     let ended = wv.step(&case, StepInput::FollowBlock);
-    assert_eq!((ended.status.as_str(), ended.outcome.as_deref()), ("finished", Some("blocked")), "the case ends, blocked");
+    assert_eq!((ended.status.key(), ended.outcome.map(|o| o.key())), ("finished", Some("blocked")), "the case ends, blocked");
 }

@@ -173,7 +173,7 @@ fn attack_an_abandon_racing_a_submit_in_one_app_waits_its_turn() {
 
     // Abandoned afterwards, the case stays closed to a late submit from a stale window.
     let closed = wv.block(handlers::abandon_case(state, case.id, "done elsewhere".into())).unwrap();
-    assert_eq!((closed.status.as_str(), closed.outcome.as_deref()), ("finished", Some("abandoned")));
+    assert_eq!((closed.status.key(), closed.outcome.map(|o| o.key())), ("finished", Some("abandoned")));
     let err = refused(&wv, || wv.submit_at(case.id, "admin-note", StepInput::WriteNote));
     assert_eq!(err.code, ErrorCode::CaseClosed);
 }
@@ -202,15 +202,15 @@ fn attack_an_abandon_from_another_window_racing_a_submit_does_not_reopen_the_cas
             }
         )
     });
-    assert_eq!(abandoned.unwrap().outcome.as_deref(), Some("abandoned"));
+    assert_eq!(abandoned.unwrap().outcome.map(|o| o.key()), Some("abandoned"));
     let err = submitted.unwrap_err();
     assert_eq!(err.code, ErrorCode::Conflict);
     assert!(err.message.contains("changed in another window"), "{}", err.message);
 
     // Still abandoned, in this app and a fresh read; the request that did reach the ticket is
     // in the audit log after the abandon, and the chain holds.
-    assert_eq!(wv.view(case.id).status, "finished");
-    assert_eq!(wv.block(handlers::case_view(&other, case.id)).unwrap().outcome.as_deref(), Some("abandoned"));
+    assert_eq!(wv.view(case.id).status.key(), "finished");
+    assert_eq!(wv.block(handlers::case_view(&other, case.id)).unwrap().outcome.map(|o| o.key()), Some("abandoned"));
     let log = rows(&wv, case.id);
     let kinds: Vec<&str> = log.iter().rev().take(2).map(|r| r.kind.as_str()).collect();
     assert_eq!(kinds, ["permission_requested", "case_abandoned"]);
@@ -298,7 +298,7 @@ fn attack_a_sandbox_outbox_item_retried_or_discarded_from_a_live_profile() {
     // Its own profile still has it waiting, and sends it.
     handlers::activate_profile(wv.state(), sandbox_profile).unwrap();
     let item = handlers::list_outbox(wv.state()).unwrap().into_iter().find(|i| i.id == outbox_id).unwrap();
-    assert_eq!((item.state.as_str(), item.attempts), ("pending", 1));
+    assert_eq!((item.state.key(), item.attempts), ("pending", 1));
     let flushed = wv.block(handlers::retry_outbox(wv.state(), outbox_id)).unwrap();
     assert_eq!(flushed.sent, 1);
 }

@@ -10,7 +10,6 @@ use super::transition::Transition;
 use super::Env;
 use crate::store::audit::{self, Entry};
 use crate::store::cases::{self, CaseRow, NewCaseRow};
-use crate::store::columns::CaseStatus;
 use crate::{Error, Result};
 
 fn ticket_label(row: &CaseRow) -> String {

@@ -339,8 +339,8 @@ fn current(row: &CaseRow, pb: &Playbook, st: &CaseState, step_id: &str) -> Resul
     if row.status != CaseStatus::Open {
         return Err(Error::CaseClosed(format!(
             "Case {case_id} is {} ({}): nothing more can be recorded on it. Open a new case if more work is needed.",
-            row.status,
-            row.outcome.as_deref().unwrap_or("closed")
+            row.status.key(),
+            row.outcome.map_or("closed", CaseOutcome::key)
         )));
     }
     if st.cursor != step_id {
@@ -368,7 +368,7 @@ pub fn abandon(env: &Env<'_>, case_id: i64, reason: &str) -> Result<CaseView> {
     let _writer = claim(env, case_id)?;
     let (mut row, pb, mut st) = load(env, case_id)?;
     if row.status != CaseStatus::Open {
-        return Err(Error::CaseClosed(format!("Case {case_id} is already {}.", row.status)));
+        return Err(Error::CaseClosed(format!("Case {case_id} is already {}.", row.status.key())));
     }
     let reason = validate::text("reason for abandoning the case", reason, 500)?;
     let step = st.cursor.clone();

@@ -108,6 +108,21 @@ export type PlaybookInfo = { id: string, title: string, useWhen: string, version
 export type TicketInstance = "global" | "us_gov";
 
 /**
+ * Whether a case can still move.
+ */
+export type CaseStatus = "open" | "finished";
+
+/**
+ * How a finished case ended.
+ */
+export type CaseOutcome = "completed" | "blocked" | "switched" | "abandoned";
+
+/**
+ * Where a queued ticket write is.
+ */
+export type OutboxState = "pending" | "sent" | "discarded";
+
+/**
  * A ticket as the New case form shows it before the case opens.
  */
 export type TicketPreview = { instance: TicketInstance, id: number, subject: string, status: string, requesterId: number, requesterName: string, requesterEmail: string, url: string, };
@@ -297,15 +312,11 @@ text: string, lastAttempt: AttemptView | null, } | { "kind": "reply", text: stri
 /**
  * A case, for the wizard.
  */
-export type CaseView = { id: number, ticketInstance: string, ticketId: number, ticketSubject: string, requester: string, playbookId: string, playbookTitle: string, playbookVersion: string, 
+export type CaseView = { id: number, ticketInstance: TicketInstance, ticketId: number, ticketSubject: string, requester: string, playbookId: string, playbookTitle: string, playbookVersion: string, status: CaseStatus, 
 /**
- * `open`, `finished` or `abandoned`.
+ * Set once the case is finished.
  */
-status: string, 
-/**
- * `completed`, `blocked`, `switched`, `abandoned` once finished.
- */
-outcome: string | null, originCaseId: number | null, 
+outcome: CaseOutcome | null, originCaseId: number | null, 
 /**
  * When this case was switched, the case that carries on.
  */
@@ -336,11 +347,7 @@ export type Posted = { "result": "sent", comment_id: number, already: boolean, }
 /**
  * One queued write.
  */
-export type OutboxItem = { id: number, caseId: number, ticketInstance: string, ticketId: number, 
-/**
- * `pending`, `sent` or `discarded`.
- */
-state: string, attempts: number, lastError: string | null, 
+export type OutboxItem = { id: number, caseId: number, ticketInstance: TicketInstance, ticketId: number, state: OutboxState, attempts: number, lastError: string | null, 
 /**
  * RFC 3339: when the next automatic try is due.
  */
@@ -406,9 +413,9 @@ firstBad: BadRow | null, };
  */
 export type CaseListItem = { id: number, 
 /**
- * `global` or `us_gov`: the Zendesk instance the ticket lives on.
+ * The Zendesk instance the ticket lives on.
  */
-ticketInstance: string, ticketId: number, playbookTitle: string, currentStep: string, 
+ticketInstance: TicketInstance, ticketId: number, playbookTitle: string, currentStep: string, 
 /**
  * RFC 3339, UTC.
  */

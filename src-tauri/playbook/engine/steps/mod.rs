@@ -22,7 +22,7 @@ use super::super::model::{
     Challenge, ChecklistItem, DecisionOption, Field, FieldKind, GateSpec, OnFail, Playbook, Role, Step, StepKind,
 };
 use super::super::ops::gitlab::append_admin_note;
-use super::super::state::{CaseState, GateResult, Judged, StepData, StepStatus, TicketInstance};
+use super::super::state::{CaseState, GateResult, Judged, StepData, StepStatus};
 use super::super::{registry, review, texts};
 use super::commit::commit;
 use super::transition::{advance, done, ensure_ready, Transition};
