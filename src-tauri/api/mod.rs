@@ -4,11 +4,13 @@
 
 pub mod bindings;
 pub(crate) mod commands;
+mod guard;
 pub mod handlers;
 mod host;
 mod state;
 
 pub use commands::signatures;
+pub use guard::{guarded, guarded_blocking, log_panics};
 pub use host::{Host, SaveFile};
 pub use state::AppState;
 

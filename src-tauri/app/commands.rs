@@ -5,16 +5,14 @@ use crate::api::{handlers, AppState};
 use crate::IpcError;
 
 /// Over the command table: a Tauri command per entry that runs its handler on the blocking
-/// pool (`blocking`: SQLite, keychain) or awaits it (`network`: HTTP calls), and the invoke
-/// handler over all of them.
+/// pool (`blocking`: SQLite, keychain) or on a task of its own (`network`: HTTP calls), a panic
+/// becoming an error reply either way, and the invoke handler over all of them.
 macro_rules! tauri_commands {
     (@run blocking $name:ident $state:ident ($($arg:ident),*)) => {
-        tauri::async_runtime::spawn_blocking(move || handlers::$name(&$state, $($arg),*))
-            .await
-            .map_err(|e| IpcError::from(crate::Error::Internal(format!("the {} command stopped: {e}", stringify!($name)))))?
+        crate::api::guarded_blocking(stringify!($name), move || handlers::$name(&$state, $($arg),*)).await
     };
     (@run network $name:ident $state:ident ($($arg:ident),*)) => {
-        handlers::$name(&$state, $($arg),*).await
+        crate::api::guarded(stringify!($name), async move { handlers::$name(&$state, $($arg),*).await }).await
     };
     ($( $(#[doc = $doc:literal])* $mode:ident $name:ident ( $($arg:ident : $argty:ty),* ) -> $ret:ty; )*) => {
         $(

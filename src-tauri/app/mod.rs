@@ -12,6 +12,7 @@ use crate::api::{handlers, AppState};
 /// Opens the main window on the active profile and runs until it is closed.
 pub fn run() -> ExitCode {
     webkit_workarounds();
+    crate::api::log_panics();
     let desktop = host::Desktop::default();
     let state = AppState::start(desktop.clone());
     let worker = state.clone();

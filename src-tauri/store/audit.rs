@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
@@ -49,16 +49,54 @@ pub struct AuditRow {
 
 /// JSON with object keys sorted at every level, whatever order they were built in.
 pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(&mut out, v);
+    out
+}
+
+/// Writes `v` as canonical JSON (keys sorted, no spaces) to `out`, without intermediate strings.
+fn write_canonical(out: &mut String, v: &Value) {
     match v {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            let parts: Vec<String> =
-                keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&map[*k]))).collect();
-            format!("{{{}}}", parts.join(","))
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, k);
+                out.push(':');
+                write_canonical(out, &map[k]);
+            }
+            out.push('}');
         }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(']');
+        }
+        Value::String(s) => write_str(out, s),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// A JSON string literal, escaped as serde_json escapes it.
+fn write_str(out: &mut String, s: &str) {
+    // Writing JSON into a String cannot fail.
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    out.push_str(&quoted);
+}
+
+fn write_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => write_str(out, s),
+        None => out.push_str("null"),
     }
 }
 
@@ -66,33 +104,62 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The hash of a row given its predecessor's hash.
+/// The hash of a row given its predecessor's hash: SHA-256 of the previous hash, a newline and
+/// the row's canonical JSON (keys in sorted order, written straight from the fields).
 fn row_hash(prev_hash: &str, row: &AuditRow) -> String {
-    let content = json!({
-        "id": row.id, "at": row.at, "agent": row.agent, "case_id": row.case_id, "ticket": row.ticket,
-        "playbook_id": row.playbook_id, "playbook_version": row.playbook_version, "step": row.step,
-        "kind": row.kind, "payload": row.payload,
-    });
+    let mut content = String::with_capacity(256);
+    content.push_str("{\"agent\":");
+    write_str(&mut content, &row.agent);
+    content.push_str(",\"at\":");
+    write_str(&mut content, &row.at);
+    content.push_str(",\"case_id\":");
+    match row.case_id {
+        Some(id) => content.push_str(&id.to_string()),
+        None => content.push_str("null"),
+    }
+    content.push_str(",\"id\":");
+    content.push_str(&row.id.to_string());
+    content.push_str(",\"kind\":");
+    write_str(&mut content, &row.kind);
+    content.push_str(",\"payload\":");
+    write_canonical(&mut content, &row.payload);
+    content.push_str(",\"playbook_id\":");
+    write_opt_str(&mut content, row.playbook_id.as_deref());
+    content.push_str(",\"playbook_version\":");
+    write_opt_str(&mut content, row.playbook_version.as_deref());
+    content.push_str(",\"step\":");
+    write_opt_str(&mut content, row.step.as_deref());
+    content.push_str(",\"ticket\":");
+    write_opt_str(&mut content, row.ticket.as_deref());
+    content.push('}');
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
-    h.update(canonical_json(&content).as_bytes());
+    h.update(content.as_bytes());
     hex(&h.finalize())
 }
 
 /// Appends one row. Call it inside the transaction that changes the state it records.
 pub fn append(conn: &Connection, agent: &str, entry: &Entry) -> Result<AuditRow> {
-    let prev: Option<(i64, String)> = conn
-        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get("id")?, r.get("hash")?)))
-        .optional()?;
+    let prev_hash: Option<String> =
+        conn.prepare_cached("SELECT hash FROM audit ORDER BY id DESC LIMIT 1")?.query_row([], |r| r.get("hash")).optional()?;
     let next_id: i64 = conn
-        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'audit'", [], |r| r.get::<_, i64>("seq"))
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'audit'")?
+        .query_row([], |r| r.get::<_, i64>("seq"))
         .optional()?
         .unwrap_or(0)
         + 1;
-    let prev_hash = prev.map_or_else(|| GENESIS.to_owned(), |(_, h)| h);
-    let redacted = secrets::redact(&entry.payload.to_string()).into_owned();
-    let payload: Value = serde_json::from_str(&redacted).unwrap_or(Value::String(redacted));
+    let prev_hash = prev_hash.unwrap_or_else(|| GENESIS.to_owned());
+    // The payload as stored: redacted; parsed again only when redaction changed it.
+    let text = entry.payload.to_string();
+    let (payload, stored) = match secrets::redact(&text) {
+        std::borrow::Cow::Borrowed(_) => (entry.payload.clone(), text),
+        std::borrow::Cow::Owned(redacted) => {
+            let payload: Value = serde_json::from_str(&redacted).unwrap_or_else(|_| Value::String(redacted.clone()));
+            let stored = payload.to_string();
+            (payload, stored)
+        }
+    };
     let mut row = AuditRow {
         id: next_id,
         at: clock::now(),
@@ -108,26 +175,26 @@ pub fn append(conn: &Connection, agent: &str, entry: &Entry) -> Result<AuditRow>
         hash: String::new(),
     };
     row.hash = row_hash(&prev_hash, &row);
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO audit (id, at, agent, case_id, ticket, playbook_id, playbook_version, step, kind, payload, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        rusqlite::params![
-            row.id,
-            row.at,
-            row.agent,
-            row.case_id,
-            row.ticket,
-            row.playbook_id,
-            row.playbook_version,
-            row.step,
-            row.kind,
-            row.payload.to_string(),
-            row.prev_hash,
-            row.hash
-        ],
-    )?;
+    )?
+    .execute(rusqlite::params![
+        row.id,
+        row.at,
+        row.agent,
+        row.case_id,
+        row.ticket,
+        row.playbook_id,
+        row.playbook_version,
+        row.step,
+        row.kind,
+        stored,
+        row.prev_hash,
+        row.hash
+    ])?;
     if let Some(case) = row.case_id {
-        conn.execute("UPDATE cases SET last_audit_id = ?2 WHERE id = ?1", (case, row.id))?;
+        conn.prepare_cached("UPDATE cases SET last_audit_id = ?2 WHERE id = ?1")?.execute((case, row.id))?;
     }
     Ok(row)
 }
@@ -234,4 +301,44 @@ pub fn verify(conn: &Connection) -> Result<Verification> {
         return bad(count, id, format!("row {id}, the last row of case {case}, is gone or moved"));
     }
     Ok(Verification { rows: count, head: prev_hash, first_bad: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level_and_escapes_as_json_does() {
+        let v = json!({"b": [1, {"z": null, "a": "x\"y\n"}], "a": {"d": 1.5, "c": true}, "é": "☃"});
+        assert_eq!(canonical_json(&v), r#"{"a":{"c":true,"d":1.5},"b":[1,{"a":"x\"y\n","z":null}],"é":"☃"}"#);
+    }
+
+    #[test]
+    fn a_row_hashes_as_the_canonical_json_of_all_its_fields() {
+        let row = AuditRow {
+            id: 7,
+            at: "2026-11-23T10:00:00.000Z".into(),
+            agent: "Sam \"Agent\" <sam@example.com>".into(),
+            case_id: Some(3),
+            ticket: Some("global#8001".into()),
+            playbook_id: None,
+            playbook_version: Some("3efb0096cbdf".into()),
+            step: None,
+            kind: "action_result".into(),
+            payload: json!({"calls": [{"path": "/api/v4/users/1", "method": "PUT"}], "note": "ünïcödé\t"}),
+            prev_hash: GENESIS.into(),
+            hash: String::new(),
+        };
+        // What the row's hash is defined as: every field in one JSON object, canonical.
+        let content = json!({
+            "id": row.id, "at": row.at, "agent": row.agent, "case_id": row.case_id, "ticket": row.ticket,
+            "playbook_id": row.playbook_id, "playbook_version": row.playbook_version, "step": row.step,
+            "kind": row.kind, "payload": row.payload,
+        });
+        let mut h = Sha256::new();
+        h.update(format!("{GENESIS}\n{}", canonical_json(&content)).as_bytes());
+        assert_eq!(row_hash(GENESIS, &row), hex(&h.finalize()));
+    }
 }
