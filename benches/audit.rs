@@ -68,9 +68,11 @@ fn main() {
         tx.commit().unwrap();
     }
     let plain_rate = n as f64 / started.elapsed().as_secs_f64();
+    let synchronous: i64 = plain.conn().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    let setting = ["OFF", "NORMAL", "FULL", "EXTRA"].get(synchronous as usize).copied().unwrap_or("?");
     println!(
-        "audit_append_chained: {chained_rate:.0} rows/s; plain_insert: {plain_rate:.0} rows/s; ratio: {:.2}x ({n} rows, one transaction each, WAL + synchronous=NORMAL)",
-        plain_rate / chained_rate
+        "audit_append_chained: {chained_rate:.0} rows/s; plain_insert: {plain_rate:.0} rows/s; chained/plain: {:.2}x (goal >= 0.8x; {n} rows, one transaction each, WAL + synchronous={setting}, as the app writes)",
+        chained_rate / plain_rate
     );
 
     // Verify at 100k rows.
@@ -86,9 +88,10 @@ fn main() {
     let started = Instant::now();
     let v = audit::verify(&big.conn()).unwrap();
     assert!(v.first_bad.is_none());
+    let verify_rate = v.rows as f64 / started.elapsed().as_secs_f64();
     println!(
-        "audit_verify_100k: {:.0} rows/s ({} rows in {:.2} s)",
-        v.rows as f64 / started.elapsed().as_secs_f64(),
+        "audit_verify_100k: {verify_rate:.0} rows/s; {:.2}x the 200,000 rows/s goal ({} rows in {:.2} s)",
+        verify_rate / 200_000.0,
         v.rows,
         started.elapsed().as_secs_f64()
     );

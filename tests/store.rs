@@ -13,13 +13,16 @@ fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 #[test]
-fn a_new_database_is_created_in_wal_mode_on_the_sandbox_profile() {
+fn a_new_database_is_created_in_wal_mode_with_every_commit_synced_on_the_sandbox_profile() {
     let (_dir, path) = temp_db();
     let store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version(), LATEST_VERSION);
     let conn = store.conn();
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
+    // FULL (2): a committed audit row survives a power loss right after the commit.
+    let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    assert_eq!(synchronous, 2, "synchronous=FULL");
     let profile = profiles::active(&conn).unwrap();
     assert_eq!(profile.name, "Sandbox");
     assert_eq!(profile.kind, profiles::ProfileKind::Sandbox);

@@ -174,6 +174,12 @@ async fn search_finds_a_case_by_ticket_number_email_and_a_word_from_a_note() {
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.lines().count(), 10);
     assert!(!text.contains(&h.sandbox.credentials().gitlab.admin_token));
+    // Rows appended after a search are indexed by the next one, once each.
+    casekit::playbook::engine::abandon(&h.env(), other, "zebra-crossing duplicate ticket").unwrap();
+    assert_eq!(find("zebra-crossing"), [other]);
+    let once =
+        search::query(&h.store.conn(), &AuditFilter { text: Some("zebra-crossing".into()), ..Default::default() }).unwrap();
+    assert_eq!(once.total, 1, "the new row is in the index once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "outbox and search", sql: include_str!("migrations/0004_outbox_and_search.sql") },
     Migration { version: 5, name: "profile keychain id", sql: include_str!("migrations/0005_profile_keychain_id.sql") },
     Migration { version: 6, name: "case revision", sql: include_str!("migrations/0006_case_revision.sql") },
+    Migration {
+        version: 7,
+        name: "search indexed in batches",
+        sql: include_str!("migrations/0007_search_indexed_in_batches.sql"),
+    },
 ];
 
 /// The newest schema this build writes.

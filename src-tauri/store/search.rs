@@ -109,8 +109,27 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Sql>) {
     (sql, params)
 }
 
+/// Adds the audit rows appended since the last search to the full-text index, in one
+/// transaction (one index segment for the batch, not one per row).
+fn index_new_rows(conn: &rusqlite::Connection) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    tx.prepare_cached(
+        "INSERT INTO search (source, case_id, audit_id, body)
+         SELECT 'audit', a.case_id, a.id, coalesce(a.ticket, '') || ' ' || a.kind || ' ' || coalesce(a.step, '') || ' ' || a.payload
+         FROM audit a WHERE a.id > (SELECT audit_id FROM search_indexed WHERE id = 1) ORDER BY a.id",
+    )?
+    .execute([])?;
+    tx.prepare_cached("UPDATE search_indexed SET audit_id = (SELECT coalesce(max(id), 0) FROM audit) WHERE id = 1")?
+        .execute([])?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// The rows matching the filter, newest first (at most `limit`, default 200).
 pub fn query(conn: &rusqlite::Connection, f: &AuditFilter) -> Result<AuditPage> {
+    if f.text.is_some() {
+        index_new_rows(conn)?;
+    }
     let (clause, params) = conditions(f);
     let total: i64 = conn.query_row(
         &format!("SELECT count(*) AS total FROM audit a{clause}"),
@@ -125,6 +144,9 @@ pub fn query(conn: &rusqlite::Connection, f: &AuditFilter) -> Result<AuditPage> 
 
 /// Every matching row, oldest first, as JSON Lines (for export).
 pub fn export_jsonl(conn: &rusqlite::Connection, f: &AuditFilter, out: &mut impl std::io::Write) -> Result<usize> {
+    if f.text.is_some() {
+        index_new_rows(conn)?;
+    }
     let (clause, params) = conditions(f);
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit a{clause} ORDER BY a.id"))?;
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
